@@ -1,0 +1,35 @@
+//! The Anaplan task-status model and its classification into step outcomes.
+//!
+//! `runwait-core` is the vocabulary every other runwait crate shares:
+//!
+//! - [`ids`]: newtypes for the string ids Anaplan hands out (task, object, model, workspace).
+//! - [`task`]: the task object of the Integration API v2 (`taskState`, `progress`,
+//!   `result`, nested results, details with their row counts), typed and tolerant of the
+//!   API's looseness (unknown fields, missing optional fields, `null` values, unknown
+//!   states and detail types are kept, not rejected).
+//! - [`wire`]: the response bodies around tasks (status envelope, start reply, task
+//!   list) and a parser whose errors name the JSON path, line and column.
+//! - [`outcome`]: one pure function, [`classify`], that turns a task into a step
+//!   [`Outcome`] under an [`OutcomePolicy`].
+//!
+//! What it is not: it performs no I/O, knows no HTTP, no async runtime, no YAML and no
+//! terminal. The client, the simulator, the executor and the CLI build on it.
+
+pub mod ids;
+pub mod outcome;
+pub mod task;
+pub mod wire;
+
+mod lenient;
+
+pub use ids::{ModelId, ObjectId, ObjectKind, TaskId, WorkspaceId};
+pub use outcome::{
+    DumpPolicy, NestedSummary, Outcome, OutcomePolicy, Reason, UnsuccessfulWithoutEvidencePolicy,
+    classify,
+};
+pub use task::{
+    Detail, DetailKind, DetailType, EpochMillis, RowCounts, Task, TaskResult, TaskState,
+};
+pub use wire::{
+    ApiStatus, Meta, Paging, ParseError, StartTaskReply, TaskList, TaskStatusBody, TaskSummary,
+};
