@@ -1,1 +1,42 @@
-fn main() {}
+//! `runwait`: the command line of runwait, the run-and-wait executor for Anaplan.
+//!
+//! This crate only wires the others together and talks to the terminal: argument
+//! parsing (clap), reading files, printing text or JSON, and exit codes. It holds no
+//! Anaplan logic of its own; classification lives in `runwait-core`.
+//!
+//! Exit codes are the CLI-wide convention, see [`exit::Exit`].
+
+mod exit;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Exit;
+
+/// Run Anaplan processes, imports, exports and actions, and wait for them properly.
+#[derive(Debug, Parser)]
+#[command(name = "runwait", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Classify a task-status response body (as returned by GET …/tasks/{taskId}).
+    Inspect(inspect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let exit = match cli.command {
+        Command::Inspect(args) => inspect::run(&args),
+    };
+    exit.unwrap_or_else(|err| {
+        eprintln!("runwait: {err}");
+        Exit::Usage
+    })
+    .into()
+}

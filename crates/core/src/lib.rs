@@ -9,23 +9,28 @@
 //!   states and detail types are kept, not rejected).
 //! - [`wire`]: the response bodies around tasks (status envelope, start reply, task
 //!   list) and a parser whose errors name the JSON path, line and column.
+//! - [`catalog`]: discovery listings (workspaces, models, processes, …), dump chunk
+//!   lists, model status and the API error envelope.
+//! - [`token`]: auth-service bodies; the token value never prints.
 //! - [`outcome`]: one pure function, [`classify`], that turns a task into a step
 //!   [`Outcome`] under an [`OutcomePolicy`].
 //!
 //! What it is not: it performs no I/O, knows no HTTP, no async runtime, no YAML and no
 //! terminal. The client, the simulator, the executor and the CLI build on it.
 
+pub mod catalog;
 pub mod ids;
 pub mod outcome;
 pub mod task;
+pub mod token;
 pub mod wire;
 
 mod lenient;
 
 pub use ids::{ModelId, ObjectId, ObjectKind, TaskId, WorkspaceId};
 pub use outcome::{
-    DumpPolicy, NestedSummary, Outcome, OutcomePolicy, Reason, UnsuccessfulWithoutEvidencePolicy,
-    classify,
+    DumpPolicy, NestedSummary, Outcome, OutcomePolicy, Reason, UnknownPolicy,
+    UnsuccessfulWithoutEvidencePolicy, classify,
 };
 pub use task::{
     Detail, DetailKind, DetailType, EpochMillis, RowCounts, Task, TaskResult, TaskState,

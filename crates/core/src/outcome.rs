@@ -50,6 +50,45 @@ pub enum UnsuccessfulWithoutEvidencePolicy {
     Fail,
 }
 
+/// A policy name in configuration or on the command line that is not one of the choices.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown policy `{given}`: expected one of {expected}")]
+pub struct UnknownPolicy {
+    given: String,
+    expected: &'static str,
+}
+
+impl std::str::FromStr for DumpPolicy {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "warn" => Ok(DumpPolicy::Warn),
+            "fail" => Ok(DumpPolicy::Fail),
+            "ignore" => Ok(DumpPolicy::Ignore),
+            _ => Err(UnknownPolicy {
+                given: s.to_owned(),
+                expected: "warn, fail, ignore",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for UnsuccessfulWithoutEvidencePolicy {
+    type Err = UnknownPolicy;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "warn" => Ok(UnsuccessfulWithoutEvidencePolicy::Warn),
+            "fail" => Ok(UnsuccessfulWithoutEvidencePolicy::Fail),
+            _ => Err(UnknownPolicy {
+                given: s.to_owned(),
+                expected: "warn, fail",
+            }),
+        }
+    }
+}
+
 /// The knobs of [`classify`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OutcomePolicy {

@@ -145,7 +145,9 @@ impl TaskStatusBody {
         #[serde(rename_all = "camelCase")]
         struct Raw {
             meta: Option<Meta>,
-            status: Option<ApiStatus>,
+            // Informational only: a body whose `status` has another shape (the auth
+            // service's is a string) is judged by its `task`, not by its status.
+            status: Option<serde_json::Value>,
             task: Option<Task>,
             task_id: Option<IgnoredAny>,
             task_state: Option<IgnoredAny>,
@@ -162,7 +164,7 @@ impl TaskStatusBody {
         };
         Ok(TaskStatusBody {
             meta: raw.meta,
-            status: raw.status,
+            status: raw.status.and_then(|s| serde_json::from_value(s).ok()),
             task,
         })
     }
@@ -271,7 +273,7 @@ impl TaskList {
     /// The tasks, newest first (tasks without a creation time last).
     pub fn newest_first(&self) -> Vec<&TaskSummary> {
         let mut tasks: Vec<&TaskSummary> = self.tasks.iter().collect();
-        tasks.sort_by(|a, b| b.creation_time.cmp(&a.creation_time));
+        tasks.sort_by_key(|t| std::cmp::Reverse(t.creation_time));
         tasks
     }
 }

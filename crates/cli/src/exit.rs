@@ -1,0 +1,49 @@
+//! The exit codes of every `runwait` command: one convention, documented in the README.
+
+use std::process::ExitCode;
+
+use runwait_core::Outcome;
+
+/// What a `runwait` process tells its caller through its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: succeeded, warnings included.
+    Success,
+    /// 1: a step (or the inspected task) failed.
+    Failed,
+    /// 2: invalid input, workflow or usage.
+    Usage,
+    /// 4: cancelled.
+    Cancelled,
+    /// 10: the inspected task is not finished yet.
+    Pending,
+}
+
+impl Exit {
+    /// The exit code of a classified task.
+    pub fn of_outcome(outcome: &Outcome) -> Exit {
+        match outcome {
+            Outcome::Succeeded | Outcome::SucceededWithWarnings { .. } => Exit::Success,
+            Outcome::Failed { .. } => Exit::Failed,
+            Outcome::Cancelled { .. } => Exit::Cancelled,
+            Outcome::Pending { .. } => Exit::Pending,
+        }
+    }
+
+    /// The numeric code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+            Exit::Cancelled => 4,
+            Exit::Pending => 10,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        ExitCode::from(exit.code())
+    }
+}
