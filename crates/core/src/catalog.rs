@@ -235,9 +235,17 @@ mod tests {
                 "actions":[{"id":"117000000011","actionType":"DELETE_BY_SELECTION","name":"Del","x":1}]}"#,
         )
         .unwrap();
-        assert_eq!(list.items[0].action_type.as_deref(), Some("DELETE_BY_SELECTION"));
+        assert_eq!(
+            list.items[0].action_type.as_deref(),
+            Some("DELETE_BY_SELECTION")
+        );
         assert_eq!(list.meta.unwrap().paging.unwrap().total_size, 1);
-        assert!(ProcessList::parse(r#"{"meta":{}}"#).unwrap().items.is_empty());
+        assert!(
+            ProcessList::parse(r#"{"meta":{}}"#)
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
 
     #[test]
@@ -251,7 +259,10 @@ mod tests {
             }],
         };
         let body = serde_json::to_string(&list).unwrap();
-        assert!(body.contains(r#""chunks":[{"id":"0","name":"Chunk 0"}]"#), "{body}");
+        assert!(
+            body.contains(r#""chunks":[{"id":"0","name":"Chunk 0"}]"#),
+            "{body}"
+        );
     }
 
     #[test]

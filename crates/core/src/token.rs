@@ -137,7 +137,11 @@ mod tests {
         assert_eq!(value.expose(), "s3cret");
         assert_eq!(value.to_string(), "***");
         assert!(!format!("{reply:?}").contains("s3cret"));
-        assert!(serde_json::to_string(&reply).unwrap().contains("\"s3cret\""));
+        assert!(
+            serde_json::to_string(&reply)
+                .unwrap()
+                .contains("\"s3cret\"")
+        );
     }
 
     #[test]
