@@ -1,0 +1,185 @@
+//! The auth service: `/token/authenticate` (basic and certificate), `refresh`,
+//! `validate` and `logout`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use runwait_core::token::{AuthMeta, AuthReply, CertificateAuthRequest, TokenInfo};
+
+use crate::reply::{auth_failure, json};
+use crate::scenario::CertificateMatch;
+use crate::server::Shared;
+
+type Sh = State<Arc<Shared>>;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/token/authenticate", post(authenticate))
+        .route("/token/refresh", post(refresh))
+        .route("/token/validate", get(validate))
+        .route("/token/logout", post(logout))
+}
+
+/// Why a login was refused.
+#[derive(Debug, thiserror::Error)]
+enum AuthError {
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    #[error("bad credentials")]
+    BadCredential,
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            AuthError::Malformed(_) => StatusCode::BAD_REQUEST,
+            AuthError::BadCredential => StatusCode::UNAUTHORIZED,
+        };
+        auth_failure(status, &self.to_string())
+    }
+}
+
+fn reply(
+    status: StatusCode,
+    message: &str,
+    token_info: TokenInfo,
+    headers: &HeaderMap,
+) -> Response {
+    // Point `validationUrl` at this listener, as Anaplan points it at its own host.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    json(
+        status,
+        &AuthReply {
+            meta: Some(AuthMeta {
+                validation_url: Some(format!("http://{host}/token/validate")),
+            }),
+            status: "SUCCESS".into(),
+            status_message: Some(message.into()),
+            token_info,
+        },
+    )
+}
+
+fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix(scheme)?
+        .strip_prefix(' ')
+        .map(str::trim)
+}
+
+async fn authenticate(
+    State(sh): Sh,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AuthError> {
+    let user = if let Some(basic) = authorization(&headers, "Basic") {
+        basic_user(&sh, basic)?
+    } else if let Some(cert) = authorization(&headers, "CACertificate") {
+        certificate_user(&sh, cert, &body)?
+    } else {
+        return Err(AuthError::Malformed(
+            "expected `Authorization: Basic …` or `Authorization: CACertificate …`".into(),
+        ));
+    };
+    let info = sh
+        .world()
+        .issue_token(&user, &sh.clock, sh.scenario.token_ttl);
+    Ok(reply(
+        StatusCode::CREATED,
+        "Login successful",
+        info,
+        &headers,
+    ))
+}
+
+fn basic_user(sh: &Shared, encoded: &str) -> Result<String, AuthError> {
+    let decoded = STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            AuthError::Malformed("basic credentials are not base64 of user:password".into())
+        })?;
+    let (name, password) = decoded
+        .split_once(':')
+        .ok_or_else(|| AuthError::Malformed("basic credentials lack a `:`".into()))?;
+    sh.scenario
+        .users
+        .iter()
+        .find(|u| u.name == name && u.password.as_deref() == Some(password))
+        .map(|u| u.name.clone())
+        .ok_or(AuthError::BadCredential)
+}
+
+fn certificate_user(sh: &Shared, encoded_pem: &str, body: &[u8]) -> Result<String, AuthError> {
+    let request: CertificateAuthRequest = serde_json::from_slice(body)
+        .map_err(|e| AuthError::Malformed(format!("certificate login body: {e}")))?;
+    let identity = crate::cert::verify(encoded_pem, &request).map_err(|e| match e {
+        crate::cert::CertError::BadSignature => AuthError::BadCredential,
+        other => AuthError::Malformed(other.to_string()),
+    })?;
+    sh.scenario
+        .users
+        .iter()
+        .find(|u| match &u.certificate {
+            Some(CertificateMatch::Subject(s)) => *s == identity.subject,
+            Some(CertificateMatch::Fingerprint(f)) => {
+                let f: String = f.chars().filter(|c| *c != ':').collect();
+                f.eq_ignore_ascii_case(&identity.sha256)
+            }
+            None => false,
+        })
+        .map(|u| u.name.clone())
+        .ok_or(AuthError::BadCredential)
+}
+
+async fn refresh(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError> {
+    let old = authorization(&headers, "AnaplanAuthToken").ok_or(AuthError::BadCredential)?;
+    let mut world = sh.world();
+    let user = world
+        .token_user(old, sh.clock.now())
+        .map(str::to_owned)
+        .ok_or(AuthError::BadCredential)?;
+    // The old token stops working, so a client that keeps using it is caught.
+    world.revoke(old);
+    let info = world.issue_token(&user, &sh.clock, sh.scenario.token_ttl);
+    drop(world);
+    Ok(reply(
+        StatusCode::CREATED,
+        "Token refreshed",
+        info,
+        &headers,
+    ))
+}
+
+async fn validate(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError> {
+    let token = authorization(&headers, "AnaplanAuthToken").ok_or(AuthError::BadCredential)?;
+    let info = sh
+        .world()
+        .token_info(token, &sh.clock)
+        .ok_or(AuthError::BadCredential)?;
+    Ok(reply(StatusCode::OK, "Token validated", info, &headers))
+}
+
+async fn logout(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError> {
+    let token = authorization(&headers, "AnaplanAuthToken").ok_or(AuthError::BadCredential)?;
+    let mut world = sh.world();
+    world
+        .token_user(token, sh.clock.now())
+        .ok_or(AuthError::BadCredential)?;
+    world.revoke(token);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

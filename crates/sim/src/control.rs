@@ -1,0 +1,48 @@
+//! Control routes under `/__sim` for tests in other processes: read the journal and the
+//! tasks, add faults. They are not journaled and never hit by faults.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::json;
+
+use crate::fault::Fault;
+use crate::reply::json;
+use crate::server::Shared;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/__sim/journal", get(journal))
+        .route("/__sim/tasks", get(tasks))
+        .route("/__sim/faults", axum::routing::post(add_fault))
+}
+
+async fn journal(State(sh): State<Arc<Shared>>) -> Response {
+    json(StatusCode::OK, &sh.world().journal)
+}
+
+async fn tasks(State(sh): State<Arc<Shared>>) -> Response {
+    json(
+        StatusCode::OK,
+        &sh.world().snapshots(&sh.scenario, &sh.clock),
+    )
+}
+
+/// Takes one fault as JSON, in the scenario's shape.
+async fn add_fault(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+    let fault = serde_json::from_slice::<Fault>(&body)
+        .map_err(|e| e.to_string())
+        .and_then(|f| f.validate().map(|()| f).map_err(|e| e.to_string()));
+    match fault {
+        Ok(f) => {
+            sh.world().faults.add(f);
+            json(StatusCode::CREATED, &json!({"status": "armed"}))
+        }
+        Err(message) => json(StatusCode::BAD_REQUEST, &json!({ "error": message })),
+    }
+}

@@ -1,0 +1,52 @@
+//! Failure dump contents: a CSV as Anaplan writes it, cut into chunks.
+
+use crate::scenario::{JobSpec, Outcome};
+
+/// The dump of `rows` rows of an import: source columns with a leading `_Status_`
+/// (W warning, E error) and trailing `_Line_` and `_Error_1_`.
+pub(crate) fn content(job: &JobSpec, rows: u64) -> Vec<u8> {
+    let (status, error) = match job.outcome {
+        Outcome::Warnings => ("W", "Value truncated to the column width"),
+        _ => ("E", "Item not found in Parent list"),
+    };
+    let mut out = String::from("_Status_,Code,Name,Parent,_Line_,_Error_1_\n");
+    for i in 1..=rows {
+        out.push_str(&format!(
+            "{status},C{i:05},\"{} row {i}\",All,{},\"{error}\"\n",
+            job.name.replace('"', "\"\""),
+            i + 1
+        ));
+    }
+    out.into_bytes()
+}
+
+/// How many chunks `len` bytes make (at least one, so an empty dump still lists a chunk).
+pub(crate) fn chunk_count(len: usize, size: usize) -> usize {
+    len.div_ceil(size).max(1)
+}
+
+/// Chunk `n` of `content`, if there is one.
+pub(crate) fn chunk(content: &[u8], size: usize, n: usize) -> Option<&[u8]> {
+    if n >= chunk_count(content.len(), size) {
+        return None;
+    }
+    let start = n.saturating_mul(size).min(content.len());
+    Some(&content[start..start.saturating_add(size).min(content.len())])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_cover_the_content_in_order() {
+        let content: Vec<u8> = (0..=9).collect();
+        assert_eq!(chunk_count(10, 4), 3);
+        let joined: Vec<u8> = (0..3)
+            .flat_map(|n| chunk(&content, 4, n).unwrap().to_vec())
+            .collect();
+        assert_eq!(joined, content);
+        assert!(chunk(&content, 4, 3).is_none());
+        assert_eq!(chunk(&[], 4, 0), Some(&[][..]));
+    }
+}

@@ -1,0 +1,188 @@
+//! Faults on demand: matched by call kind, skipping `after` matching calls, firing
+//! `count` times.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::SimError;
+
+/// Which calls a fault applies to, and how the journal labels a call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallKind {
+    /// `/token/...`.
+    Auth,
+    /// `POST …/tasks`.
+    Start,
+    /// `GET …/tasks/{taskId}`.
+    Status,
+    /// `GET …/tasks`.
+    List,
+    /// `DELETE …/tasks/{taskId}`.
+    Cancel,
+    /// Dump chunk lists and chunks.
+    Dump,
+    /// Workspaces, models, object listings, process metadata, model status.
+    Discovery,
+    /// Every call above (only as a fault's `on`).
+    #[default]
+    Any,
+}
+
+impl CallKind {
+    fn matches(self, call: CallKind) -> bool {
+        self == CallKind::Any || self == call
+    }
+}
+
+/// A fault: what goes wrong, on which calls, how often.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// The calls it applies to. Default `any`.
+    #[serde(default)]
+    pub on: CallKind,
+    /// Matching calls to let through before the fault fires. Default 0.
+    #[serde(default)]
+    pub after: u32,
+    /// How many matching calls it hits; 0 means every one. Default 1.
+    #[serde(default = "one")]
+    pub count: u32,
+    /// What happens.
+    pub fault: FaultKind,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What a fault does to the call it hits.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultKind {
+    /// Answer with this status and the documented error envelope, without handling
+    /// the call (a start creates no task).
+    Http {
+        /// 400-599; 409, 429, 500, 502, 503 and 504 are the interesting ones.
+        status: u16,
+        /// Sent as `Retry-After` in whole seconds (not scaled by `--speed`).
+        #[serde(default, with = "humantime_serde")]
+        retry_after: Option<Duration>,
+    },
+    /// Close the connection without an answer, without handling the call.
+    Reset,
+    /// Never answer (until the simulator shuts down).
+    Hang,
+    /// Wait this long (scenario time) before handling the call.
+    #[serde(with = "humantime_serde")]
+    Slow(Duration),
+    /// Handle the call, then send the first half of the body with the real status.
+    Malformed,
+    /// Invalidate every token, then handle the call (which now gets 401).
+    ExpireTokens,
+    /// Only for `on: start`: create the task, then lose the answer: the connection is
+    /// closed, or with `status` an error envelope with that status is sent.
+    LostStartResponse {
+        /// Send this error status instead of closing the connection.
+        #[serde(default)]
+        status: Option<u16>,
+    },
+}
+
+impl Fault {
+    /// Checks the combinations serde cannot.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let status_ok = |s: u16| (400..=599).contains(&s);
+        match &self.fault {
+            FaultKind::Http { status, .. } if !status_ok(*status) => Err(SimError::Scenario(
+                format!("fault status {status} is not an HTTP error (400-599)"),
+            )),
+            FaultKind::LostStartResponse { .. } if self.on != CallKind::Start => Err(
+                SimError::Scenario("lost_start_response needs `on: start`".into()),
+            ),
+            FaultKind::LostStartResponse { status: Some(s) } if !status_ok(*s) => Err(
+                SimError::Scenario(format!("fault status {s} is not an HTTP error (400-599)")),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The armed faults with their counters.
+#[derive(Debug, Default)]
+pub(crate) struct FaultBook {
+    armed: Vec<Armed>,
+}
+
+#[derive(Debug)]
+struct Armed {
+    fault: Fault,
+    seen: u32,
+    fired: u32,
+}
+
+impl FaultBook {
+    pub(crate) fn add(&mut self, fault: Fault) {
+        self.armed.push(Armed {
+            fault,
+            seen: 0,
+            fired: 0,
+        });
+    }
+
+    /// Counts `call` against every matching fault and returns the first that fires.
+    pub(crate) fn hit(&mut self, call: CallKind) -> Option<FaultKind> {
+        let mut firing = None;
+        for a in self.armed.iter_mut().filter(|a| a.fault.on.matches(call)) {
+            a.seen += 1;
+            let due = a.seen > a.fault.after && (a.fault.count == 0 || a.fired < a.fault.count);
+            if due && firing.is_none() {
+                a.fired += 1;
+                firing = Some(a.fault.fault.clone());
+            }
+        }
+        firing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault(on: CallKind, after: u32, count: u32) -> Fault {
+        Fault {
+            on,
+            after,
+            count,
+            fault: FaultKind::Reset,
+        }
+    }
+
+    #[test]
+    fn after_and_count_select_the_calls() {
+        let mut book = FaultBook::default();
+        book.add(fault(CallKind::Status, 1, 2));
+        let fired: Vec<bool> = (0..5)
+            .map(|_| book.hit(CallKind::Status).is_some())
+            .collect();
+        assert_eq!(fired, [false, true, true, false, false]);
+        assert!(book.hit(CallKind::Start).is_none());
+    }
+
+    #[test]
+    fn count_zero_is_unlimited_and_any_matches_all() {
+        let mut book = FaultBook::default();
+        book.add(fault(CallKind::Any, 0, 0));
+        assert!((0..10).all(|_| book.hit(CallKind::Dump).is_some()));
+    }
+
+    #[test]
+    fn lost_start_needs_start() {
+        let f = Fault {
+            fault: FaultKind::LostStartResponse { status: None },
+            ..fault(CallKind::Status, 0, 1)
+        };
+        assert!(f.validate().is_err());
+    }
+}

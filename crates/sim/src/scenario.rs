@@ -1,0 +1,593 @@
+//! The scenario: what the simulated tenant holds and how its tasks behave.
+//!
+//! A [`Scenario`] is plain serde data. The simulator never reads YAML itself (only the
+//! CLI knows YAML); it receives a `Scenario` already deserialized, or uses
+//! [`Scenario::builtin`]. Durations are humantime strings ("30s", "2h") and are scenario
+//! time: `--speed N` makes them pass N times faster.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use runwait_core::{ModelId, ObjectId, ObjectKind, WorkspaceId};
+use serde::Deserialize;
+
+use crate::SimError;
+use crate::fault::Fault;
+
+/// Everything the simulated tenant holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Who may log in.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// How long a token lives (scenario time). Default 35 minutes.
+    #[serde(default = "default_token_ttl", with = "humantime_serde")]
+    pub token_ttl: Duration,
+    /// Largest dump chunk in bytes (Anaplan uses 10 MB; small values exercise multi-chunk
+    /// downloads). Default 10 MB.
+    #[serde(default = "default_chunk_size")]
+    pub dump_chunk_size: usize,
+    /// How long a cancelled task stays in CANCELLING before it is CANCELLED. Default 5s.
+    #[serde(default = "default_cancel_duration", with = "humantime_serde")]
+    pub cancel_duration: Duration,
+    /// The workspaces with their models.
+    pub workspaces: Vec<WorkspaceSpec>,
+    /// Faults injected from the first request on.
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+fn default_token_ttl() -> Duration {
+    Duration::from_secs(35 * 60)
+}
+
+fn default_chunk_size() -> usize {
+    10 * 1024 * 1024
+}
+
+fn default_cancel_duration() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_job_duration() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A user who may log in, with a password (basic auth), a certificate, or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// The login name (an email address for basic auth).
+    pub name: String,
+    /// The password for basic auth.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Which certificate logs in as this user.
+    #[serde(default)]
+    pub certificate: Option<CertificateMatch>,
+}
+
+/// How a certificate is recognised. The certificate chain is not checked: the scenario's
+/// list of users is the trust anchor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CertificateMatch {
+    /// The subject as RFC 4514 text, e.g. `CN=runwait test user,O=runwait test`.
+    Subject(String),
+    /// SHA-256 of the certificate's DER, hex (colons and case ignored).
+    Fingerprint(String),
+}
+
+/// A workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceSpec {
+    /// 32 lowercase hex digits.
+    pub id: WorkspaceId,
+    /// Display name.
+    pub name: String,
+    /// Its models.
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+}
+
+/// A model and its runnable objects.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// 32 uppercase hex digits.
+    pub id: ModelId,
+    /// Display name.
+    pub name: String,
+    /// Imports (ids with prefix 112).
+    #[serde(default)]
+    pub imports: Vec<JobSpec>,
+    /// Exports (prefix 116).
+    #[serde(default)]
+    pub exports: Vec<JobSpec>,
+    /// Other actions (prefix 117).
+    #[serde(default)]
+    pub actions: Vec<JobSpec>,
+    /// Processes (prefix 118) running imports, exports and actions in order.
+    #[serde(default)]
+    pub processes: Vec<ProcessSpec>,
+}
+
+/// An import, export or action: how long it runs and how it ends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    /// The object id.
+    pub id: ObjectId,
+    /// Display name.
+    pub name: String,
+    /// `actionType` in listings and process metadata; defaults to IMPORT / EXPORT /
+    /// DELETE_BY_SELECTION by kind.
+    #[serde(default)]
+    pub action_type: Option<String>,
+    /// Run time once the model is free. Default 10s.
+    #[serde(default = "default_job_duration", with = "humantime_serde")]
+    pub duration: Duration,
+    /// How `progress` moves while it runs.
+    #[serde(default)]
+    pub progress: Curve,
+    /// How it ends.
+    #[serde(default)]
+    pub outcome: Outcome,
+    /// Rows in the failure dump (imports only). Default: 3 for `warnings`, else none.
+    #[serde(default)]
+    pub dump_rows: Option<u64>,
+    /// The result's `details`, replacing the ones generated from the outcome.
+    #[serde(default)]
+    pub details: Option<Vec<DetailSpec>>,
+    /// False: a cancel is acknowledged but the task keeps running and completes (it
+    /// cannot roll back). Default true.
+    #[serde(default = "default_true")]
+    pub cancellable: bool,
+}
+
+/// A process: actions run in order.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessSpec {
+    /// The object id (prefix 118).
+    pub id: ObjectId,
+    /// Display name.
+    pub name: String,
+    /// Ids of the model's imports, exports and actions, in execution order.
+    pub actions: Vec<ObjectId>,
+    /// Run time; default the sum of the actions' durations.
+    #[serde(default, with = "humantime_serde")]
+    pub duration: Option<Duration>,
+    /// How `progress` moves while it runs.
+    #[serde(default)]
+    pub progress: Curve,
+    /// Overrides the process-level outcome derived from its actions: `success` or
+    /// `unsuccessful_without_evidence` (reports `successful: false` with no details
+    /// although every action succeeded).
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+    /// The process result's own `details`, replacing the generated ones.
+    #[serde(default)]
+    pub details: Option<Vec<DetailSpec>>,
+    /// See [`JobSpec::cancellable`]. Default true.
+    #[serde(default = "default_true")]
+    pub cancellable: bool,
+}
+
+/// How a task's `progress` moves from 0 to 1 while it is IN_PROGRESS.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Curve {
+    /// Straight from 0 to 1.
+    #[default]
+    Linear,
+    /// N plateaus: 0, 1/N, 2/N, …
+    Steps(u32),
+    /// 0 the whole time, then the task completes at once (a dormant model loading).
+    Stuck,
+}
+
+impl Curve {
+    /// Progress at `fraction` (0..1) of the run time, rounded to 4 decimals so that
+    /// scaled clocks give stable numbers.
+    pub(crate) fn at(self, fraction: f64) -> f64 {
+        let f = fraction.clamp(0.0, 1.0);
+        let p = match self {
+            Curve::Linear => f,
+            Curve::Steps(n) if n > 0 => (f * f64::from(n)).floor() / f64::from(n),
+            Curve::Steps(_) | Curve::Stuck => 0.0,
+        };
+        (p * 10_000.0).round() / 10_000.0
+    }
+}
+
+/// How an import, export or action ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// `successful: true`, no dump.
+    #[default]
+    Success,
+    /// `successful: true` with rows that have warnings and a failure dump.
+    Warnings,
+    /// `successful: false` with a failure detail (and a dump when `dump_rows` > 0).
+    Failure,
+    /// `successful: false` with no details and no dump.
+    UnsuccessfulWithoutEvidence,
+}
+
+/// One entry of a result's `details`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetailSpec {
+    /// The detail `type` (`importFailedGeneralError`, `exportSucceeded`, …).
+    #[serde(rename = "type")]
+    pub detail_type: String,
+    /// `localMessageText`.
+    #[serde(default)]
+    pub message: Option<String>,
+    /// `occurrences`. Default 0.
+    #[serde(default)]
+    pub occurrences: u64,
+    /// The flat key/value list; quote numbers in YAML ("13"); `null` is kept.
+    #[serde(default)]
+    pub values: Vec<Option<String>>,
+}
+
+/// The four kinds of runnable object, as they appear in URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum JobKind {
+    Import,
+    Export,
+    Action,
+    Process,
+}
+
+impl JobKind {
+    pub(crate) fn from_segment(s: &str) -> Option<Self> {
+        match s {
+            "imports" => Some(JobKind::Import),
+            "exports" => Some(JobKind::Export),
+            "actions" => Some(JobKind::Action),
+            "processes" => Some(JobKind::Process),
+            _ => None,
+        }
+    }
+
+    fn object_kind(self) -> ObjectKind {
+        match self {
+            JobKind::Import => ObjectKind::Import,
+            JobKind::Export => ObjectKind::Export,
+            JobKind::Action => ObjectKind::Action,
+            JobKind::Process => ObjectKind::Process,
+        }
+    }
+
+    pub(crate) fn default_action_type(self) -> &'static str {
+        match self {
+            JobKind::Import => "IMPORT",
+            JobKind::Export => "EXPORT",
+            JobKind::Action => "DELETE_BY_SELECTION",
+            JobKind::Process => "PROCESS",
+        }
+    }
+}
+
+impl ModelSpec {
+    /// The import, export or action with this id, with its kind.
+    pub(crate) fn job(&self, id: &ObjectId) -> Option<(JobKind, &JobSpec)> {
+        [
+            (JobKind::Import, &self.imports),
+            (JobKind::Export, &self.exports),
+            (JobKind::Action, &self.actions),
+        ]
+        .into_iter()
+        .find_map(|(kind, jobs)| jobs.iter().find(|j| &j.id == id).map(|j| (kind, j)))
+    }
+
+    pub(crate) fn process(&self, id: &ObjectId) -> Option<&ProcessSpec> {
+        self.processes.iter().find(|p| &p.id == id)
+    }
+
+    /// Run time of a process: its own, else the sum of its actions'.
+    pub(crate) fn process_duration(&self, p: &ProcessSpec) -> Duration {
+        p.duration.unwrap_or_else(|| {
+            p.actions
+                .iter()
+                .filter_map(|a| self.job(a))
+                .map(|(_, j)| j.duration)
+                .sum()
+        })
+    }
+}
+
+impl Scenario {
+    /// Checks what serde cannot: id formats and prefixes, unique ids, process actions
+    /// that exist, dumps only on imports, faults that make sense.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |msg: String| Err(SimError::Scenario(msg));
+        let mut users = HashSet::new();
+        for u in &self.users {
+            if !users.insert(u.name.as_str()) {
+                return bad(format!("user `{}` is declared twice", u.name));
+            }
+        }
+        if self.dump_chunk_size == 0 {
+            return bad("dump_chunk_size must be at least 1".into());
+        }
+        let mut ids = HashSet::new();
+        for ws in &self.workspaces {
+            if !is_hex(ws.id.as_str(), false) || !ids.insert(ws.id.to_string()) {
+                return bad(format!(
+                    "workspace id `{}` must be 32 lowercase hex digits, unique",
+                    ws.id
+                ));
+            }
+            for m in &ws.models {
+                if !is_hex(m.id.as_str(), true) || !ids.insert(m.id.to_string()) {
+                    return bad(format!(
+                        "model id `{}` must be 32 uppercase hex digits, unique",
+                        m.id
+                    ));
+                }
+                let mut objects = HashSet::new();
+                let jobs = [
+                    (JobKind::Import, &m.imports),
+                    (JobKind::Export, &m.exports),
+                    (JobKind::Action, &m.actions),
+                ];
+                let all = jobs
+                    .iter()
+                    .flat_map(|(k, js)| js.iter().map(move |j| (*k, &j.id)))
+                    .chain(m.processes.iter().map(|p| (JobKind::Process, &p.id)));
+                for (kind, id) in all {
+                    let ok = id.as_str().len() == 12
+                        && id.as_str().bytes().all(|b| b.is_ascii_digit())
+                        && id.kind() == Some(kind.object_kind());
+                    if !ok || !objects.insert(id.clone()) {
+                        return bad(format!(
+                            "object id `{id}` in model {} must be 12 digits with the {} prefix, unique",
+                            m.id,
+                            kind.object_kind()
+                        ));
+                    }
+                }
+                for (kind, js) in jobs {
+                    for j in js.iter().filter(|j| j.dump_rows.is_some_and(|n| n > 0)) {
+                        if kind != JobKind::Import {
+                            return bad(format!("`{}`: only imports have dumps", j.id));
+                        }
+                    }
+                }
+                for p in &m.processes {
+                    if let Some(a) = p.actions.iter().find(|a| m.job(a).is_none()) {
+                        return bad(format!(
+                            "process `{}` runs `{a}`, which is not an import, export or action of model {}",
+                            p.id, m.id
+                        ));
+                    }
+                }
+            }
+        }
+        self.faults.iter().try_for_each(Fault::validate)
+    }
+
+    /// The built-in scenario served when none is given; see the crate README.
+    pub fn builtin() -> Scenario {
+        builtin::scenario()
+    }
+}
+
+fn is_hex(s: &str, upper: bool) -> bool {
+    s.len() == 32
+        && s.bytes().all(|b| {
+            b.is_ascii_digit()
+                || if upper {
+                    (b'A'..=b'F').contains(&b)
+                } else {
+                    (b'a'..=b'f').contains(&b)
+                }
+        })
+}
+
+mod builtin {
+    use super::*;
+
+    const FILE_GONE: &str =
+        "The uploaded file is no longer available; please upload the file again";
+
+    fn job(id: &str, name: &str, secs: u64, outcome: Outcome) -> JobSpec {
+        JobSpec {
+            id: ObjectId::new(id),
+            name: name.to_owned(),
+            action_type: None,
+            duration: Duration::from_secs(secs),
+            progress: Curve::Linear,
+            outcome,
+            dump_rows: None,
+            details: None,
+            cancellable: true,
+        }
+    }
+
+    fn process(id: &str, name: &str, actions: &[&str]) -> ProcessSpec {
+        ProcessSpec {
+            id: ObjectId::new(id),
+            name: name.to_owned(),
+            actions: actions.iter().map(|a| ObjectId::new(*a)).collect(),
+            duration: None,
+            progress: Curve::Linear,
+            outcome: None,
+            details: None,
+            cancellable: true,
+        }
+    }
+
+    pub(super) fn scenario() -> Scenario {
+        let file_gone = DetailSpec {
+            detail_type: "importFailedGeneralError".into(),
+            message: Some(FILE_GONE.into()),
+            occurrences: 0,
+            values: vec![Some("errorMessage".into()), Some(FILE_GONE.into())],
+        };
+        let imports = vec![
+            job(
+                "112000000001",
+                "Products from products.csv",
+                20,
+                Outcome::Success,
+            ),
+            JobSpec {
+                progress: Curve::Steps(4),
+                ..job(
+                    "112000000002",
+                    "Sales from sales.csv",
+                    20,
+                    Outcome::Warnings,
+                )
+            },
+            JobSpec {
+                dump_rows: Some(5),
+                ..job(
+                    "112000000003",
+                    "Customers from customers.csv",
+                    20,
+                    Outcome::Failure,
+                )
+            },
+            JobSpec {
+                details: Some(vec![file_gone]),
+                ..job(
+                    "112000000004",
+                    "Forecast from forecast.csv",
+                    5,
+                    Outcome::Failure,
+                )
+            },
+        ];
+        let exports = vec![
+            job("116000000001", "Revenue.csv", 10, Outcome::Success),
+            job("116000000002", "Plan.xls", 10, Outcome::Failure),
+            job("116000000004", "Summary.csv", 5, Outcome::Success),
+        ];
+        let actions = vec![
+            job("117000000001", "Delete old versions", 5, Outcome::Success),
+            JobSpec {
+                action_type: Some("ORDER_HIERARCHY".into()),
+                ..job("117000000002", "Sort products", 5, Outcome::Failure)
+            },
+            JobSpec {
+                cancellable: false,
+                progress: Curve::Stuck,
+                ..job(
+                    "117000000003",
+                    "Rebuild hierarchy (cannot cancel)",
+                    60,
+                    Outcome::Success,
+                )
+            },
+        ];
+        let processes = vec![
+            process(
+                "118000000001",
+                "Nightly load",
+                &["112000000001", "116000000001"],
+            ),
+            process(
+                "118000000002",
+                "Sales load (warnings)",
+                &["112000000002", "116000000001"],
+            ),
+            process(
+                "118000000003",
+                "Customer load (fails)",
+                &["112000000003", "116000000001"],
+            ),
+            process(
+                "118000000004",
+                "Forecast load (file gone)",
+                &["112000000004", "116000000004"],
+            ),
+            ProcessSpec {
+                outcome: Some(Outcome::UnsuccessfulWithoutEvidence),
+                ..process("118000000005", "Cleanup (no evidence)", &["117000000001"])
+            },
+        ];
+        Scenario {
+            users: vec![
+                User {
+                    name: "demo@runwait.local".into(),
+                    password: Some("demo".into()),
+                    certificate: None,
+                },
+                User {
+                    name: "certificate-user@runwait.local".into(),
+                    password: None,
+                    certificate: Some(CertificateMatch::Subject(
+                        "CN=runwait test user,O=runwait test".into(),
+                    )),
+                },
+            ],
+            token_ttl: default_token_ttl(),
+            dump_chunk_size: default_chunk_size(),
+            cancel_duration: default_cancel_duration(),
+            workspaces: vec![WorkspaceSpec {
+                id: WorkspaceId::new("8a81b09d5e8c6f27015e8d6c3f4a0b21"),
+                name: "Demo Workspace".into(),
+                models: vec![ModelSpec {
+                    id: ModelId::new("75A40874E6B64FA3AE0743278996850F"),
+                    name: "Demo Model".into(),
+                    imports,
+                    exports,
+                    actions,
+                    processes,
+                }],
+            }],
+            faults: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_scenario_is_valid() {
+        Scenario::builtin().validate().unwrap();
+    }
+
+    #[test]
+    fn curves() {
+        assert_eq!(Curve::Linear.at(0.25), 0.25);
+        assert_eq!(Curve::Steps(4).at(0.49), 0.25);
+        assert_eq!(Curve::Stuck.at(0.99), 0.0);
+        assert_eq!(Curve::Linear.at(2.0), 1.0);
+    }
+
+    #[test]
+    fn validation_rejects_bad_ids_and_dangling_actions() {
+        let mut s = Scenario::builtin();
+        s.workspaces[0].models[0].imports[0].id = ObjectId::new("116000000009");
+        assert!(s.validate().is_err());
+        let mut s = Scenario::builtin();
+        s.workspaces[0].models[0].processes[0]
+            .actions
+            .push(ObjectId::new("112999999999"));
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("112999999999")
+        );
+        let mut s = Scenario::builtin();
+        s.workspaces[0].models[0].exports[0].dump_rows = Some(2);
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,234 @@
+//! The listener: a hand-written accept loop (so a fault can close a connection without
+//! answering), the fault and journal gate around every call, and graceful shutdown.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::clock::Clock;
+use crate::fault::{CallKind, FaultKind};
+use crate::journal::{Answer, JournalEntry};
+use crate::reply::api_error;
+use crate::scenario::Scenario;
+use crate::world::World;
+
+/// State shared by every request.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) clock: Clock,
+    pub(crate) scenario: Scenario,
+    world: Mutex<World>,
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn new(clock: Clock, scenario: Scenario) -> Self {
+        let mut world = World::default();
+        for f in &scenario.faults {
+            world.faults.add(f.clone());
+        }
+        Shared {
+            clock,
+            scenario,
+            world: Mutex::new(world),
+            shutdown: CancellationToken::new(),
+        }
+    }
+
+    /// The state; a panic elsewhere must not take the simulator down with it.
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Lets a request's handler close its own connection.
+#[derive(Debug, Clone)]
+struct ConnControl {
+    kill: CancellationToken,
+}
+
+/// Serves `router` on `listener` until `shutdown`, then lets open calls finish.
+pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let router = router.clone();
+        let shutdown = shutdown.clone();
+        conns.spawn(async move {
+            let ctl = ConnControl {
+                kill: CancellationToken::new(),
+            };
+            let kill = ctl.kill.clone();
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(ctl.clone());
+                let router = router.clone();
+                async move {
+                    Ok::<_, Infallible>(router.oneshot(req.map(Body::new)).await.into_response())
+                }
+            });
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            // Dropping `conn` closes the socket: that is how a reset fault answers.
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                () = kill.cancelled() => {}
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        () = kill.cancelled() => {}
+                    }
+                }
+            }
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    while conns.join_next().await.is_some() {}
+}
+
+/// Which kind of call a request is, for faults and the journal.
+pub(crate) fn classify(method: &Method, path: &str) -> CallKind {
+    if path.starts_with("/token/") {
+        return CallKind::Auth;
+    }
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let Some(i) = segments.iter().position(|s| *s == "tasks") else {
+        return CallKind::Discovery;
+    };
+    match (method, segments.len() - i - 1) {
+        (&Method::POST, 0) => CallKind::Start,
+        (_, 0) => CallKind::List,
+        (&Method::DELETE, 1) => CallKind::Cancel,
+        (_, 1) => CallKind::Status,
+        _ => CallKind::Dump,
+    }
+}
+
+/// Journals every call and applies the fault, if any, that it hits.
+async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let kind = classify(req.method(), req.uri().path());
+    let mut entry = JournalEntry {
+        seq: 0,
+        method: req.method().to_string(),
+        path: req
+            .uri()
+            .path_and_query()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        kind,
+        at_ms: u64::try_from(sh.clock.now().as_millis()).unwrap_or(u64::MAX),
+        answer: Answer::Hang,
+    };
+    let path = req.uri().path().to_owned();
+    let conn = req.extensions().get::<ConnControl>().cloned();
+    let fault = sh.world().faults.hit(kind);
+    let response = match fault {
+        None => next.run(req).await,
+        Some(FaultKind::Http {
+            status,
+            retry_after,
+        }) => {
+            let mut r = api_error(&sh, status_code(status), &path);
+            if let Some(after) = retry_after {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
+            }
+            r
+        }
+        Some(FaultKind::Reset) => return never(&sh, entry, conn, Answer::Reset).await,
+        Some(FaultKind::Hang) => return never(&sh, entry, conn, Answer::Hang).await,
+        Some(FaultKind::Slow(delay)) => {
+            tokio::time::sleep(sh.clock.real(delay)).await;
+            next.run(req).await
+        }
+        Some(FaultKind::Malformed) => truncate(next.run(req).await).await,
+        Some(FaultKind::ExpireTokens) => {
+            sh.world().revoke_all();
+            next.run(req).await
+        }
+        Some(FaultKind::LostStartResponse { status }) => {
+            let r = next.run(req).await;
+            match status {
+                _ if !r.status().is_success() => r,
+                Some(s) => api_error(&sh, status_code(s), &path),
+                None => return never(&sh, entry, conn, Answer::Reset).await,
+            }
+        }
+    };
+    entry.answer = Answer::Status(response.status().as_u16());
+    record(&sh, entry);
+    response
+}
+
+fn status_code(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn record(sh: &Shared, mut entry: JournalEntry) {
+    let mut world = sh.world();
+    entry.seq = world.journal.len() as u64;
+    world.journal.push(entry);
+}
+
+/// Never answers: closes the connection at once (`Reset`) or at shutdown (`Hang`).
+async fn never(
+    sh: &Shared,
+    entry: JournalEntry,
+    conn: Option<ConnControl>,
+    answer: Answer,
+) -> Response {
+    record(sh, JournalEntry { answer, ..entry });
+    if answer == Answer::Hang {
+        sh.shutdown.cancelled().await;
+    }
+    if let Some(conn) = conn {
+        conn.kill.cancel();
+    }
+    std::future::pending().await
+}
+
+/// The first half of the body, with the real status and headers.
+async fn truncate(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+/// The whole application: auth and API behind the gate, control routes beside it.
+pub(crate) fn router(sh: Arc<Shared>) -> Router {
+    let gated = crate::auth::routes()
+        .merge(crate::api::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(sh.clone(), gate));
+    crate::control::routes().merge(gated).with_state(sh)
+}
+
+async fn not_found(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    api_error(&sh, StatusCode::NOT_FOUND, req.uri().path())
+}

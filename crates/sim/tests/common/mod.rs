@@ -1,0 +1,139 @@
+//! Helpers shared by the integration tests: a plain HTTP client against a simulator.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use runwait_core::{Task, TaskStatusBody};
+use runwait_sim::{Scenario, SimConfig, Simulator};
+use serde_json::{Value, json};
+
+pub const WS: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
+pub const MODEL: &str = "75A40874E6B64FA3AE0743278996850F";
+
+/// A scenario from YAML text (the CLI's job in production; here only for readability).
+pub fn scenario(yaml: &str) -> Scenario {
+    serde_saphyr::from_str(yaml).expect("test scenario parses")
+}
+
+/// A client without proxies or pool timers: a pool timer would let paused tokio time
+/// jump while a request is in flight.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_idle_timeout(None)
+        .build()
+        .unwrap()
+}
+
+pub struct T {
+    pub sim: Simulator,
+    pub http: reqwest::Client,
+    pub token: String,
+}
+
+pub async fn login(http: &reqwest::Client, sim: &Simulator, user: &str, password: &str) -> String {
+    let res = http
+        .post(format!("{}/token/authenticate", sim.auth_url()))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    body["tokenInfo"]["tokenValue"].as_str().unwrap().to_owned()
+}
+
+impl T {
+    pub async fn start(scenario: Scenario) -> T {
+        Self::with(SimConfig::new(scenario)).await
+    }
+
+    pub async fn builtin() -> T {
+        Self::start(Scenario::builtin()).await
+    }
+
+    pub async fn with(config: SimConfig) -> T {
+        let sim = Simulator::start(config).await.unwrap();
+        let http = http();
+        let token = login(&http, &sim, "demo@runwait.local", "demo").await;
+        T { sim, http, token }
+    }
+
+    pub fn url(&self, rest: &str) -> String {
+        format!("{}{rest}", self.sim.api_url())
+    }
+
+    /// `…/workspaces/WS/models/MODEL/{kind}/{id}`.
+    pub fn obj(&self, kind: &str, id: &str) -> String {
+        self.url(&format!("/workspaces/{WS}/models/{MODEL}/{kind}/{id}"))
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let res = req
+            .header("Authorization", format!("AnaplanAuthToken {}", self.token))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, url: &str) -> (StatusCode, Value) {
+        self.send(self.http.get(url)).await
+    }
+
+    pub async fn delete(&self, url: &str) -> (StatusCode, Value) {
+        self.send(self.http.delete(url)).await
+    }
+
+    pub async fn post(&self, url: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.post(url).json(&body)).await
+    }
+
+    /// Starts a task and returns its id.
+    pub async fn start_task(&self, kind: &str, id: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("{}/tasks", self.obj(kind, id)),
+                json!({"localeName": "en_US"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["task"]["taskId"].as_str().unwrap().to_owned()
+    }
+
+    /// The task's status, read through the core parser.
+    pub async fn task(&self, kind: &str, id: &str, task: &str) -> Task {
+        let url = format!("{}/tasks/{task}", self.obj(kind, id));
+        let (status, body) = self.get(&url).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        TaskStatusBody::parse(&body.to_string()).unwrap().task
+    }
+}
+
+/// Advances paused tokio time.
+pub async fn advance(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+/// Asserts an error envelope with this status and path.
+pub fn assert_envelope(body: &Value, code: u16, path_suffix: &str) {
+    assert_eq!(body["status"]["code"], code, "{body}");
+    assert!(body["status"]["message"].is_string(), "{body}");
+    assert!(
+        body["path"].as_str().unwrap().ends_with(path_suffix),
+        "{body}"
+    );
+    assert!(
+        body["timestamp"].as_str().unwrap().ends_with("+0000"),
+        "{body}"
+    );
+}
