@@ -1,0 +1,193 @@
+//! The client's one error type.
+//!
+//! Every error that comes from a request names the request (`GET /2/0/…/tasks/…`: method
+//! and path, never the host's query string or a header) and, when there was a reply, its
+//! HTTP status and Anaplan's message. No variant can hold a token or a password.
+
+use std::fmt;
+use std::time::Duration;
+
+use runwait_core::ParseError;
+
+/// Method and path of a request, as errors and logs show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestLine {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The URL path, without host or query.
+    pub path: String,
+}
+
+impl fmt::Display for RequestLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// What went wrong on the way to a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// The connection could not be opened.
+    Connect,
+    /// No reply within the request timeout.
+    Timeout,
+    /// The connection broke (reset, closed early, bad HTTP).
+    Broken,
+}
+
+impl fmt::Display for TransportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportKind::Connect => "cannot connect",
+            TransportKind::Timeout => "timed out",
+            TransportKind::Broken => "connection broken",
+        })
+    }
+}
+
+/// An error of the Anaplan client.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Credentials were refused or the token could not be renewed.
+    #[error("{request}: authentication failed (HTTP {status}): {message}")]
+    Auth {
+        /// The request that failed.
+        request: RequestLine,
+        /// The HTTP status (401, or 400 for a malformed auth header).
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// The user may not do this (403).
+    #[error("{request}: permission denied (HTTP 403): {message}")]
+    Permission {
+        /// The request that failed.
+        request: RequestLine,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// Unknown id, no access, or a dump that is gone (404).
+    #[error("{request}: not found (HTTP 404): {message}")]
+    NotFound {
+        /// The request that failed.
+        request: RequestLine,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// The model or object is busy (409, 423); retried for idempotent calls.
+    #[error("{request}: model or object busy (HTTP {status}): {message}")]
+    Busy {
+        /// The request that failed.
+        request: RequestLine,
+        /// The HTTP status.
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// Too many requests (429).
+    #[error("{request}: rate limited by Anaplan (HTTP 429){}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// The request that failed.
+        request: RequestLine,
+        /// What `Retry-After` asked for.
+        retry_after: Option<Duration>,
+    },
+    /// Anaplan had trouble (5xx, 410).
+    #[error("{request}: Anaplan server error (HTTP {status}): {message}")]
+    Server {
+        /// The request that failed.
+        request: RequestLine,
+        /// The HTTP status.
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// Any other 4xx: the request itself is wrong and retrying will not help.
+    #[error("{request}: rejected (HTTP {status}): {message}")]
+    Rejected {
+        /// The request that failed.
+        request: RequestLine,
+        /// The HTTP status.
+        status: u16,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// No reply: the connection failed, broke or timed out.
+    #[error("{request}: {kind}: {message}")]
+    Transport {
+        /// The request that failed.
+        request: RequestLine,
+        /// What happened.
+        kind: TransportKind,
+        /// Details from the HTTP stack (no URL, no headers).
+        message: String,
+    },
+    /// A reply came but its body is not what the API documents.
+    #[error("{request}: unexpected response body: {source}")]
+    Malformed {
+        /// The request whose reply was malformed.
+        request: RequestLine,
+        /// Where and why the body did not parse.
+        source: ParseError,
+    },
+    /// The client was configured wrongly (endpoints, timeouts).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A certificate or key could not be read or used.
+    #[error("credentials: {0}")]
+    Credentials(String),
+    /// Writing a downloaded dump failed.
+    #[error("writing the dump of {request}: {source}")]
+    Write {
+        /// The download.
+        request: RequestLine,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// True for failures worth retrying on an idempotent call: busy, rate limited,
+    /// server trouble and transport failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Busy { .. }
+                | Error::RateLimited { .. }
+                | Error::Server { .. }
+                | Error::Transport { .. }
+        )
+    }
+
+    /// True when a request may have reached Anaplan and been acted on although no
+    /// success came back: a broken connection, a timeout, or a 5xx.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Error::Transport { kind, .. } => *kind != TransportKind::Connect,
+            Error::Server { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The wait `Retry-After` asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the reply, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Auth { status, .. }
+            | Error::Busy { status, .. }
+            | Error::Server { status, .. }
+            | Error::Rejected { status, .. } => Some(*status),
+            Error::Permission { .. } => Some(403),
+            Error::NotFound { .. } => Some(404),
+            Error::RateLimited { .. } => Some(429),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Every auth kind and the token's life against the simulator.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use runwait_anaplan::{
+    BasicAuth, CertificateAuth, Client, EncodedDataFormat, Error, Secret, StartOptions, TaskKind,
+    TokenAuth,
+};
+use runwait_core::TaskState;
+use runwait_sim::{Answer, Scenario, SimConfig, Simulator};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn certificate(
+    key: &str,
+    passphrase: Option<&str>,
+    format: EncodedDataFormat,
+) -> Result<CertificateAuth, Error> {
+    CertificateAuth::from_files(
+        &fixture("test-user.cert.pem"),
+        &fixture(key),
+        passphrase.map(Secret::new).as_ref(),
+        format,
+    )
+}
+
+#[tokio::test]
+async fn wrong_password_is_an_auth_error_naming_the_request() {
+    let sim = sim(1.0).await;
+    let client = Client::builder(endpoints(&sim), BasicAuth::new(USER, Secret::new("wrong")))
+        .build()
+        .unwrap();
+    let err = client.workspaces().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("POST /token/authenticate: authentication failed (HTTP 401)"),
+        "{err}"
+    );
+    assert_eq!(
+        calls(&sim.journal(), "POST", "/token/authenticate").len(),
+        1,
+        "401 is not retried"
+    );
+}
+
+#[tokio::test]
+async fn certificate_logins_work_with_every_key_form_and_both_formats() {
+    let sim = sim(1.0).await;
+    let cases = [
+        ("test-user.key.pem", None, EncodedDataFormat::V1),
+        ("test-user.key.pem", None, EncodedDataFormat::V2),
+        ("test-user.pkcs1.key.pem", None, EncodedDataFormat::V2),
+        (
+            "test-user.encrypted.key.pem",
+            Some("test-passphrase"),
+            EncodedDataFormat::V1,
+        ),
+    ];
+    for (key, passphrase, format) in cases {
+        let auth = certificate(key, passphrase, format).unwrap();
+        let client = Client::builder(endpoints(&sim), auth).build().unwrap();
+        let workspaces = client
+            .workspaces()
+            .await
+            .unwrap_or_else(|e| panic!("{key} {format:?}: {e}"));
+        assert_eq!(workspaces.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_key_that_does_not_match_the_certificate_is_refused() {
+    let sim = sim(1.0).await;
+    let auth = certificate("other.key.pem", None, EncodedDataFormat::V2).unwrap();
+    let err = Client::builder(endpoints(&sim), auth)
+        .build()
+        .unwrap()
+        .workspaces()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+}
+
+#[test]
+fn unreadable_keys_say_what_to_do() {
+    let err = certificate("test-user.encrypted.key.pem", None, EncodedDataFormat::V2).unwrap_err();
+    assert!(err.to_string().contains("a passphrase is needed"), "{err}");
+    let err = certificate(
+        "test-user.encrypted.key.pem",
+        Some("nope"),
+        EncodedDataFormat::V2,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("wrong passphrase"), "{err}");
+    let err = CertificateAuth::from_pem("not pem", "", None, EncodedDataFormat::V2).unwrap_err();
+    assert!(
+        err.to_string().contains("no `BEGIN CERTIFICATE` block"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_ready_token_is_used_as_is_and_a_dead_one_is_an_auth_error() {
+    let sim = sim(1.0).await;
+    let token = raw_login(&sim).await;
+    let client = Client::builder(endpoints(&sim), TokenAuth::anaplan(Secret::new(token)))
+        .build()
+        .unwrap();
+    client.workspaces().await.unwrap();
+    sim.expire_tokens();
+    let err = client.workspaces().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
+    assert_eq!(
+        calls(&sim.journal(), "GET", "/workspaces").len(),
+        3,
+        "one call, then one retry after the 401"
+    );
+}
+
+/// A token from the simulator, fetched without the client.
+pub async fn raw_login(sim: &Simulator) -> String {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/token/authenticate", sim.auth_url()))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    runwait_core::token::AuthReply::parse(&reply)
+        .unwrap()
+        .token_info
+        .token_value
+        .expose()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_401_mid_wait_logs_in_again_once_and_the_caller_sees_nothing() {
+    let sim = sim(1.0).await;
+    let client = basic_client(&sim);
+    client.workspaces().await.unwrap();
+    sim.expire_tokens();
+    client.workspaces().await.unwrap();
+    let journal = sim.journal();
+    assert_eq!(calls(&journal, "POST", "/token/authenticate").len(), 2);
+    let answers: Vec<Answer> = calls(&journal, "GET", "/workspaces")
+        .iter()
+        .map(|e| e.answer)
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            Answer::Status(200),
+            Answer::Status(401),
+            Answer::Status(200)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_login() {
+    let sim = sim(1.0).await;
+    let client = basic_client(&sim);
+    let calls_in_flight: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.workspaces().await })
+        })
+        .collect();
+    for call in calls_in_flight {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        calls(&sim.journal(), "POST", "/token/authenticate").len(),
+        1
+    );
+}
+
+/// A 40-minute wait (scaled 600 times: 4 s) outlives the 35-minute token; the client
+/// renews it before it expires, so no call is ever refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forty_minute_wait_renews_the_token_without_a_401() {
+    let speed = 600.0;
+    let epoch = SystemTime::now();
+    let mut scenario = Scenario::builtin();
+    scenario.workspaces[0].models[0].actions[0].duration = Duration::from_secs(40 * 60);
+    let sim = Simulator::start(SimConfig::new(scenario).speed(speed).epoch(epoch))
+        .await
+        .unwrap();
+    let client = basic_builder(&sim)
+        .clock(ScaledClock::new(epoch, speed))
+        .build()
+        .unwrap();
+    let action = target(TaskKind::Action, "117000000001");
+    let started = client
+        .start(&action, &StartOptions::default())
+        .await
+        .unwrap();
+    // Poll every 30 scenario seconds.
+    let task = wait_terminal(
+        &client,
+        &action,
+        &started.task_id,
+        Duration::from_millis(50),
+    )
+    .await;
+    assert_eq!(task.task_state, TaskState::Complete);
+    assert!(sim.now() >= Duration::from_secs(40 * 60));
+
+    let journal = sim.journal();
+    assert!(
+        journal.iter().all(|e| e.answer != Answer::Status(401)),
+        "no call was refused"
+    );
+    assert_eq!(calls(&journal, "POST", "/token/authenticate").len(), 1);
+    let refreshes = calls(&journal, "POST", "/token/refresh");
+    assert_eq!(
+        refreshes.len(),
+        1,
+        "one renewal, 5 minutes before expiry: {refreshes:?}"
+    );
+    let at = Duration::from_millis(refreshes[0].at_ms);
+    assert!(
+        at >= Duration::from_secs(30 * 60) && at < Duration::from_secs(35 * 60),
+        "renewed at {at:?}"
+    );
+}
