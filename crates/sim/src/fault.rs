@@ -81,13 +81,12 @@ pub enum FaultKind {
     Malformed,
     /// Invalidate every token, then handle the call (which now gets 401).
     ExpireTokens,
-    /// Only for `on: start`: create the task, then lose the answer: the connection is
-    /// closed, or with `status` an error envelope with that status is sent.
-    LostStartResponse {
-        /// Send this error status instead of closing the connection.
-        #[serde(default)]
-        status: Option<u16>,
-    },
+    /// Only for `on: start`: create the task, then close the connection without an
+    /// answer.
+    LostStartResponse,
+    /// Only for `on: start`: create the task, then answer with this error status and
+    /// the error envelope.
+    LostStartStatus(u16),
 }
 
 impl Fault {
@@ -98,12 +97,16 @@ impl Fault {
             FaultKind::Http { status, .. } if !status_ok(*status) => Err(SimError::Scenario(
                 format!("fault status {status} is not an HTTP error (400-599)"),
             )),
-            FaultKind::LostStartResponse { .. } if self.on != CallKind::Start => Err(
-                SimError::Scenario("lost_start_response needs `on: start`".into()),
-            ),
-            FaultKind::LostStartResponse { status: Some(s) } if !status_ok(*s) => Err(
-                SimError::Scenario(format!("fault status {s} is not an HTTP error (400-599)")),
-            ),
+            FaultKind::LostStartResponse | FaultKind::LostStartStatus(_)
+                if self.on != CallKind::Start =>
+            {
+                Err(SimError::Scenario(
+                    "lost_start_response and lost_start_status need `on: start`".into(),
+                ))
+            }
+            FaultKind::LostStartStatus(s) if !status_ok(*s) => Err(SimError::Scenario(format!(
+                "fault status {s} is not an HTTP error (400-599)"
+            ))),
             _ => Ok(()),
         }
     }
@@ -180,7 +183,7 @@ mod tests {
     #[test]
     fn lost_start_needs_start() {
         let f = Fault {
-            fault: FaultKind::LostStartResponse { status: None },
+            fault: FaultKind::LostStartResponse,
             ..fault(CallKind::Status, 0, 1)
         };
         assert!(f.validate().is_err());

@@ -169,12 +169,20 @@ async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
             sh.world().revoke_all();
             next.run(req).await
         }
-        Some(FaultKind::LostStartResponse { status }) => {
+        Some(FaultKind::LostStartResponse) => {
             let r = next.run(req).await;
-            match status {
-                _ if !r.status().is_success() => r,
-                Some(s) => api_error(&sh, status_code(s), &path),
-                None => return never(&sh, entry, conn, Answer::Reset).await,
+            if !r.status().is_success() {
+                r
+            } else {
+                return never(&sh, entry, conn, Answer::Reset).await;
+            }
+        }
+        Some(FaultKind::LostStartStatus(status)) => {
+            let r = next.run(req).await;
+            if r.status().is_success() {
+                api_error(&sh, status_code(status), &path)
+            } else {
+                r
             }
         }
     };
@@ -225,8 +233,13 @@ pub(crate) fn router(sh: Arc<Shared>) -> Router {
     let gated = crate::auth::routes()
         .merge(crate::api::routes())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(sh.clone(), gate));
     crate::control::routes().merge(gated).with_state(sh)
+}
+
+async fn method_not_allowed(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+    api_error(&sh, StatusCode::METHOD_NOT_ALLOWED, req.uri().path())
 }
 
 async fn not_found(State(sh): State<Arc<Shared>>, req: Request) -> Response {

@@ -120,10 +120,7 @@ async fn reset_closes_the_connection_and_creates_nothing() {
 async fn a_lost_start_response_still_creates_the_task() {
     let t = T::builtin().await;
     t.sim
-        .add_fault(fault(
-            CallKind::Start,
-            FaultKind::LostStartResponse { status: None },
-        ))
+        .add_fault(fault(CallKind::Start, FaultKind::LostStartResponse))
         .unwrap();
     let tasks = format!("{}/tasks", t.obj("imports", "112000000001"));
     let res = t
@@ -139,10 +136,7 @@ async fn a_lost_start_response_still_creates_the_task() {
     assert_eq!(list["tasks"].as_array().unwrap().len(), 1);
 
     t.sim
-        .add_fault(fault(
-            CallKind::Start,
-            FaultKind::LostStartResponse { status: Some(500) },
-        ))
+        .add_fault(fault(CallKind::Start, FaultKind::LostStartStatus(500)))
         .unwrap();
     let (code, err) = t.post(&tasks, json!({"localeName": "en_US"})).await;
     assert_eq!(code, StatusCode::INTERNAL_SERVER_ERROR);
@@ -285,7 +279,7 @@ faults:
 
     for bad in [
         json!({"fault": {"http": {"status": 200}}}),
-        json!({"on": "status", "fault": {"lost_start_response": {}}}),
+        json!({"on": "status", "fault": "lost_start_response"}),
         json!({"fault": "explode"}),
     ] {
         let res = t.http.post(&control).json(&bad).send().await.unwrap();

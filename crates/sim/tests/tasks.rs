@@ -283,6 +283,9 @@ async fn bad_requests_get_the_error_envelope() {
         t.get(&format!("{tasks}/{id}")).await.0,
         StatusCode::NOT_FOUND
     );
+    let (code, err) = t.send(t.http.put(&tasks)).await;
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert_envelope(&err, 405, "/tasks");
     let (code, err) = t.get(&t.url("/no/such/path")).await;
     assert_eq!(code, StatusCode::NOT_FOUND);
     assert_envelope(&err, 404, "/2/0/no/such/path");
