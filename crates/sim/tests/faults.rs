@@ -19,6 +19,12 @@ fn fault(on: CallKind, fault: FaultKind) -> Fault {
     }
 }
 
+/// A JSON control route, `GET /__sim/{name}`.
+async fn control(t: &T, name: &str) -> Value {
+    let url = format!("{}/__sim/{name}", t.sim.auth_url());
+    t.http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 async fn started(t: &T) -> (String, String) {
     let id = t.start_task("imports", "112000000001").await;
     let url = format!("{}/tasks/{id}", t.obj("imports", "112000000001"));
@@ -48,13 +54,7 @@ async fn http_faults_answer_with_the_envelope_and_retry_after() {
                 },
             ))
             .unwrap();
-        let res = t
-            .http
-            .get(&url)
-            .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-            .send()
-            .await
-            .unwrap();
+        let res = t.raw(t.http.get(&url)).await.unwrap();
         assert_eq!(res.status().as_u16(), status);
         let header = res
             .headers()
@@ -102,13 +102,7 @@ async fn reset_closes_the_connection_and_creates_nothing() {
     t.sim
         .add_fault(fault(CallKind::Start, FaultKind::Reset))
         .unwrap();
-    let res = t
-        .http
-        .post(format!("{}/tasks", t.obj("imports", "112000000001")))
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .json(&json!({"localeName": "en_US"}))
-        .send()
-        .await;
+    let res = t.raw(t.start_request("imports", "112000000001")).await;
     assert!(res.is_err(), "the client sees a transport error");
     assert!(t.sim.tasks().is_empty());
     assert_eq!(answers(&t.sim.journal(), CallKind::Start), [Answer::Reset]);
@@ -123,13 +117,7 @@ async fn a_lost_start_response_still_creates_the_task() {
         .add_fault(fault(CallKind::Start, FaultKind::LostStartResponse))
         .unwrap();
     let tasks = format!("{}/tasks", t.obj("imports", "112000000001"));
-    let res = t
-        .http
-        .post(&tasks)
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .json(&json!({"localeName": "en_US"}))
-        .send()
-        .await;
+    let res = t.raw(t.start_request("imports", "112000000001")).await;
     assert!(res.is_err());
     // The client can find the task by listing.
     let (_, list) = t.get(&tasks).await;
@@ -155,11 +143,7 @@ async fn hang_never_answers_until_shutdown() {
     t.sim
         .add_fault(fault(CallKind::Status, FaultKind::Hang))
         .unwrap();
-    let call = t
-        .http
-        .get(&url)
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .send();
+    let call = t.raw(t.http.get(&url));
     // Half an hour: longer would outlive the token.
     let waited = tokio::time::timeout(Duration::from_secs(1800), call).await;
     assert!(waited.is_err(), "no answer within half an hour");
@@ -194,13 +178,7 @@ async fn malformed_sends_half_a_body() {
     t.sim
         .add_fault(fault(CallKind::Status, FaultKind::Malformed))
         .unwrap();
-    let res = t
-        .http
-        .get(&url)
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .send()
-        .await
-        .unwrap();
+    let res = t.raw(t.http.get(&url)).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
     assert!(text.starts_with("{\""));
@@ -228,14 +206,8 @@ async fn expire_tokens_mid_wait() {
     );
     // A new login works.
     let token = common::login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
-    let res = t
-        .http
-        .get(&url)
-        .header("Authorization", format!("AnaplanAuthToken {token}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let t = T { token, ..t };
+    assert_eq!(t.get(&url).await.0, StatusCode::OK);
 }
 
 #[tokio::test(start_paused = true)]
@@ -325,30 +297,14 @@ async fn the_journal_records_every_call() {
     );
 
     // The same over HTTP; control calls are not journaled.
-    let over_http: Value = t
-        .http
-        .get(format!("{}/__sim/journal", t.sim.auth_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let over_http: Value = control(&t, "journal").await;
     assert_eq!(over_http, serde_json::to_value(&journal).unwrap());
     assert_eq!(over_http[2]["kind"], "status");
     assert_eq!(over_http[2]["answer"], 200);
     assert_eq!(over_http[2]["atMs"], 2000);
     assert_eq!(t.sim.journal().len(), 6);
 
-    let tasks: Value = t
-        .http
-        .get(format!("{}/__sim/tasks", t.sim.auth_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tasks: Value = control(&t, "tasks").await;
     assert_eq!(tasks[0]["taskId"], id.as_str());
     assert_eq!(tasks[0]["taskState"], "CANCELLING");
 }

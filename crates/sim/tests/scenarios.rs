@@ -10,7 +10,6 @@ use common::{T, scenario};
 use reqwest::StatusCode;
 use runwait_core::TaskState;
 use runwait_sim::{Scenario, SimConfig, Simulator};
-use serde_json::json;
 
 fn example(name: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -67,23 +66,11 @@ fn unknown_keys_are_rejected() {
 async fn faults_yaml_loses_the_first_start_and_limits_the_first_poll() {
     let t = T::start(example("faults.yaml")).await;
     let tasks = format!("{}/tasks", t.obj("processes", "118000000001"));
-    let lost = t
-        .http
-        .post(&tasks)
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .json(&json!({"localeName": "en_US"}))
-        .send()
-        .await;
+    let lost = t.raw(t.start_request("processes", "118000000001")).await;
     assert!(lost.is_err());
     let (_, list) = t.get(&tasks).await;
     let id = list["tasks"][0]["taskId"].as_str().unwrap().to_owned();
-    let res = t
-        .http
-        .get(format!("{tasks}/{id}"))
-        .header("Authorization", format!("AnaplanAuthToken {}", t.token))
-        .send()
-        .await
-        .unwrap();
+    let res = t.raw(t.http.get(format!("{tasks}/{id}"))).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "10");
     assert_eq!(

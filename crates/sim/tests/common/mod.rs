@@ -70,12 +70,22 @@ impl T {
         self.url(&format!("/workspaces/{WS}/models/{MODEL}/{kind}/{id}"))
     }
 
-    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let res = req
-            .header("Authorization", format!("AnaplanAuthToken {}", self.token))
+    /// Sends with the token and returns what the transport gave: faults may break it.
+    pub async fn raw(&self, req: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+        req.header("Authorization", format!("AnaplanAuthToken {}", self.token))
             .send()
             .await
-            .unwrap();
+    }
+
+    /// A start request for an object, not yet sent.
+    pub fn start_request(&self, kind: &str, id: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/tasks", self.obj(kind, id)))
+            .json(&json!({"localeName": "en_US"}))
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let res = self.raw(req).await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
         let value = if text.is_empty() {
@@ -100,12 +110,7 @@ impl T {
 
     /// Starts a task and returns its id.
     pub async fn start_task(&self, kind: &str, id: &str) -> String {
-        let (status, body) = self
-            .post(
-                &format!("{}/tasks", self.obj(kind, id)),
-                json!({"localeName": "en_US"}),
-            )
-            .await;
+        let (status, body) = self.send(self.start_request(kind, id)).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["task"]["taskId"].as_str().unwrap().to_owned()
     }
