@@ -27,11 +27,10 @@ impl Clock {
     pub(crate) fn now(&self) -> Duration {
         let real = self.start.elapsed();
         // Whole speeds multiply exactly, so paused-time tests see exact durations.
-        if self.speed.fract() == 0.0 && self.speed <= f64::from(u32::MAX) {
-            real * self.speed as u32
-        } else {
-            real.mul_f64(self.speed)
-        }
+        let exact = (self.speed.fract() == 0.0 && self.speed <= f64::from(u32::MAX))
+            .then(|| real.checked_mul(self.speed as u32))
+            .flatten();
+        exact.unwrap_or_else(|| scaled(real.as_secs_f64() * self.speed))
     }
 
     /// The wall-clock time of a scenario time.
@@ -42,8 +41,13 @@ impl Clock {
 
     /// The real time a scenario duration takes.
     pub(crate) fn real(&self, scenario: Duration) -> Duration {
-        scenario.div_f64(self.speed)
+        scaled(scenario.as_secs_f64() / self.speed)
     }
+}
+
+/// Seconds to a `Duration`, saturating: absurd scenario durations must not panic.
+fn scaled(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 /// `2026-11-28T12:00:00.000+0000`, the form of Anaplan's error `timestamp`.

@@ -298,11 +298,12 @@ impl ModelSpec {
     /// Run time of a process: its own, else the sum of its actions'.
     pub(crate) fn process_duration(&self, p: &ProcessSpec) -> Duration {
         p.duration.unwrap_or_else(|| {
-            p.actions
-                .iter()
-                .filter_map(|a| self.job(a))
-                .map(|(_, j)| j.duration)
-                .sum()
+            saturating_sum(
+                p.actions
+                    .iter()
+                    .filter_map(|a| self.job(a))
+                    .map(|(_, j)| j.duration),
+            )
         })
     }
 }
@@ -382,6 +383,11 @@ impl Scenario {
     pub fn builtin() -> Scenario {
         builtin::scenario()
     }
+}
+
+/// Adds durations without the panic of `Sum` on overflow.
+pub(crate) fn saturating_sum(durations: impl Iterator<Item = Duration>) -> Duration {
+    durations.fold(Duration::ZERO, Duration::saturating_add)
 }
 
 fn is_hex(s: &str, upper: bool) -> bool {

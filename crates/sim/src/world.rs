@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::clock::Clock;
 use crate::fault::FaultBook;
 use crate::journal::JournalEntry;
-use crate::scenario::{Curve, DetailSpec, JobKind, JobSpec, ModelSpec, Outcome, Scenario};
+use crate::scenario::{
+    Curve, DetailSpec, JobKind, JobSpec, ModelSpec, Outcome, Scenario, saturating_sum,
+};
 
 /// One started task.
 #[derive(Debug, Clone)]
@@ -215,8 +217,8 @@ impl World {
                     out.push((t, Phase::Cancelled));
                     continue;
                 }
-                Some(c) if spec.cancellable && c < start + spec.run => {
-                    let done = c + cancel_duration;
+                Some(c) if spec.cancellable && c < start.saturating_add(spec.run) => {
+                    let done = c.saturating_add(cancel_duration);
                     free_at = done;
                     if now < c {
                         Phase::Running {
@@ -232,7 +234,7 @@ impl World {
                     }
                 }
                 _ => {
-                    let end = start + spec.run;
+                    let end = start.saturating_add(spec.run);
                     free_at = end;
                     if now < start {
                         Phase::Queued
@@ -365,7 +367,7 @@ impl World {
 
     pub(crate) fn issue_token(&mut self, user: &str, clock: &Clock, ttl: Duration) -> TokenInfo {
         let value = random_token();
-        let expires = clock.now() + ttl;
+        let expires = clock.now().saturating_add(ttl);
         let rec = TokenRec {
             user: user.to_owned(),
             token_id: self.uuid(),
@@ -569,7 +571,7 @@ fn result(
     let p = model.process(object)?;
     let jobs: Vec<(JobKind, &JobSpec)> = p.actions.iter().filter_map(|a| model.job(a)).collect();
     let total_run = model.process_duration(p);
-    let sum: Duration = jobs.iter().map(|(_, j)| j.duration).sum();
+    let sum = saturating_sum(jobs.iter().map(|(_, j)| j.duration));
     let mut nested = Vec::new();
     let mut failed: Option<Detail> = None;
     let mut offset = Duration::ZERO;
@@ -591,10 +593,10 @@ fn result(
             total_run.mul_f64(j.duration.as_secs_f64() / sum.as_secs_f64())
         };
         if let Some((start, clock)) = details_at {
-            r.start_time = Some(clock.wall(start + offset));
+            r.start_time = Some(clock.wall(start.saturating_add(offset)));
             r.duration = Some(share);
         }
-        offset += share;
+        offset = offset.saturating_add(share);
         nested.push(r);
     }
     let (successful, details) = match p.outcome {

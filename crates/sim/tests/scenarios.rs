@@ -133,3 +133,13 @@ async fn bad_speeds_and_scenarios_are_refused() {
     let err = Simulator::start(SimConfig::new(s)).await.unwrap_err();
     assert!(err.to_string().contains("NOT-HEX"), "{err}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_speed_saturates_instead_of_panicking() {
+    let t = T::with(SimConfig::new(Scenario::builtin()).speed(1e300)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(t.sim.now(), Duration::MAX);
+    // Every token has long expired; the server still answers.
+    assert_eq!(t.get(&t.url("/workspaces")).await.0, StatusCode::UNAUTHORIZED);
+    assert!(t.sim.tasks().is_empty());
+}
