@@ -143,7 +143,8 @@ fn read_key(key_pem: &str, passphrase: Option<&Secret>) -> Result<RsaKeyPair, Er
     for block in &blocks {
         match block.tag() {
             "PRIVATE KEY" => {
-                return RsaKeyPair::from_pkcs8(block.contents()).map_err(rejected("PKCS#8 RSA key"));
+                return RsaKeyPair::from_pkcs8(block.contents())
+                    .map_err(rejected("PKCS#8 RSA key"));
             }
             "RSA PRIVATE KEY"
                 if block

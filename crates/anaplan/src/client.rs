@@ -178,9 +178,18 @@ pub struct ClientBuilder {
     clock: Arc<dyn Clock>,
     page_size: usize,
     start_attempts: usize,
+    pool_idle_timeout: Option<Duration>,
 }
 
 impl ClientBuilder {
+    /// How long an idle connection is kept (default 90 s). `None` keeps it forever and
+    /// runs no pool timer, which tests on tokio's paused clock need: an idle timer would
+    /// let paused time jump while a request is in flight.
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
     /// Connect timeout (default 10 s).
     pub fn connect_timeout(mut self, t: Duration) -> Self {
         self.connect_timeout = t;
@@ -227,7 +236,11 @@ impl ClientBuilder {
     /// The client.
     pub fn build(self) -> Result<Client, Error> {
         let http = Http {
-            client: build_client(self.connect_timeout, self.request_timeout)?,
+            client: build_client(
+                self.connect_timeout,
+                self.request_timeout,
+                self.pool_idle_timeout,
+            )?,
             endpoints: self.endpoints,
             retry: self.retry,
             clock: self.clock.clone(),
@@ -283,6 +296,7 @@ impl Client {
             clock: Arc::new(SystemClock),
             page_size: 5000,
             start_attempts: 3,
+            pool_idle_timeout: Some(Duration::from_secs(90)),
         }
     }
 
@@ -497,7 +511,7 @@ impl Client {
     /// Downloads every chunk of a dump in order into `out`, streaming (never the whole
     /// dump in memory). Returns the bytes written. A chunk whose body breaks off is an
     /// error; write to a temporary file and retry the whole download.
-    pub async fn download_dump<W: AsyncWrite + Unpin>(
+    pub async fn download_dump<W: AsyncWrite + Unpin + ?Sized>(
         &self,
         target: &TaskTarget,
         task: &TaskId,

@@ -331,6 +331,7 @@ fn anaplan_message(body: &str) -> Option<String> {
 pub(crate) fn build_client(
     connect_timeout: Duration,
     request_timeout: Duration,
+    pool_idle_timeout: Option<Duration>,
 ) -> Result<reqwest::Client, Error> {
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -341,6 +342,7 @@ pub(crate) fn build_client(
         .default_headers(headers)
         .connect_timeout(connect_timeout)
         .timeout(request_timeout)
+        .pool_idle_timeout(pool_idle_timeout)
         // Never follow a redirect with the Authorization header to another host.
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -194,8 +194,8 @@ async fn a_malformed_body_is_reported_with_its_position() {
 #[tokio::test]
 async fn a_lost_start_response_is_adopted_not_repeated() {
     for lost in [
-        FaultKind::LostStartResponse { status: None },
-        FaultKind::LostStartResponse { status: Some(500) },
+        FaultKind::LostStartResponse,
+        FaultKind::LostStartStatus(500),
     ] {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
@@ -269,12 +269,8 @@ async fn a_start_that_keeps_failing_gives_up_without_a_second_task() {
 async fn a_start_is_not_sent_when_the_task_list_is_unreachable() {
     let sim = sim(100.0).await;
     let client = basic_client(&sim);
-    sim.add_fault(fault(
-        CallKind::Start,
-        1,
-        FaultKind::LostStartResponse { status: None },
-    ))
-    .unwrap();
+    sim.add_fault(fault(CallKind::Start, 1, FaultKind::LostStartResponse))
+        .unwrap();
     // After the lost answer, every list fails: the client must not start again blindly.
     sim.add_fault(Fault {
         on: CallKind::List,

@@ -75,7 +75,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
         on: CallKind::Start,
         after: 0,
         count: 1,
-        fault: FaultKind::LostStartResponse { status: None },
+        fault: FaultKind::LostStartResponse,
     })
     .unwrap();
     let import = target(TaskKind::Import, "112000000003");

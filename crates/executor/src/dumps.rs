@@ -1,0 +1,195 @@
+//! Failure dumps to disk: every action with a dump, downloaded right after the task
+//! ends (Anaplan deletes dumps when the same user runs the import again), written
+//! atomically, and counted.
+
+use std::path::{Path, PathBuf};
+
+use runwait_anaplan::{DumpSource, Error, TaskKind, TaskTarget};
+use runwait_core::catalog::NamedObject;
+use runwait_core::{ObjectId, Task, TaskId, TaskResult};
+
+use crate::api::TaskApi;
+use crate::step::DumpFile;
+use crate::store::{sync_dir, temp_path};
+
+/// One dump to fetch: which action, where to write it.
+pub(crate) struct DumpJob {
+    pub(crate) object_id: ObjectId,
+    pub(crate) source: DumpSource,
+    pub(crate) path: PathBuf,
+}
+
+/// The dumps a finished task offers: one per nested result that has one (a process), or
+/// the import's own.
+pub(crate) fn jobs(
+    target: &TaskTarget,
+    task: &Task,
+    dir: &Path,
+    names: &[NamedObject],
+) -> Vec<DumpJob> {
+    let Some(result) = &task.result else {
+        return Vec::new();
+    };
+    fn with_dump((i, r): (usize, &TaskResult)) -> Option<(usize, &TaskResult)> {
+        r.failure_dump_available.then_some((i, r))
+    }
+    let candidates: Vec<(usize, &TaskResult)> = if result.nested_results.is_empty() {
+        [(0, result)].into_iter().filter_map(with_dump).collect()
+    } else {
+        result
+            .nested_results
+            .iter()
+            .enumerate()
+            .filter_map(with_dump)
+            .collect()
+    };
+    candidates
+        .into_iter()
+        .filter_map(|(index, r)| {
+            let object_id = r
+                .object_id
+                .clone()
+                .or_else(|| Some(target.object.clone()))?;
+            let source = match target.kind {
+                TaskKind::Process => DumpSource::ProcessAction(object_id.clone()),
+                _ => DumpSource::Import,
+            };
+            let name = r
+                .object_name
+                .clone()
+                .or_else(|| {
+                    names
+                        .iter()
+                        .find(|n| n.id == object_id)
+                        .map(|n| n.name.clone())
+                })
+                .unwrap_or_else(|| "dump".to_owned());
+            let path = dir.join(format!("{}-{}-{}.csv", index + 1, object_id, slug(&name)));
+            Some(DumpJob {
+                object_id,
+                source,
+                path,
+            })
+        })
+        .collect()
+}
+
+/// Downloads one dump to its path through a temporary file; a 404 means the dump is gone.
+pub(crate) async fn fetch(
+    api: &dyn TaskApi,
+    target: &TaskTarget,
+    task: &TaskId,
+    job: &DumpJob,
+) -> Result<DumpFile, Error> {
+    let write_error = |source| Error::Write {
+        request: runwait_anaplan::RequestLine {
+            method: "GET".into(),
+            path: job.path.display().to_string(),
+        },
+        source,
+    };
+    if let Some(dir) = job.path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(write_error)?;
+    }
+    let tmp = temp_path(&job.path);
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(write_error)?;
+    let bytes = match api
+        .download_dump(target, task, &job.source, &mut file)
+        .await
+    {
+        Ok(bytes) => bytes,
+        Err(Error::NotFound { .. }) => {
+            drop(file);
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Ok(DumpFile {
+                object_id: job.object_id.clone(),
+                path: None,
+                gone: true,
+                bytes: 0,
+                error_rows: 0,
+                warning_rows: 0,
+            });
+        }
+        Err(e) => {
+            drop(file);
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
+    };
+    file.sync_all().await.map_err(write_error)?;
+    drop(file);
+    tokio::fs::rename(&tmp, &job.path)
+        .await
+        .map_err(write_error)?;
+    sync_dir(&job.path).map_err(write_error)?;
+    let (error_rows, warning_rows) = count_rows(&job.path).map_err(write_error)?;
+    Ok(DumpFile {
+        object_id: job.object_id.clone(),
+        path: Some(job.path.clone()),
+        gone: false,
+        bytes,
+        error_rows,
+        warning_rows,
+    })
+}
+
+/// Rows whose `_Status_` (the first column) is `E` and `W`.
+fn count_rows(path: &Path) -> std::io::Result<(u64, u64)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(std::io::Error::other)?;
+    let (mut errors, mut warnings) = (0, 0);
+    for record in reader.records() {
+        match record.map_err(std::io::Error::other)?.get(0).map(str::trim) {
+            Some("E") => errors += 1,
+            Some("W") => warnings += 1,
+            _ => {}
+        }
+    }
+    Ok((errors, warnings))
+}
+
+/// A file-name-safe form of an object name, without a trailing `.csv`.
+fn slug(name: &str) -> String {
+    let name = name.strip_suffix(".csv").unwrap_or(name);
+    let slug: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if slug.is_empty() {
+        "dump".to_owned()
+    } else {
+        slug
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_safe() {
+        assert_eq!(
+            slug("Customers from customers.csv"),
+            "Customers_from_customers"
+        );
+        assert_eq!(slug("../etc/passwd"), ".._etc_passwd");
+        assert_eq!(slug(""), "dump");
+    }
+
+    #[test]
+    fn rows_are_counted_by_status() {
+        let path = std::env::temp_dir().join(format!("runwait-count-{}.csv", std::process::id()));
+        std::fs::write(&path, "_Status_,Name,\"Note\",_Line_,_Error_1_\nE,a,\"x,\ny\",2,bad\nW,b,,3,warn\nE,c,,4,bad\n").unwrap();
+        assert_eq!(count_rows(&path).unwrap(), (2, 1));
+        std::fs::remove_file(path).unwrap();
+    }
+}

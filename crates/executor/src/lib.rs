@@ -1,0 +1,38 @@
+//! The heart of runwait: the [`Step`] trait a pipeline runner embeds, and
+//! [`RunAndWait`], the engine that implements it for Anaplan tasks.
+//!
+//! A `RunAndWait` step
+//! 1. looks in the [`StateStore`] for a task an earlier run started (and reattaches), or
+//!    starts one, saving what it needs to find it again before and after the start, so a
+//!    crash never leads to a second start;
+//! 2. polls it on the schedule of [`PollPolicy`] (5 s floor, jittered growth,
+//!    progress-aware, a last poll at the deadline) within the tenant's [`RateBudget`];
+//! 3. on timeout or abort cancels the remote task and waits a grace period for
+//!    `CANCELLED`; on detach leaves it running;
+//! 4. downloads every failure dump to disk before it returns;
+//! 5. returns a [`StepResult`] with the outcome, counts, dumps, polls and a message.
+//!
+//! It drives Anaplan only through the [`TaskApi`] trait (implemented by
+//! `runwait_anaplan::Client`) and reports through plain `tracing` spans; it knows
+//! neither reqwest nor OpenTelemetry. Time, sleep and randomness come from a
+//! [`WaitEnv`], so tests in tokio's paused time are exact.
+//!
+//! What it is not: a workflow runner (ordering steps, `needs`, retries of failed steps
+//! belong to the host, such as the `runwait` CLI) or a place for output formatting.
+
+mod api;
+mod budget;
+mod dumps;
+mod env;
+mod poll;
+mod run_and_wait;
+mod step;
+mod store;
+
+pub use api::TaskApi;
+pub use budget::RateBudget;
+pub use env::{TokioEnv, WaitEnv};
+pub use poll::{PollPolicy, Schedule, next_poll_at};
+pub use run_and_wait::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
+pub use step::{DumpFile, EventSink, Step, StepContext, StepEvent, StepOutcome, StepResult};
+pub use store::{RunKey, StateStore, StepRecord, StoreError};

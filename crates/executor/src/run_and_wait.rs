@@ -1,0 +1,753 @@
+//! [`RunAndWait`]: the step that starts (or reattaches to) an Anaplan task, waits for it,
+//! cancels it on timeout or abort, downloads its dumps, and reports its outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runwait_anaplan::{Error, StartOptions, TaskKind, TaskTarget};
+use runwait_core::{NestedSummary, Outcome, OutcomePolicy, Task, TaskId, TaskState, classify};
+use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use crate::api::TaskApi;
+use crate::budget::RateBudget;
+use crate::dumps;
+use crate::env::{TokioEnv, WaitEnv};
+use crate::poll::{PollPolicy, Schedule, next_poll_at};
+use crate::step::{DumpFile, Step, StepContext, StepEvent, StepOutcome, StepResult};
+use crate::store::StepRecord;
+
+/// How a wait behaves, beyond the poll schedule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WaitConfig {
+    /// The poll schedule.
+    pub poll: PollPolicy,
+    /// How a finished task becomes an outcome.
+    pub outcome_policy: OutcomePolicy,
+    /// After a cancel request, how long to wait for `CANCELLED` (default 5 minutes).
+    pub cancel_grace: Duration,
+    /// How long the API may stay unreachable before the step ends as `error`
+    /// (default 10 minutes); until then the wait goes on with backoff.
+    pub unreachable_tolerance: Duration,
+}
+
+impl Default for WaitConfig {
+    fn default() -> Self {
+        WaitConfig {
+            poll: PollPolicy::default(),
+            outcome_policy: OutcomePolicy::default(),
+            cancel_grace: Duration::from_secs(5 * 60),
+            unreachable_tolerance: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Reads and links trace context for reattached waits. The OpenTelemetry adapter
+/// implements it; the engine itself stays free of OpenTelemetry.
+pub trait TraceHook: Send + Sync {
+    /// The W3C traceparent of `span`, to store with a started task.
+    fn traceparent(&self, span: &tracing::Span) -> Option<String>;
+    /// Links `span` to the span of the run that started the task.
+    fn link(&self, span: &tracing::Span, traceparent: &str);
+}
+
+/// No tracing backend: nothing stored, nothing linked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoTraceHook;
+
+impl TraceHook for NoTraceHook {
+    fn traceparent(&self, _span: &tracing::Span) -> Option<String> {
+        None
+    }
+
+    fn link(&self, _span: &tracing::Span, _traceparent: &str) {}
+}
+
+/// Runs an Anaplan process, import, export or action and waits for its outcome.
+#[derive(Clone)]
+pub struct RunAndWait {
+    api: Arc<dyn TaskApi>,
+    target: TaskTarget,
+    object_name: Option<String>,
+    options: StartOptions,
+    config: WaitConfig,
+    budget: Option<RateBudget>,
+    env: Arc<dyn WaitEnv>,
+    trace: Arc<dyn TraceHook>,
+}
+
+impl RunAndWait {
+    /// A step for `target`, driven through `api`.
+    pub fn new(api: Arc<dyn TaskApi>, target: TaskTarget) -> Self {
+        RunAndWait {
+            api,
+            target,
+            object_name: None,
+            options: StartOptions::default(),
+            config: WaitConfig::default(),
+            budget: None,
+            env: Arc::new(TokioEnv::new()),
+            trace: Arc::new(NoTraceHook),
+        }
+    }
+
+    /// The object's name, for spans, messages and dump files.
+    pub fn object_name(mut self, name: impl Into<String>) -> Self {
+        self.object_name = Some(name.into());
+        self
+    }
+
+    /// Locale and mapping parameters of the start request.
+    pub fn start_options(mut self, options: StartOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Poll schedule, outcome policy, cancel grace, unreachable tolerance.
+    pub fn config(mut self, config: WaitConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The tenant's shared rate budget: every request of this step waits for a permit.
+    pub fn budget(mut self, budget: RateBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Clock, sleep and randomness.
+    pub fn env(mut self, env: Arc<dyn WaitEnv>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Trace-context hook for reattached waits.
+    pub fn trace_hook(mut self, trace: Arc<dyn TraceHook>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// What the step runs.
+    pub fn target(&self) -> &TaskTarget {
+        &self.target
+    }
+}
+
+/// Declares the step span under the kind's name (span names must be literals).
+macro_rules! step_span {
+    ($kind:expr, $($fields:tt)*) => {
+        match $kind {
+            TaskKind::Process => tracing::info_span!("anaplan.process", $($fields)*),
+            TaskKind::Import => tracing::info_span!("anaplan.import", $($fields)*),
+            TaskKind::Export => tracing::info_span!("anaplan.export", $($fields)*),
+            TaskKind::Action => tracing::info_span!("anaplan.action", $($fields)*),
+        }
+    };
+}
+
+#[async_trait]
+impl Step for RunAndWait {
+    async fn run(&self, ctx: StepContext) -> StepResult {
+        let span = step_span!(
+            self.target.kind,
+            runwait.step.id = %ctx.step_id,
+            anaplan.kind = %self.target.kind,
+            anaplan.object.id = %self.target.object,
+            anaplan.object.name = self.object_name.as_deref().unwrap_or(""),
+            anaplan.workspace.id = %self.target.workspace,
+            anaplan.model.id = %self.target.model,
+            anaplan.task.id = Empty,
+            runwait.outcome = Empty,
+            runwait.polls = Empty,
+            runwait.dumps = Empty,
+            runwait.reattached = Empty,
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+        );
+        let wait = Wait {
+            step: self,
+            ctx,
+            began: self.env.now(),
+            polls: 0,
+            task_id: None,
+            reattached: false,
+            last: None,
+        };
+        let result = wait.run().instrument(span.clone()).await;
+        record_result(&span, &result);
+        result
+    }
+}
+
+fn record_result(span: &tracing::Span, result: &StepResult) {
+    if let Some(task) = &result.task_id {
+        span.record("anaplan.task.id", task.as_str());
+    }
+    span.record("runwait.outcome", result.outcome.name());
+    span.record("runwait.polls", result.polls);
+    span.record(
+        "runwait.dumps",
+        result.dumps.iter().filter(|d| !d.gone).count(),
+    );
+    span.record("runwait.reattached", result.reattached);
+    if matches!(
+        result.outcome,
+        StepOutcome::Failed | StepOutcome::TimedOut | StepOutcome::Error
+    ) {
+        span.record("otel.status_code", "ERROR");
+        span.record("otel.status_description", result.message.as_str());
+    }
+    let _entered = span.enter();
+    for n in &result.nested {
+        tracing::event!(
+            target: "runwait::nested",
+            tracing::Level::INFO,
+            anaplan.object.id = n.object_id.as_ref().map(|o| o.as_str()).unwrap_or(""),
+            anaplan.object.name = n.object_name.as_deref().unwrap_or(""),
+            anaplan.successful = n.successful,
+            anaplan.failure_dump_available = n.failure_dump_available,
+            anaplan.rows.success = n.counts.success_row_count.unwrap_or(0),
+            anaplan.rows.failed = n.counts.failed_count.unwrap_or(0),
+            anaplan.rows.warnings = n.counts.warnings_row_count.unwrap_or(0),
+            anaplan.rows.ignored = n.counts.ignored_count.unwrap_or(0),
+            "anaplan.nested_result"
+        );
+    }
+    tracing::info!(
+        outcome = result.outcome.name(),
+        polls = result.polls,
+        "{}",
+        result.message
+    );
+}
+
+/// Why the remote task is being cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CancelCause {
+    Abort,
+    Timeout,
+}
+
+/// One run of the step.
+struct Wait<'a> {
+    step: &'a RunAndWait,
+    ctx: StepContext,
+    began: Instant,
+    polls: u32,
+    task_id: Option<TaskId>,
+    reattached: bool,
+    last: Option<Task>,
+}
+
+impl Wait<'_> {
+    fn api(&self) -> &dyn TaskApi {
+        self.step.api.as_ref()
+    }
+
+    fn target(&self) -> &TaskTarget {
+        &self.step.target
+    }
+
+    fn now(&self) -> Instant {
+        self.step.env.now()
+    }
+
+    /// Waits for the tenant's budget (a request due at `due`).
+    async fn admit(&self, due: Instant) {
+        if let Some(budget) = &self.step.budget {
+            budget.acquire(due).await;
+        }
+    }
+
+    /// Lets the whole tenant slow down after a 429.
+    fn note(&self, error: &Error) {
+        if let (Some(budget), Error::RateLimited { retry_after, .. }) = (&self.step.budget, error) {
+            budget.slow_down(retry_after.unwrap_or(self.step.config.poll.min_interval));
+        }
+    }
+
+    fn emit(&self, event: StepEvent) {
+        self.ctx.events.emit(&self.ctx.step_id, event);
+    }
+
+    async fn run(mut self) -> StepResult {
+        let task_id = match self.start_or_reattach().await {
+            Ok(Some(task)) => task,
+            Ok(None) => {
+                return self.result(
+                    StepOutcome::Cancelled,
+                    "cancelled before the task was started".into(),
+                );
+            }
+            Err(message) => return self.result(StepOutcome::Error, message),
+        };
+        tracing::Span::current().record("anaplan.task.id", task_id.as_str());
+        self.task_id = Some(task_id);
+        self.wait().await
+    }
+
+    fn record(&self, task_id: Option<TaskId>, known: runwait_anaplan::KnownTasks) -> StepRecord {
+        StepRecord {
+            workflow: self.ctx.workflow.clone(),
+            step_id: self.ctx.step_id.clone(),
+            run_key: self.ctx.run_key.clone(),
+            target: self.target().clone(),
+            known_tasks: known,
+            task_id,
+            traceparent: self.step.trace.traceparent(&tracing::Span::current()),
+        }
+    }
+
+    /// The task to wait on: the one an earlier run started, the one a lost start
+    /// created, or a new one. `Ok(None)` when aborted before anything was started.
+    async fn start_or_reattach(&mut self) -> Result<Option<TaskId>, String> {
+        let store = &self.ctx.state;
+        let earlier = store
+            .load(&self.ctx.workflow, &self.ctx.step_id, &self.ctx.run_key)
+            .map_err(|e| e.to_string())?
+            .filter(|r| &r.target == self.target());
+        if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
+            self.step.trace.link(&tracing::Span::current(), parent);
+        }
+        match earlier {
+            Some(StepRecord {
+                task_id: Some(task),
+                ..
+            }) => {
+                self.admit(self.now()).await;
+                match self.api().status(self.target(), &task).await {
+                    Err(Error::NotFound { .. }) => {
+                        tracing::warn!(task_id = %task, "the task of an earlier run is unknown to Anaplan; starting a new one");
+                        self.fresh_start().await
+                    }
+                    Err(e) => Err(format!(
+                        "cannot check the task {task} of an earlier run: {e}"
+                    )),
+                    Ok(seen) => {
+                        self.reattached = true;
+                        self.polls += 1;
+                        self.last = Some(seen);
+                        self.emit(StepEvent::Reattached {
+                            task_id: task.clone(),
+                        });
+                        Ok(Some(task))
+                    }
+                }
+            }
+            // A crash between the start and the save of its answer: adopt what it created.
+            Some(StepRecord {
+                task_id: None,
+                known_tasks,
+                ..
+            }) => {
+                self.admit(self.now()).await;
+                match self
+                    .api()
+                    .adopt_new(self.target(), &known_tasks)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(found) => {
+                        self.save(Some(found.task_id.clone()), known_tasks)?;
+                        self.reattached = true;
+                        self.emit(StepEvent::Reattached {
+                            task_id: found.task_id.clone(),
+                        });
+                        Ok(Some(found.task_id))
+                    }
+                    None => self.start(known_tasks).await,
+                }
+            }
+            None => self.fresh_start().await,
+        }
+    }
+
+    fn save(
+        &self,
+        task_id: Option<TaskId>,
+        known: runwait_anaplan::KnownTasks,
+    ) -> Result<(), String> {
+        self.ctx
+            .state
+            .save(&self.record(task_id, known))
+            .map_err(|e| e.to_string())
+    }
+
+    async fn fresh_start(&mut self) -> Result<Option<TaskId>, String> {
+        if self.ctx.cancel.is_cancelled() || self.ctx.detach.is_cancelled() {
+            return Ok(None);
+        }
+        self.admit(self.now()).await;
+        let known = self
+            .api()
+            .known_tasks(self.target())
+            .await
+            .map_err(|e| e.to_string())?;
+        // Saved before the start: a crash after it can still find the task.
+        self.save(None, known.clone())?;
+        self.start(known).await
+    }
+
+    async fn start(
+        &mut self,
+        known: runwait_anaplan::KnownTasks,
+    ) -> Result<Option<TaskId>, String> {
+        if self.ctx.cancel.is_cancelled() || self.ctx.detach.is_cancelled() {
+            return Ok(None);
+        }
+        let span = tracing::info_span!(
+            "anaplan.task.start",
+            anaplan.task.id = Empty,
+            runwait.adopted = Empty
+        );
+        self.admit(self.now()).await;
+        // Not raced against cancellation: dropping a start in flight would leave a task
+        // nobody knows about.
+        let started = self
+            .api()
+            .start(self.target(), &self.step.options, &known)
+            .instrument(span.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        span.record("anaplan.task.id", started.task_id.as_str());
+        span.record("runwait.adopted", started.adopted);
+        self.save(Some(started.task_id.clone()), known)?;
+        self.emit(StepEvent::Started {
+            task_id: started.task_id.clone(),
+            adopted: started.adopted,
+        });
+        Ok(Some(started.task_id))
+    }
+
+    /// Polls until the task ends, the deadline passes, or the runner aborts or detaches.
+    async fn wait(mut self) -> StepResult {
+        let policy = self.step.config.poll;
+        let mut schedule = Schedule::default();
+        let mut unreachable_since: Option<Instant> = None;
+        // A reattached task was just looked at; a new one gets its first poll after the floor.
+        let mut next_at = match self.last.clone() {
+            Some(task) => match classify(&task, &self.step.config.outcome_policy) {
+                outcome if outcome.is_terminal() => return self.finish(task, outcome, None).await,
+                _ => {
+                    schedule.observe(self.now(), task.progress);
+                    next_poll_at(
+                        self.now(),
+                        schedule.next_delay(&policy, self.step.env.random()),
+                        self.ctx.deadline,
+                    )
+                }
+            },
+            None => next_poll_at(self.now(), policy.min_interval, self.ctx.deadline),
+        };
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.ctx.detach.cancelled() => return self.detached(),
+                _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
+                _ = self.step.env.sleep_until(next_at) => {}
+            }
+            self.admit(next_at).await;
+            let polled = self.poll().await;
+            let now = self.now();
+            let past_deadline = self.ctx.deadline.is_some_and(|d| now >= d);
+            match polled {
+                Ok(task) => {
+                    unreachable_since = None;
+                    let outcome = classify(&task, &self.step.config.outcome_policy);
+                    if outcome.is_terminal() {
+                        return self.finish(task, outcome, None).await;
+                    }
+                    if past_deadline {
+                        return self.cancel_remote(CancelCause::Timeout).await;
+                    }
+                    schedule.observe(now, task.progress);
+                    let delay = schedule.next_delay(&policy, self.step.env.random());
+                    next_at = next_poll_at(now, delay, self.ctx.deadline);
+                    tracing::Span::current().in_scope(|| {
+                        tracing::debug!(next_poll_ms = delay.as_millis() as u64, "waiting")
+                    });
+                    self.emit(StepEvent::Polled {
+                        state: task.task_state.clone(),
+                        progress: task.progress,
+                        current_step: task.current_step.clone(),
+                        next_poll_in: next_at - now,
+                    });
+                }
+                Err(e) if e.is_transient() => {
+                    let since = *unreachable_since.get_or_insert(now);
+                    if now - since >= self.step.config.unreachable_tolerance {
+                        let message =
+                            format!("Anaplan unreachable for {}s: {e}", (now - since).as_secs());
+                        return self.result(StepOutcome::Error, message);
+                    }
+                    if past_deadline {
+                        return self.cancel_remote(CancelCause::Timeout).await;
+                    }
+                    self.note(&e);
+                    schedule.observe(now, None);
+                    next_at = next_poll_at(
+                        now,
+                        schedule.next_delay(&policy, self.step.env.random()),
+                        self.ctx.deadline,
+                    );
+                    self.emit(StepEvent::PollFailed {
+                        message: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    return self.result(StepOutcome::Error, format!("status request refused: {e}"));
+                }
+            }
+        }
+    }
+
+    /// One status request, in its own span.
+    async fn poll(&mut self) -> Result<Task, Error> {
+        self.polls += 1;
+        let span = tracing::info_span!(
+            "anaplan.task.poll",
+            runwait.poll.attempt = self.polls,
+            anaplan.task.state = Empty,
+            anaplan.task.progress = Empty,
+            http.response.status_code = Empty,
+            runwait.retries = Empty,
+            runwait.next_poll_delay_ms = Empty,
+        );
+        let task_id = self.task_id.clone().unwrap_or_else(|| TaskId::new(""));
+        let result = self
+            .api()
+            .status(self.target(), &task_id)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(task) => {
+                span.record("anaplan.task.state", task.task_state.as_str());
+                if let Some(p) = task.progress {
+                    span.record("anaplan.task.progress", p);
+                }
+                span.record("http.response.status_code", 200);
+                self.last = Some(task.clone());
+            }
+            Err(e) => {
+                if let Some(status) = e.http_status() {
+                    span.record("http.response.status_code", status);
+                }
+                span.in_scope(|| tracing::warn!(error = %e, "status poll failed"));
+            }
+        }
+        result
+    }
+
+    /// Asks Anaplan to cancel, then waits up to the grace period for `CANCELLED`.
+    async fn cancel_remote(mut self, cause: CancelCause) -> StepResult {
+        self.emit(StepEvent::Cancelling);
+        let task_id = self.task_id.clone().unwrap_or_else(|| TaskId::new(""));
+        let span = tracing::info_span!("anaplan.task.cancel", anaplan.task.id = task_id.as_str());
+        self.admit(self.now()).await;
+        let requested = self
+            .api()
+            .cancel(self.target(), &task_id)
+            .instrument(span)
+            .await;
+        let mut note = match &requested {
+            Ok(()) => String::new(),
+            Err(e) => format!("; the cancel request failed: {e}"),
+        };
+        let grace_end = self.now() + self.step.config.cancel_grace;
+        while requested.is_ok() {
+            let at = (self.now() + self.step.config.poll.min_interval).min(grace_end);
+            tokio::select! {
+                biased;
+                _ = self.ctx.detach.cancelled() => return self.detached(),
+                _ = self.step.env.sleep_until(at) => {}
+            }
+            self.admit(at).await;
+            if self.poll().await.is_ok_and(|task| task.is_terminal()) {
+                break;
+            }
+            if self.now() >= grace_end {
+                note = format!(
+                    "; still not cancelled after the {}s grace period",
+                    self.step.config.cancel_grace.as_secs()
+                );
+                break;
+            }
+        }
+        let last = self.last.clone();
+        let state = last.as_ref().map(|t| t.task_state.clone());
+        let completed = state == Some(TaskState::Complete);
+        match (cause, last) {
+            (CancelCause::Abort, Some(task)) if completed => {
+                // The task could not roll back: its real outcome is what the data says.
+                let outcome = classify(&task, &self.step.config.outcome_policy);
+                self.finish(
+                    task,
+                    outcome,
+                    Some("cancel requested, but the task could not roll back and completed"),
+                )
+                .await
+            }
+            (CancelCause::Abort, _) => {
+                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
+                self.result(
+                    StepOutcome::Cancelled,
+                    format!("cancelled by the user; task state {state}{note}"),
+                )
+            }
+            (CancelCause::Timeout, last) => {
+                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
+                let completed_note = match &last {
+                    Some(t) if completed => format!(
+                        "; it completed after the cancel request (could not roll back), successful: {}",
+                        t.result.as_ref().is_some_and(|r| r.successful)
+                    ),
+                    _ => String::new(),
+                };
+                let after = self
+                    .ctx
+                    .deadline
+                    .map(|d| d.saturating_duration_since(self.began).as_secs())
+                    .unwrap_or(0);
+                let mut result = self.result(
+                    StepOutcome::TimedOut,
+                    format!("timed out after {after}s; task state {state}{completed_note}{note}"),
+                );
+                if let Some(task) = last.filter(|_| completed) {
+                    result.nested = NestedSummary::of_task(&task);
+                }
+                result
+            }
+        }
+    }
+
+    /// Downloads the dumps, then builds the result of a finished task.
+    async fn finish(self, task: Task, outcome: Outcome, note: Option<&str>) -> StepResult {
+        let dumps = self.download_dumps(&task).await;
+        let step_outcome = StepOutcome::of(&outcome);
+        let mut message = describe(&outcome, &task);
+        if let Some(note) = note {
+            message = format!("{message} ({note})");
+        }
+        let gone: Vec<String> = dumps
+            .iter()
+            .filter(|d| d.gone)
+            .map(|d| d.object_id.to_string())
+            .collect();
+        if !gone.is_empty() {
+            message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
+        }
+        let mut result = self.result(step_outcome, message);
+        result.successful = task.result.as_ref().map(|r| r.successful);
+        result.task_state = Some(task.task_state.clone());
+        result.nested = NestedSummary::of_task(&task);
+        result.reasons = outcome.reasons().to_vec();
+        result.dumps = dumps;
+        result
+    }
+
+    async fn download_dumps(&self, task: &Task) -> Vec<DumpFile> {
+        let Some(task_id) = &self.task_id else {
+            return Vec::new();
+        };
+        let dir = self.ctx.out_dir.join(&self.ctx.step_id);
+        let needs_names = self.target().kind == TaskKind::Process
+            && task.result.as_ref().is_some_and(|r| {
+                r.nested_results
+                    .iter()
+                    .any(|n| n.failure_dump_available && n.object_name.is_none())
+            });
+        let names = if needs_names {
+            self.admit(self.now()).await;
+            self.api()
+                .process_actions(self.target())
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut files = Vec::new();
+        for job in dumps::jobs(self.target(), task, &dir, &names) {
+            let span = tracing::info_span!(
+                "anaplan.dump.download",
+                anaplan.object.id = job.object_id.as_str(),
+                runwait.dump.bytes = Empty,
+                runwait.dump.gone = Empty,
+            );
+            self.admit(self.now()).await;
+            match dumps::fetch(self.api(), self.target(), task_id, &job)
+                .instrument(span.clone())
+                .await
+            {
+                Ok(file) => {
+                    span.record("runwait.dump.bytes", file.bytes);
+                    span.record("runwait.dump.gone", file.gone);
+                    self.emit(StepEvent::Dump(file.clone()));
+                    files.push(file);
+                }
+                Err(e) => {
+                    span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                    files.push(DumpFile {
+                        object_id: job.object_id.clone(),
+                        path: None,
+                        gone: false,
+                        bytes: 0,
+                        error_rows: 0,
+                        warning_rows: 0,
+                    });
+                }
+            }
+        }
+        files
+    }
+
+    fn detached(self) -> StepResult {
+        let task = self
+            .task_id
+            .as_ref()
+            .map_or("?".to_owned(), |t| t.to_string());
+        self.result(
+            StepOutcome::Detached,
+            format!("detached: task {task} keeps running in Anaplan; rerun with the same run key to reattach"),
+        )
+    }
+
+    fn result(&self, outcome: StepOutcome, message: String) -> StepResult {
+        let mut result = StepResult::without_task(outcome, message, self.now() - self.began);
+        result.task_id = self.task_id.clone();
+        result.task_state = self.last.as_ref().map(|t| t.task_state.clone());
+        result.successful = self
+            .last
+            .as_ref()
+            .and_then(|t| t.result.as_ref())
+            .map(|r| r.successful);
+        result.reattached = self.reattached;
+        result.polls = self.polls;
+        result
+    }
+}
+
+/// One line about a finished task: the outcome and its first reason.
+fn describe(outcome: &Outcome, task: &Task) -> String {
+    let reasons = outcome.reasons();
+    match (outcome, reasons.first()) {
+        (
+            Outcome::Cancelled {
+                cancelled_by: Some(by),
+            },
+            _,
+        ) => format!("cancelled in Anaplan by {by}"),
+        (Outcome::Cancelled { cancelled_by: None }, _) => "cancelled in Anaplan".to_owned(),
+        (_, Some(first)) if reasons.len() > 1 => {
+            format!("{}: {first} (+{} more)", outcome.name(), reasons.len() - 1)
+        }
+        (_, Some(first)) => format!("{}: {first}", outcome.name()),
+        (_, None) => format!(
+            "{}: task {} {}",
+            outcome.name(),
+            task.task_id,
+            task.task_state
+        ),
+    }
+}

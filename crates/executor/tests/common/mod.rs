@@ -1,0 +1,132 @@
+//! Shared helpers: the simulator on loopback, the real client, and a step context, all
+//! on tokio's paused clock so waits of hours take milliseconds and counts are exact.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
+use runwait_executor::{
+    EventSink, PollPolicy, RunAndWait, RunKey, StateStore, StepContext, StepEvent, TokioEnv,
+    WaitConfig,
+};
+use runwait_sim::{JournalEntry, Scenario, SimConfig, Simulator};
+use tokio_util::sync::CancellationToken;
+
+pub const WORKSPACE: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
+pub const MODEL: &str = "75A40874E6B64FA3AE0743278996850F";
+
+pub struct Harness {
+    pub sim: Simulator,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    pub events: Arc<Mutex<Vec<StepEvent>>>,
+}
+
+pub async fn harness(scenario: Scenario) -> Harness {
+    let sim = Simulator::start(SimConfig::new(scenario).epoch(SystemTime::now()))
+        .await
+        .unwrap();
+    let client = client_for(&sim, "demo");
+    Harness {
+        sim,
+        client,
+        dir: tempfile::tempdir().unwrap(),
+        events: Arc::default(),
+    }
+}
+
+pub fn client_for(sim: &Simulator, password: &str) -> Client {
+    let endpoints = Endpoints::custom(&sim.api_url(), &sim.auth_url()).unwrap();
+    Client::builder(
+        endpoints,
+        BasicAuth::new("demo@runwait.local", Secret::new(password)),
+    )
+    .retry(RetryPolicy {
+        max_retries: 2,
+        min_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        budget: Duration::from_secs(10),
+        jitter_seed: Some(3),
+    })
+    .pool_idle_timeout(None)
+    .build()
+    .unwrap()
+}
+
+pub fn target(kind: TaskKind, object: &str) -> TaskTarget {
+    TaskTarget::new(WORKSPACE, MODEL, kind, object)
+}
+
+/// The default schedule without jitter, so poll times are exact.
+pub fn exact() -> WaitConfig {
+    WaitConfig {
+        poll: PollPolicy {
+            jitter: 0.0,
+            ..PollPolicy::default()
+        },
+        ..WaitConfig::default()
+    }
+}
+
+impl Harness {
+    pub fn step(&self, kind: TaskKind, object: &str) -> RunAndWait {
+        RunAndWait::new(Arc::new(self.client.clone()), target(kind, object))
+            .config(exact())
+            .env(Arc::new(TokioEnv::seeded(7)))
+    }
+
+    pub fn ctx(&self, step_id: &str, run_key: &str) -> StepContext {
+        let events = self.events.clone();
+        StepContext {
+            step_id: step_id.to_owned(),
+            workflow: "nightly".to_owned(),
+            run_key: RunKey::new(run_key),
+            cancel: CancellationToken::new(),
+            detach: CancellationToken::new(),
+            deadline: None,
+            state: StateStore::new(self.dir.path().join("state")),
+            out_dir: self.dir.path().join("out"),
+            events: EventSink::new(move |_, e| events.lock().unwrap().push(e)),
+        }
+    }
+
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.sim.journal()
+    }
+
+    /// Scenario times (ms) of the status requests for `task`.
+    pub fn status_times(&self, task: &str) -> Vec<u64> {
+        self.journal()
+            .iter()
+            .filter(|e| {
+                e.method == "GET"
+                    && e.path.contains(&format!("/tasks/{task}"))
+                    && !e.path.contains("/dump")
+            })
+            .map(|e| e.at_ms)
+            .collect()
+    }
+
+    pub fn starts(&self) -> usize {
+        self.journal()
+            .iter()
+            .filter(|e| e.method == "POST" && e.path.ends_with("/tasks"))
+            .count()
+    }
+}
+
+/// The built-in scenario with one action's duration and curve changed.
+pub fn with_action(duration: Duration, curve: runwait_sim::Curve) -> Scenario {
+    let mut s = Scenario::builtin();
+    let a = &mut s.workspaces[0].models[0].actions[0];
+    a.duration = duration;
+    a.progress = curve;
+    s
+}

@@ -1,0 +1,303 @@
+//! Deadlines, aborts, detach and reattach, crashes around the start: the wait's life
+//! against the simulator, in paused time.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use runwait_anaplan::{StartOptions, TaskKind};
+use runwait_core::{TaskId, TaskState};
+use runwait_executor::{RunKey, Step, StepOutcome, StepRecord, TraceHook};
+use runwait_sim::{Curve, Scenario};
+use tokio::time::Instant;
+
+fn hour_long() -> Scenario {
+    with_action(Duration::from_secs(3600), Curve::Linear)
+}
+
+fn deletes(h: &Harness) -> usize {
+    h.journal().iter().filter(|e| e.method == "DELETE").count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_gets_a_last_poll_then_a_cancel() {
+    let h = harness(hour_long()).await;
+    let mut ctx = h.ctx("slow", "r1");
+    ctx.deadline = Some(Instant::now() + Duration::from_secs(600));
+    let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
+    assert_eq!(result.outcome, StepOutcome::TimedOut, "{}", result.message);
+    assert_eq!(result.task_state, Some(TaskState::Cancelled));
+    assert!(
+        result
+            .message
+            .starts_with("timed out after 600s; task state CANCELLED"),
+        "{}",
+        result.message
+    );
+    let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
+    assert!(
+        times.contains(&600_000),
+        "a poll right at the deadline: {times:?}"
+    );
+    assert_eq!(deletes(&h), 1);
+    let cancel_at = h
+        .journal()
+        .iter()
+        .find(|e| e.method == "DELETE")
+        .unwrap()
+        .at_ms;
+    assert_eq!(cancel_at, 600_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_cancels_the_remote_task() {
+    let h = harness(hour_long()).await;
+    let ctx = h.ctx("slow", "r1");
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        cancel.cancel();
+    });
+    let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
+    assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
+    assert_eq!(result.task_state, Some(TaskState::Cancelled));
+    assert_eq!(deletes(&h), 1);
+    assert_eq!(
+        h.journal()
+            .iter()
+            .find(|e| e.method == "DELETE")
+            .unwrap()
+            .at_ms,
+        30_000,
+        "at once, not at the next poll"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
+    // 117000000003 cannot be cancelled: it runs 60 s and completes.
+    let h = harness(Scenario::builtin()).await;
+    let ctx = h.ctx("rebuild", "r1");
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        cancel.cancel();
+    });
+    let result = h.step(TaskKind::Action, "117000000003").run(ctx).await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+    assert_eq!(result.task_state, Some(TaskState::Complete));
+    assert!(
+        result.message.contains("could not roll back"),
+        "{}",
+        result.message
+    );
+
+    let mut ctx = h.ctx("rebuild-timeout", "r1");
+    ctx.deadline = Some(Instant::now() + Duration::from_secs(20));
+    let result = h.step(TaskKind::Action, "117000000003").run(ctx).await;
+    assert_eq!(result.outcome, StepOutcome::TimedOut);
+    assert_eq!(result.task_state, Some(TaskState::Complete));
+    assert!(
+        result
+            .message
+            .contains("could not roll back), successful: true"),
+        "{}",
+        result.message
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn detach_leaves_the_task_and_a_rerun_reattaches() {
+    let h = harness(hour_long()).await;
+    let ctx = h.ctx("slow", "nightly-1");
+    let detach = ctx.detach.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        detach.cancel();
+    });
+    let first = h.step(TaskKind::Action, "117000000001").run(ctx).await;
+    assert_eq!(first.outcome, StepOutcome::Detached);
+    assert!(
+        first
+            .message
+            .contains("rerun with the same run key to reattach"),
+        "{}",
+        first.message
+    );
+    assert_eq!(deletes(&h), 0, "detach does not cancel");
+
+    let second = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("slow", "nightly-1"))
+        .await;
+    assert_eq!(second.outcome, StepOutcome::Succeeded);
+    assert!(second.reattached);
+    assert_eq!(second.task_id, first.task_id);
+    assert_eq!(h.starts(), 1, "never a second start for one step run");
+
+    // Another run key is another run.
+    let third = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("slow", "nightly-2"))
+        .await;
+    assert_ne!(third.task_id, first.task_id);
+    assert_eq!(h.starts(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_task_that_finished_while_nobody_watched_is_reported_at_once() {
+    let h = harness(with_action(Duration::from_secs(600), Curve::Linear)).await;
+    let ctx = h.ctx("slow", "r1");
+    let detach = ctx.detach.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        detach.cancel();
+    });
+    h.step(TaskKind::Action, "117000000001").run(ctx).await;
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("slow", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    assert!(result.reattached);
+    assert_eq!(result.polls, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_right_after_the_start_is_recovered_by_adopting_the_task() {
+    let h = harness(with_action(Duration::from_secs(120), Curve::Linear)).await;
+    let t = target(TaskKind::Action, "117000000001");
+    // What the crashed run did: saved the task list, sent the start, died before saving the answer.
+    let known = h.client.known_tasks(&t).await.unwrap();
+    let store = h.ctx("crashy", "r1").state;
+    store
+        .save(&StepRecord {
+            workflow: "nightly".into(),
+            step_id: "crashy".into(),
+            run_key: RunKey::new("r1"),
+            target: t.clone(),
+            known_tasks: known.clone(),
+            task_id: None,
+            traceparent: None,
+        })
+        .unwrap();
+    let started = h
+        .client
+        .start_after(&t, &StartOptions::default(), &known)
+        .await
+        .unwrap();
+
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("crashy", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    assert!(result.reattached);
+    assert_eq!(result.task_id, Some(started.task_id));
+    assert_eq!(h.starts(), 1);
+    let saved = store
+        .load("nightly", "crashy", &RunKey::new("r1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.task_id, result.task_id, "the adopted task is saved");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_before_the_start_starts_exactly_once() {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let t = target(TaskKind::Action, "117000000001");
+    let known = h.client.known_tasks(&t).await.unwrap();
+    h.ctx("crashy", "r1")
+        .state
+        .save(&StepRecord {
+            workflow: "nightly".into(),
+            step_id: "crashy".into(),
+            run_key: RunKey::new("r1"),
+            target: t,
+            known_tasks: known,
+            task_id: None,
+            traceparent: None,
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("crashy", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    assert!(!result.reattached);
+    assert_eq!(h.starts(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stored_task_unknown_to_anaplan_is_replaced() {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let t = target(TaskKind::Action, "117000000001");
+    h.ctx("gone", "r1")
+        .state
+        .save(&StepRecord {
+            workflow: "nightly".into(),
+            step_id: "gone".into(),
+            run_key: RunKey::new("r1"),
+            target: t,
+            known_tasks: Default::default(),
+            task_id: Some(TaskId::new("00000000000000000000000000000000")),
+            traceparent: None,
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("gone", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    assert_eq!(h.starts(), 1);
+}
+
+fn detach_after_a_second(ctx: runwait_executor::StepContext) -> runwait_executor::StepContext {
+    let detach = ctx.detach.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        detach.cancel();
+    });
+    ctx
+}
+
+#[derive(Default)]
+struct RecordingHook(Mutex<Vec<String>>);
+
+impl TraceHook for RecordingHook {
+    fn traceparent(&self, _span: &tracing::Span) -> Option<String> {
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into())
+    }
+    fn link(&self, _span: &tracing::Span, traceparent: &str) {
+        self.0.lock().unwrap().push(traceparent.to_owned());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reattached_wait_links_to_the_run_that_started_the_task() {
+    let h = harness(hour_long()).await;
+    let hook = Arc::new(RecordingHook::default());
+    let step = h
+        .step(TaskKind::Action, "117000000001")
+        .trace_hook(hook.clone());
+    step.run(detach_after_a_second(h.ctx("slow", "r1"))).await;
+    assert!(hook.0.lock().unwrap().is_empty());
+    let record = h
+        .ctx("slow", "r1")
+        .state
+        .load("nightly", "slow", &RunKey::new("r1"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.traceparent.as_deref(),
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    );
+    step.run(detach_after_a_second(h.ctx("slow", "r1"))).await;
+    assert_eq!(
+        hook.0.lock().unwrap().as_slice(),
+        ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]
+    );
+}

@@ -1,0 +1,272 @@
+//! Every outcome of a step, through the real client and the simulator, in paused time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use runwait_anaplan::TaskKind;
+use runwait_core::TaskState;
+use runwait_executor::{Step, StepOutcome};
+use runwait_sim::{CallKind, Curve, Fault, FaultKind, Scenario};
+
+#[tokio::test(start_paused = true)]
+async fn every_builtin_process_gets_its_outcome() {
+    let h = harness(Scenario::builtin()).await;
+    let cases = [
+        ("118000000001", StepOutcome::Succeeded),
+        ("118000000002", StepOutcome::SucceededWithWarnings),
+        ("118000000003", StepOutcome::Failed),
+        ("118000000004", StepOutcome::Failed),
+        ("118000000005", StepOutcome::Failed),
+    ];
+    for (process, expected) in cases {
+        let result = h
+            .step(TaskKind::Process, process)
+            .run(h.ctx(process, "r1"))
+            .await;
+        assert_eq!(result.outcome, expected, "{process}: {}", result.message);
+        assert_eq!(result.task_state, Some(TaskState::Complete));
+        assert!(result.polls >= 1);
+        assert_eq!(
+            result.nested.len(),
+            2.min(result.nested.len().max(1)),
+            "{process}"
+        );
+    }
+    assert_eq!(h.starts(), 5, "one start per step");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_process_names_its_reason_and_writes_its_dump_first() {
+    let h = harness(Scenario::builtin()).await;
+    let result = h
+        .step(TaskKind::Process, "118000000004")
+        .run(h.ctx("forecast", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Failed);
+    assert_eq!(
+        result.reasons[0].object_id.as_ref().unwrap().as_str(),
+        "112000000004"
+    );
+    assert!(
+        result
+            .message
+            .contains("The uploaded file is no longer available"),
+        "{}",
+        result.message
+    );
+
+    let result = h
+        .step(TaskKind::Process, "118000000003")
+        .run(h.ctx("customers", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Failed);
+    assert_eq!(result.dumps.len(), 1, "{:?}", result.dumps);
+    let dump = &result.dumps[0];
+    let path = dump.path.as_ref().unwrap();
+    assert_eq!(
+        path,
+        &h.out()
+            .join("customers")
+            .join("1-112000000003-Customers_from_customers.csv")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.starts_with("_Status_"), "{text}");
+    assert_eq!(dump.error_rows + dump.warning_rows, 5, "{text}");
+    assert_eq!(dump.bytes as usize, text.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn dumps_of_several_chunks_are_joined_and_a_gone_dump_is_not_an_error() {
+    let mut scenario = Scenario::builtin();
+    scenario.dump_chunk_size = 50;
+    let h = harness(scenario).await;
+    let result = h
+        .step(TaskKind::Import, "112000000003")
+        .run(h.ctx("customers", "r1"))
+        .await;
+    let chunk_gets = h
+        .journal()
+        .iter()
+        .filter(|e| e.path.contains("/dump/chunks/"))
+        .count();
+    assert!(chunk_gets > 1, "several chunks: {chunk_gets}");
+    let text = std::fs::read_to_string(result.dumps[0].path.as_ref().unwrap()).unwrap();
+    assert_eq!(text.lines().count(), 6, "header and 5 rows: {text}");
+
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Dump,
+            after: 0,
+            count: 1,
+            fault: FaultKind::Http {
+                status: 404,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Import, "112000000003")
+        .run(h.ctx("customers-again", "r1"))
+        .await;
+    assert_eq!(
+        result.outcome,
+        StepOutcome::Failed,
+        "the task's outcome, not an error"
+    );
+    assert!(result.dumps[0].gone && result.dumps[0].path.is_none());
+    assert!(
+        result.message.contains("dump gone (404) for 112000000003"),
+        "{}",
+        result.message
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_hour_of_blind_polling_is_exact() {
+    // Progress stays 0 until the end: only the blind curve decides.
+    let h = harness(with_action(Duration::from_secs(3600), Curve::Stuck)).await;
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("stuck", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    // The first poll 5 s after the start, then delays of 5 s growing by 1.5 (in whole
+    // milliseconds) up to 60 s: 5, 10, 17.5, 28.75, 45.625, 70.938, 108.907, 165.860 s,
+    // then every 60 s until the first poll at or after 3600 s: 8 + 58 polls.
+    assert_eq!(result.polls, 66);
+    let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
+    assert_eq!(
+        &times[..8],
+        &[5000, 10000, 17500, 28750, 45625, 70938, 108907, 165860]
+    );
+    assert_eq!(*times.last().unwrap(), 165_860 + 58 * 60_000);
+    assert_eq!(result.elapsed, Duration::from_millis(165_860 + 58 * 60_000));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steady_progress_polls_near_the_estimated_end() {
+    let h = harness(with_action(Duration::from_secs(200), Curve::Linear)).await;
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("linear", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
+    // The blind curve would look at 225.86 s; the estimate says 200 s, polled 1 s after.
+    assert_eq!(
+        &times[..8],
+        &[5000, 10000, 17500, 28750, 45625, 70938, 108907, 165860]
+    );
+    assert_eq!(times.len(), 9);
+    assert!((200_000..=201_001).contains(&times[8]), "{times:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_task_is_polled_more_often_than_every_five_seconds() {
+    // Steps jump in four plateaus: estimates swing, the floor holds.
+    let h = harness(with_action(Duration::from_secs(90), Curve::Steps(4))).await;
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("steps", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded);
+    let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 5000), "{times:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_credentials_and_refused_polls_are_errors() {
+    let h = harness(Scenario::builtin()).await;
+    let wrong = std::sync::Arc::new(client_for(&h.sim, "wrong"));
+    let step = runwait_executor::RunAndWait::new(wrong, target(TaskKind::Action, "117000000001"));
+    let result = step.run(h.ctx("auth", "r1")).await;
+    assert_eq!(result.outcome, StepOutcome::Error);
+    assert!(
+        result.message.contains("authentication failed"),
+        "{}",
+        result.message
+    );
+    assert_eq!(h.starts(), 0);
+
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Status,
+            after: 0,
+            count: 1,
+            fault: FaultKind::Http {
+                status: 403,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("forbidden", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Error);
+    assert!(
+        result.message.contains("permission denied"),
+        "{}",
+        result.message
+    );
+    assert!(result.task_id.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_shorter_than_the_tolerance_is_waited_out() {
+    let h = harness(with_action(Duration::from_secs(600), Curve::Linear)).await;
+    // 12 status requests fail (4 polls of 3 attempts each), then it answers again.
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Status,
+            after: 1,
+            count: 12,
+            fault: FaultKind::Http {
+                status: 503,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("outage", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+    let failed = h
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, runwait_executor::StepEvent::PollFailed { .. }))
+        .count();
+    assert_eq!(failed, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outage_longer_than_the_tolerance_is_an_error() {
+    let h = harness(with_action(Duration::from_secs(3600), Curve::Linear)).await;
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Status,
+            after: 0,
+            count: 0,
+            fault: FaultKind::Http {
+                status: 502,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("down", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Error);
+    assert!(
+        result.message.starts_with("Anaplan unreachable for 6"),
+        "{}",
+        result.message
+    );
+    assert!(result.elapsed >= Duration::from_secs(600));
+}
