@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 
 pub mod contract;
+pub mod expect;
 
 /// An attribute value as the receiver saw it, typed.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,11 +104,19 @@ fn hex(bytes: &[u8]) -> String {
 pub struct Received {
     spans: Arc<Mutex<Vec<Span>>>,
     requests: Arc<Mutex<usize>>,
+    api_keys: Arc<Mutex<Vec<String>>>,
 }
 
+/// The header (gRPC metadata) the tests configure.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
 impl Received {
-    fn push(&self, req: ExportTraceServiceRequest) {
+    fn push(&self, api_key: Option<&str>, req: ExportTraceServiceRequest) {
         *self.requests.lock().unwrap() += 1;
+        self.api_keys
+            .lock()
+            .unwrap()
+            .extend(api_key.map(str::to_owned));
         let mut spans = self.spans.lock().unwrap();
         for rs in req.resource_spans {
             let resource = rs
@@ -147,6 +156,11 @@ impl Received {
         self.spans.lock().unwrap().clone()
     }
 
+    /// The `x-api-key` of each export request that had one.
+    pub fn api_keys(&self) -> Vec<String> {
+        self.api_keys.lock().unwrap().clone()
+    }
+
     pub fn requests(&self) -> usize {
         *self.requests.lock().unwrap()
     }
@@ -174,7 +188,12 @@ impl TraceService for Grpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0.push(request.into_inner());
+        let key = request
+            .metadata()
+            .get(API_KEY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        self.0.push(key.as_deref(), request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -205,7 +224,8 @@ pub async fn http_receiver() -> (String, Received) {
         axum::routing::post(
             move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
                 assert_eq!(headers["content-type"], "application/x-protobuf");
-                state.push(ExportTraceServiceRequest::decode(body).unwrap());
+                let key = headers.get(API_KEY_HEADER).and_then(|v| v.to_str().ok());
+                state.push(key, ExportTraceServiceRequest::decode(body).unwrap());
                 (
                     [("content-type", "application/x-protobuf")],
                     ExportTraceServiceResponse::default().encode_to_vec(),
