@@ -237,6 +237,23 @@ pub async fn http_receiver() -> (String, Received) {
     (format!("http://{addr}"), received)
 }
 
+/// An OTLP/HTTP receiver on a runtime of its own, in real time: for tests whose own
+/// runtime runs on tokio's paused clock.
+pub fn http_receiver_in_real_time() -> (String, Received) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            tx.send(http_receiver().await).unwrap();
+            std::future::pending::<()>().await
+        });
+    });
+    rx.recv().unwrap()
+}
+
 /// An address nothing listens on.
 pub fn closed_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
