@@ -110,7 +110,7 @@ fn unreadable_keys_say_what_to_do() {
 #[tokio::test]
 async fn a_ready_token_is_used_as_is_and_a_dead_one_is_an_auth_error() {
     let sim = sim(1.0).await;
-    let token = raw_login(&sim).await;
+    let token = raw_login(&sim, USER, PASSWORD).await;
     let client = Client::builder(endpoints(&sim), TokenAuth::anaplan(Secret::new(token)))
         .build()
         .unwrap();
@@ -123,25 +123,6 @@ async fn a_ready_token_is_used_as_is_and_a_dead_one_is_an_auth_error() {
         3,
         "one call, then one retry after the 401"
     );
-}
-
-/// A token from the simulator, fetched without the client.
-pub async fn raw_login(sim: &Simulator) -> String {
-    let reply = reqwest::Client::new()
-        .post(format!("{}/token/authenticate", sim.auth_url()))
-        .basic_auth(USER, Some(PASSWORD))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    runwait_core::token::AuthReply::parse(&reply)
-        .unwrap()
-        .token_info
-        .token_value
-        .expose()
-        .to_owned()
 }
 
 #[tokio::test]

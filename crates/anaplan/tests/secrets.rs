@@ -98,7 +98,7 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     shown.push_str(&format!("{basic:?}"));
 
     // A ready token, used until it dies.
-    let token = sim_token(&sim).await;
+    let token = raw_login(&sim, SECRET_USER, SECRET_PASSWORD).await;
     let ready = Client::builder(
         endpoints(&sim),
         TokenAuth::anaplan(Secret::new(token.clone())),
@@ -160,22 +160,4 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
             "secret `{secret}` leaked:\n{everything}"
         );
     }
-}
-
-async fn sim_token(sim: &runwait_sim::Simulator) -> String {
-    let reply = reqwest::Client::new()
-        .post(format!("{}/token/authenticate", sim.auth_url()))
-        .basic_auth(SECRET_USER, Some(SECRET_PASSWORD))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    runwait_core::token::AuthReply::parse(&reply)
-        .unwrap()
-        .token_info
-        .token_value
-        .expose()
-        .to_owned()
 }

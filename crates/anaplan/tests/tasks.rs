@@ -71,8 +71,7 @@ async fn every_kind_starts_and_reports_its_outcome() {
     for (kind, object, outcome) in cases {
         let t = target(kind, object);
         // Tasks wait for the model one at a time; start each after the last finished.
-        let started = client.start(&t, &StartOptions::default()).await.unwrap();
-        let task = wait_terminal(&client, &t, &started.task_id, Duration::from_millis(10)).await;
+        let (_, task) = start_and_wait(&client, &t, Duration::from_millis(10)).await;
         assert_eq!(
             classify(&task, &OutcomePolicy::default()).name(),
             outcome,
@@ -171,21 +170,11 @@ async fn dumps_download_every_chunk_in_order() {
     let client = basic_client(&sim);
 
     let import = target(TaskKind::Import, "112000000003");
-    let started = client
-        .start(&import, &StartOptions::default())
-        .await
-        .unwrap();
-    let task = wait_terminal(
-        &client,
-        &import,
-        &started.task_id,
-        Duration::from_millis(10),
-    )
-    .await;
+    let (task_id, task) = start_and_wait(&client, &import, Duration::from_millis(10)).await;
     assert!(task.result.as_ref().unwrap().failure_dump_available);
 
     let chunks = client
-        .dump_chunks(&import, &started.task_id, &DumpSource::Import)
+        .dump_chunks(&import, &task_id, &DumpSource::Import)
         .await
         .unwrap();
     assert!(
@@ -194,7 +183,7 @@ async fn dumps_download_every_chunk_in_order() {
     );
     let mut bytes = Vec::new();
     let n = client
-        .download_dump(&import, &started.task_id, &DumpSource::Import, &mut bytes)
+        .download_dump(&import, &task_id, &DumpSource::Import, &mut bytes)
         .await
         .unwrap();
     assert_eq!(n as usize, bytes.len());
@@ -217,11 +206,7 @@ async fn a_process_dump_is_per_action_and_gone_after_a_newer_run() {
     let sim = sim(500.0).await;
     let client = basic_client(&sim);
     let process = target(TaskKind::Process, "118000000003");
-    let first = client
-        .start(&process, &StartOptions::default())
-        .await
-        .unwrap();
-    let task = wait_terminal(&client, &process, &first.task_id, Duration::from_millis(10)).await;
+    let (first, task) = start_and_wait(&client, &process, Duration::from_millis(10)).await;
     let failing = task
         .result
         .unwrap()
@@ -232,24 +217,14 @@ async fn a_process_dump_is_per_action_and_gone_after_a_newer_run() {
     let source = DumpSource::ProcessAction(failing.object_id.unwrap());
     let mut first_dump = Vec::new();
     client
-        .download_dump(&process, &first.task_id, &source, &mut first_dump)
+        .download_dump(&process, &first, &source, &mut first_dump)
         .await
         .unwrap();
     assert!(!first_dump.is_empty());
 
-    let second = client
-        .start(&process, &StartOptions::default())
-        .await
-        .unwrap();
-    wait_terminal(
-        &client,
-        &process,
-        &second.task_id,
-        Duration::from_millis(10),
-    )
-    .await;
+    start_and_wait(&client, &process, Duration::from_millis(10)).await;
     let err = client
-        .download_dump(&process, &first.task_id, &source, &mut Vec::new())
+        .download_dump(&process, &first, &source, &mut Vec::new())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");

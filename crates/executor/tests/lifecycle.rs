@@ -55,11 +55,7 @@ async fn the_deadline_gets_a_last_poll_then_a_cancel() {
 async fn an_abort_cancels_the_remote_task() {
     let h = harness(hour_long()).await;
     let ctx = h.ctx("slow", "r1");
-    let cancel = ctx.cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        cancel.cancel();
-    });
+    fire_after(&ctx.cancel, 30);
     let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
     assert_eq!(result.task_state, Some(TaskState::Cancelled));
@@ -80,11 +76,7 @@ async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
     // 117000000003 cannot be cancelled: it runs 60 s and completes.
     let h = harness(Scenario::builtin()).await;
     let ctx = h.ctx("rebuild", "r1");
-    let cancel = ctx.cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(20)).await;
-        cancel.cancel();
-    });
+    fire_after(&ctx.cancel, 20);
     let result = h.step(TaskKind::Action, "117000000003").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
     assert_eq!(result.task_state, Some(TaskState::Complete));
@@ -112,11 +104,7 @@ async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
 async fn detach_leaves_the_task_and_a_rerun_reattaches() {
     let h = harness(hour_long()).await;
     let ctx = h.ctx("slow", "nightly-1");
-    let detach = ctx.detach.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        detach.cancel();
-    });
+    fire_after(&ctx.detach, 30);
     let first = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(first.outcome, StepOutcome::Detached);
     assert!(
@@ -150,11 +138,7 @@ async fn detach_leaves_the_task_and_a_rerun_reattaches() {
 async fn a_task_that_finished_while_nobody_watched_is_reported_at_once() {
     let h = harness(with_action(Duration::from_secs(600), Curve::Linear)).await;
     let ctx = h.ctx("slow", "r1");
-    let detach = ctx.detach.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        detach.cancel();
-    });
+    fire_after(&ctx.detach, 10);
     h.step(TaskKind::Action, "117000000001").run(ctx).await;
     tokio::time::sleep(Duration::from_secs(3600)).await;
     let result = h
@@ -256,11 +240,7 @@ async fn a_stored_task_unknown_to_anaplan_is_replaced() {
 }
 
 fn detach_after_a_second(ctx: runwait_executor::StepContext) -> runwait_executor::StepContext {
-    let detach = ctx.detach.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        detach.cancel();
-    });
+    fire_after(&ctx.detach, 1);
     ctx
 }
 
@@ -300,4 +280,13 @@ async fn a_reattached_wait_links_to_the_run_that_started_the_task() {
         hook.0.lock().unwrap().as_slice(),
         ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"]
     );
+}
+
+/// Fires `token` after `secs` seconds (of paused time).
+fn fire_after(token: &tokio_util::sync::CancellationToken, secs: u64) {
+    let token = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        token.cancel();
+    });
 }

@@ -109,3 +109,36 @@ pub fn calls<'a>(
         .filter(|e| e.method == method && e.path.contains(path_contains))
         .collect()
 }
+
+/// A token from the simulator, fetched without the client.
+pub async fn raw_login(sim: &Simulator, user: &str, password: &str) -> String {
+    let reply = reqwest::Client::new()
+        .post(format!("{}/token/authenticate", sim.auth_url()))
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    runwait_core::token::AuthReply::parse(&reply)
+        .unwrap()
+        .token_info
+        .token_value
+        .expose()
+        .to_owned()
+}
+
+/// Starts a task and polls it to its end.
+pub async fn start_and_wait(
+    client: &Client,
+    target: &TaskTarget,
+    every: Duration,
+) -> (TaskId, Task) {
+    let started = client
+        .start(target, &runwait_anaplan::StartOptions::default())
+        .await
+        .unwrap();
+    let task = wait_terminal(client, target, &started.task_id, every).await;
+    (started.task_id, task)
+}
