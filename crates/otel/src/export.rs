@@ -259,6 +259,25 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn https_endpoints_build_for_both_protocols() {
+        for protocol in [Protocol::Grpc, Protocol::HttpProtobuf] {
+            let config = TelemetryConfig::default()
+                .with_endpoint("https://collector.example:4317")
+                .with_protocol(protocol);
+            let built = provider(&config).unwrap();
+            assert!(built.is_some(), "{protocol:?}");
+        }
+    }
+
+    #[test]
+    fn grpc_needs_a_runtime() {
+        let config = TelemetryConfig::default()
+            .with_endpoint("http://localhost:4317")
+            .with_protocol(Protocol::Grpc);
+        assert!(matches!(provider(&config), Err(OtelError::NoRuntime)));
+    }
+
     #[test]
     fn warns_once() {
         let lines = Arc::new(Mutex::new(Vec::<String>::new()));

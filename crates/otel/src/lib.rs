@@ -6,7 +6,18 @@
 //! `http.client`, ...) and never depend on this crate; the host (the CLI, or an embedder)
 //! calls [`init`] once, creates the workflow span, optionally gives it the caller's trace
 //! context with [`set_parent_from_env`], and calls [`TelemetryGuard::shutdown`] on every
-//! exit path.
+//! exit path:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), runwait_otel::OtelError> {
+//! let telemetry = runwait_otel::init(runwait_otel::TelemetryConfig::from_env())?;
+//! let workflow = tracing::info_span!("runwait.workflow", workflow.name = "nightly");
+//! runwait_otel::set_parent_from_env(&workflow); // before entering it
+//! // ... run the steps inside `workflow` ...
+//! drop(workflow);
+//! telemetry.shutdown().await;
+//! # Ok(()) }
+//! ```
 //!
 //! What it guarantees:
 //! - Off by default: without an endpoint (or with `OTEL_SDK_DISABLED=true`) no exporter
@@ -27,6 +38,7 @@ mod context;
 mod error;
 mod export;
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +75,7 @@ pub fn init(config: TelemetryConfig) -> Result<TelemetryGuard, OtelError> {
     });
     let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .with_filter(log_filter);
     let (otel, guard) = layer(&config)?;

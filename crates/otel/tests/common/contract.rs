@@ -85,6 +85,25 @@ pub fn poll(attempt: u64, state: &str, progress: f64) {
     span.record("runwait.next_poll_delay_ms", 1000u64);
 }
 
+/// Records a step's result as the executor does, with its integer types.
+fn finish(
+    step: &tracing::Span,
+    outcome: &str,
+    polls: u64,
+    dumps: usize,
+    reattached: bool,
+    error: Option<&str>,
+) {
+    step.record("runwait.outcome", outcome);
+    step.record("runwait.polls", polls);
+    step.record("runwait.dumps", dumps);
+    step.record("runwait.reattached", reattached);
+    if let Some(description) = error {
+        step.record("otel.status_code", "ERROR");
+        step.record("otel.status_description", description);
+    }
+}
+
 /// The import step: started here, two polls, a nested result, a dump, failed.
 pub fn failed_import() {
     let step = step_span!(
@@ -125,12 +144,7 @@ pub fn failed_import() {
         dump.record("runwait.dump.bytes", 1234u64);
         dump.record("runwait.dump.gone", false);
     }
-    step.record("runwait.outcome", "failed");
-    step.record("runwait.polls", 2u64);
-    step.record("runwait.dumps", 1usize);
-    step.record("runwait.reattached", false);
-    step.record("otel.status_code", "ERROR");
-    step.record("otel.status_description", "10 rows failed");
+    finish(&step, "failed", 2, 1, false, Some("10 rows failed"));
     tracing::event!(
         target: "runwait::nested",
         tracing::Level::INFO,
@@ -160,10 +174,7 @@ pub fn reattached_process(link: impl Fn(&tracing::Span)) {
     let _s = step.enter();
     step.record("anaplan.task.id", TASK);
     poll(1, "COMPLETE", 1.0);
-    step.record("runwait.outcome", "success");
-    step.record("runwait.polls", 1u64);
-    step.record("runwait.dumps", 0usize);
-    step.record("runwait.reattached", true);
+    finish(&step, "success", 1, 0, true, None);
 }
 
 /// The export step: past its deadline, so cancelled; timed out.
@@ -187,12 +198,14 @@ pub fn timed_out_export() {
             200,
         );
     }
-    step.record("runwait.outcome", "timed_out");
-    step.record("runwait.polls", 1u64);
-    step.record("runwait.dumps", 0usize);
-    step.record("runwait.reattached", false);
-    step.record("otel.status_code", "ERROR");
-    step.record("otel.status_description", "deadline of 2h passed");
+    finish(
+        &step,
+        "timed_out",
+        1,
+        0,
+        false,
+        Some("deadline of 2h passed"),
+    );
 }
 
 /// A whole run inside `workflow`: login, three steps, the workflow marked failed.
