@@ -155,12 +155,18 @@ pub(crate) fn provider(
                 let key: tonic::metadata::MetadataKey<_> = name.parse().map_err(|_| bad())?;
                 metadata.insert(key, value.parse().map_err(|_| bad())?);
             }
-            builder
+            let mut tonic = builder
                 .with_tonic()
                 .with_endpoint(endpoint.clone())
                 .with_timeout(config.export_timeout())
-                .with_metadata(metadata)
-                .build()
+                .with_metadata(metadata);
+            if endpoint.starts_with("https://") {
+                // tonic trusts no root unless told to; the system's roots, as reqwest uses.
+                let tls = opentelemetry_otlp::tonic_types::transport::ClientTlsConfig::new()
+                    .with_native_roots();
+                tonic = tonic.with_tls_config(tls);
+            }
+            tonic.build()
         }
         Protocol::HttpProtobuf => {
             let headers: HashMap<String, String> = config.headers().iter().cloned().collect();
