@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use runwait_core::token::{AuthReply, TokenValue};
 use serde::Deserialize;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 
 use crate::http::{AuthRequest, Http};
 use crate::{Clock, Error, Secret};
@@ -402,15 +403,15 @@ impl TokenManager {
                 None => return Ok(t.clone()),
                 Some(left) if left > self.refresh_margin => return Ok(t.clone()),
                 Some(left) if left > Duration::ZERO => {
-                    tracing::debug!(
-                        remaining_s = left.as_secs(),
-                        "renewing the Anaplan token before it expires"
+                    let span = tracing::info_span!(
+                        "anaplan.auth.refresh",
+                        runwait.token.remaining_s = left.as_secs() as i64
                     );
-                    self.provider.renew(&auth, t).await?
+                    self.provider.renew(&auth, t).instrument(span).await?
                 }
-                Some(_) => self.provider.login(&auth).await?,
+                Some(_) => self.login(&auth).await?,
             },
-            None => self.provider.login(&auth).await?,
+            None => self.login(&auth).await?,
         };
         let fresh = AccessToken {
             serial: self.serial.fetch_add(1, Ordering::Relaxed) + 1,
@@ -418,6 +419,11 @@ impl TokenManager {
         };
         *current = Some(fresh.clone());
         Ok(fresh)
+    }
+
+    async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
+        let span = tracing::info_span!("anaplan.auth.login");
+        self.provider.login(auth).instrument(span).await
     }
 
     /// Forgets `token` after the API refused it, so the next call logs in again. A token

@@ -426,6 +426,7 @@ impl Wait<'_> {
         let policy = self.step.config.poll;
         let mut schedule = Schedule::default();
         let mut unreachable_since: Option<Instant> = None;
+        let mut failed_in_a_row = 0u32;
         // A reattached task was just looked at; a new one gets its first poll after the floor.
         let mut next_at = match self.last.clone() {
             Some(task) => match classify(&task, &self.step.config.outcome_policy) {
@@ -449,12 +450,13 @@ impl Wait<'_> {
                 _ = self.step.env.sleep_until(next_at) => {}
             }
             self.admit(next_at).await;
-            let polled = self.poll().await;
+            let (span, polled) = self.poll(failed_in_a_row).await;
             let now = self.now();
             let past_deadline = self.ctx.deadline.is_some_and(|d| now >= d);
             match polled {
                 Ok(task) => {
                     unreachable_since = None;
+                    failed_in_a_row = 0;
                     let outcome = classify(&task, &self.step.config.outcome_policy);
                     if outcome.is_terminal() {
                         return self.finish(task, outcome, None).await;
@@ -465,9 +467,10 @@ impl Wait<'_> {
                     schedule.observe(now, task.progress);
                     let delay = schedule.next_delay(&policy, self.step.env.random());
                     next_at = next_poll_at(now, delay, self.ctx.deadline);
-                    tracing::Span::current().in_scope(|| {
-                        tracing::debug!(next_poll_ms = delay.as_millis() as u64, "waiting")
-                    });
+                    span.record(
+                        "runwait.next_poll_delay_ms",
+                        (next_at - now).as_millis() as i64,
+                    );
                     self.emit(StepEvent::Polled {
                         state: task.task_state.clone(),
                         progress: task.progress,
@@ -476,6 +479,7 @@ impl Wait<'_> {
                     });
                 }
                 Err(e) if e.is_transient() => {
+                    failed_in_a_row += 1;
                     let since = *unreachable_since.get_or_insert(now);
                     if now - since >= self.step.config.unreachable_tolerance {
                         let message =
@@ -492,6 +496,10 @@ impl Wait<'_> {
                         schedule.next_delay(&policy, self.step.env.random()),
                         self.ctx.deadline,
                     );
+                    span.record(
+                        "runwait.next_poll_delay_ms",
+                        (next_at - now).as_millis() as i64,
+                    );
                     self.emit(StepEvent::PollFailed {
                         message: e.to_string(),
                     });
@@ -503,8 +511,9 @@ impl Wait<'_> {
         }
     }
 
-    /// One status request, in its own span.
-    async fn poll(&mut self) -> Result<Task, Error> {
+    /// One status request, in its own span (returned, for the decision that follows).
+    /// `failed_before` is how many polls in a row failed before this one.
+    async fn poll(&mut self, failed_before: u32) -> (tracing::Span, Result<Task, Error>) {
         self.polls += 1;
         let span = tracing::info_span!(
             "anaplan.task.poll",
@@ -512,7 +521,7 @@ impl Wait<'_> {
             anaplan.task.state = Empty,
             anaplan.task.progress = Empty,
             http.response.status_code = Empty,
-            runwait.retries = Empty,
+            runwait.retries = i64::from(failed_before),
             runwait.next_poll_delay_ms = Empty,
         );
         let task_id = self.task_id.clone().unwrap_or_else(|| TaskId::new(""));
@@ -537,7 +546,7 @@ impl Wait<'_> {
                 span.in_scope(|| tracing::warn!(error = %e, "status poll failed"));
             }
         }
-        result
+        (span, result)
     }
 
     /// Asks Anaplan to cancel, then waits up to the grace period for `CANCELLED`.
@@ -564,7 +573,7 @@ impl Wait<'_> {
                 _ = self.step.env.sleep_until(at) => {}
             }
             self.admit(at).await;
-            if self.poll().await.is_ok_and(|task| task.is_terminal()) {
+            if self.poll(0).await.1.is_ok_and(|task| task.is_terminal()) {
                 break;
             }
             if self.now() >= grace_end {

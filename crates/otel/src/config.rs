@@ -18,7 +18,8 @@ pub enum Protocol {
 }
 
 impl Protocol {
-    fn parse(value: &str) -> Option<Self> {
+    /// Reads `grpc` or `http/protobuf`, the values of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn parse(value: &str) -> Option<Self> {
         match value.trim() {
             "grpc" => Some(Self::Grpc),
             "http/protobuf" => Some(Self::HttpProtobuf),
