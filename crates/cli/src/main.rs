@@ -8,6 +8,8 @@
 
 mod exit;
 mod inspect;
+mod validate;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -27,12 +29,18 @@ struct Cli {
 enum Command {
     /// Classify a task-status response body (as returned by GET …/tasks/{taskId}).
     Inspect(inspect::Args),
+    /// Check a workflow file without running it: every error, with its line and column.
+    Validate(validate::Args),
+    /// Print the JSON Schema of workflow files (for editors).
+    Schema,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
+        Command::Validate(args) => Ok(validate::run(&args)),
+        Command::Schema => Ok(validate::schema()),
     };
     exit.unwrap_or_else(|err| {
         eprintln!("runwait: {err}");

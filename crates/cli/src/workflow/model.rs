@@ -1,0 +1,172 @@
+//! The typed model of a workflow file, after parsing and validation. Everything the
+//! runner needs is here, checked: ids well-formed, durations parsed, `needs` acyclic,
+//! secrets referenced (never inline).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use runwait_anaplan::{EncodedDataFormat, Endpoints, MappingParameter, TaskKind};
+use runwait_core::{ModelId, ObjectId, OutcomePolicy, WorkspaceId};
+
+/// A validated workflow.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    /// `name`.
+    pub name: String,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Where Anaplan is.
+    pub connection: Connection,
+    /// Telemetry overrides from the file (the `OTEL_*` variables still apply first).
+    pub telemetry: TelemetrySettings,
+    /// The steps, in file order; `needs` refer to their ids.
+    pub steps: Vec<StepSpec>,
+    /// Requests per second for the whole tenant (`defaults.rate_per_second`, default 10).
+    pub rate_per_second: u32,
+    /// Poll schedule floor and ceiling (`defaults.poll`).
+    pub poll: PollSettings,
+}
+
+/// `connection:`.
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per workflow, built once: its size does not matter"
+)]
+pub enum Connection {
+    /// `simulator:` an embedded simulator on loopback.
+    Simulator {
+        /// The scenario (`scenario:` file or inline; the built-in one when absent).
+        scenario: Box<runwait_sim::Scenario>,
+        /// `speed:` scenario seconds per real second (default 1).
+        speed: f64,
+    },
+    /// A real tenant.
+    Anaplan {
+        /// From `region:` or `api_url:` + `auth_url:`.
+        endpoints: Endpoints,
+        /// `auth:`.
+        auth: AuthSpec,
+        /// `oauth_token_url:` for `kind: oauth` (default from the region).
+        oauth_token_url: Option<url::Url>,
+    },
+}
+
+/// Where a secret comes from: never the workflow file itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `{ env: VAR }`: an environment variable.
+    Env(String),
+    /// `{ file: path }`: a file (relative to the workflow file), trailing newline trimmed.
+    File(PathBuf),
+}
+
+/// `connection.auth:`.
+#[derive(Debug, Clone)]
+pub enum AuthSpec {
+    /// `kind: basic`.
+    Basic {
+        /// `user:` (not secret).
+        user: String,
+        /// `password:`.
+        password: SecretSource,
+    },
+    /// `kind: certificate`.
+    Certificate {
+        /// `certificate:` PEM file.
+        certificate: PathBuf,
+        /// `private_key:` PEM file.
+        private_key: PathBuf,
+        /// `passphrase:` for an encrypted key.
+        passphrase: Option<SecretSource>,
+        /// `format: v1 | v2` (default v2).
+        format: EncodedDataFormat,
+    },
+    /// `kind: token`: a ready Anaplan token.
+    Token {
+        /// `token:`.
+        token: SecretSource,
+    },
+    /// `kind: oauth`: refresh-token grant; a rotated token is written back to `refresh_token`
+    /// when that is a file.
+    OAuth {
+        /// `client_id:` (not secret).
+        client_id: String,
+        /// `refresh_token:`.
+        refresh_token: SecretSource,
+    },
+}
+
+/// `telemetry:` overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    /// `endpoint:`.
+    pub endpoint: Option<String>,
+    /// `protocol: grpc | http/protobuf`.
+    pub protocol: Option<String>,
+    /// `service_name:`.
+    pub service_name: Option<String>,
+    /// `enabled:`.
+    pub enabled: Option<bool>,
+}
+
+/// `defaults.poll:`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollSettings {
+    /// `min_interval:` (default 5s; below 5s only for the simulator).
+    pub min_interval: Duration,
+    /// `max_interval:` (default 60s).
+    pub max_interval: Duration,
+}
+
+/// `if:` of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Condition {
+    /// `success()`: every step it needs succeeded (default).
+    #[default]
+    Success,
+    /// `failure()`: some step it needs failed.
+    Failure,
+    /// `always()`.
+    Always,
+}
+
+/// `with.id` or `with.name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectRef {
+    /// The object's id (12 digits with the kind's prefix).
+    Id(ObjectId),
+    /// The object's name, looked up in the model at run time.
+    Name(String),
+}
+
+/// One step, with the defaults applied.
+#[derive(Debug, Clone)]
+pub struct StepSpec {
+    /// `id`.
+    pub id: String,
+    /// `uses: anaplan/process | anaplan/import | anaplan/export | anaplan/action`.
+    pub kind: TaskKind,
+    /// `with.workspace` or `defaults.workspace`.
+    pub workspace: WorkspaceId,
+    /// `with.model` or `defaults.model`.
+    pub model: ModelId,
+    /// `with.id` or `with.name`.
+    pub object: ObjectRef,
+    /// `with.locale` or `defaults.locale` (default `en_US`).
+    pub locale: String,
+    /// `with.mapping_parameters` (processes and imports only).
+    pub mapping_parameters: Vec<MappingParameter>,
+    /// `needs`.
+    pub needs: Vec<String>,
+    /// `if`.
+    pub condition: Condition,
+    /// `timeout` or `defaults.timeout`.
+    pub timeout: Option<Duration>,
+    /// `continue_on_error`: a failure of this step does not fail the workflow.
+    pub continue_on_error: bool,
+    /// `retries`: how often a failed step is run again (a new task each time).
+    pub retries: u32,
+    /// `on_dump`, `on_unsuccessful_without_evidence` (or the defaults).
+    pub policy: OutcomePolicy,
+}
