@@ -13,8 +13,12 @@ pub enum Exit {
     Failed,
     /// 2: invalid input, workflow or usage.
     Usage,
-    /// 4: cancelled.
+    /// 3: a step timed out.
+    TimedOut,
+    /// 4: cancelled or detached by a signal.
     Cancelled,
+    /// 5: Anaplan could not be reached or refused the credentials.
+    Unreachable,
     /// 10: the inspected task is not finished yet.
     Pending,
 }
@@ -36,7 +40,9 @@ impl Exit {
             Exit::Success => 0,
             Exit::Failed => 1,
             Exit::Usage => 2,
+            Exit::TimedOut => 3,
             Exit::Cancelled => 4,
+            Exit::Unreachable => 5,
             Exit::Pending => 10,
         }
     }

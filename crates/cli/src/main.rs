@@ -6,8 +6,15 @@
 //!
 //! Exit codes are the CLI-wide convention, see [`exit::Exit`].
 
+mod connect;
+mod display;
 mod exit;
 mod inspect;
+mod report;
+mod run;
+mod sim;
+mod tasks;
+mod telemetry;
 mod validate;
 mod workflow;
 
@@ -27,20 +34,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a workflow: start or reattach every step's task, wait, report.
+    Run(run::Args),
     /// Classify a task-status response body (as returned by GET …/tasks/{taskId}).
     Inspect(inspect::Args),
     /// Check a workflow file without running it: every error, with its line and column.
     Validate(validate::Args),
     /// Print the JSON Schema of workflow files (for editors).
     Schema,
+    /// Serve the simulator of the Anaplan API until Ctrl-C.
+    Sim(sim::Args),
+    /// List the tasks recorded in the state store for a workflow, with their live state.
+    Tasks(tasks::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
+        Command::Run(args) => Ok(run::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Schema => Ok(validate::schema()),
+        Command::Sim(args) => Ok(sim::run(&args)),
+        Command::Tasks(args) => Ok(tasks::run(&args)),
     };
     exit.unwrap_or_else(|err| {
         eprintln!("runwait: {err}");

@@ -1,0 +1,118 @@
+//! `runwait tasks FILE`: the tasks a workflow's runs recorded in the state store, with
+//! their live state in Anaplan.
+
+use std::path::PathBuf;
+
+use runwait_executor::StateStore;
+
+use crate::connect::connect;
+use crate::exit::Exit;
+use crate::workflow::model::Connection;
+
+/// Arguments of `runwait tasks`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The workflow file.
+    file: PathBuf,
+    /// The state store of `runwait run`.
+    #[arg(long, default_value = ".runwait/state")]
+    state_dir: PathBuf,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> Exit {
+    let workflow = match crate::workflow::load(&args.file) {
+        Ok(w) => w,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Exit::Usage;
+        }
+    };
+    let records = match StateStore::new(&args.state_dir).list() {
+        Ok(records) => records,
+        Err(e) => {
+            eprintln!("runwait: {e}");
+            return Exit::Usage;
+        }
+    };
+    let mut records: Vec<_> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("runwait: warning: {e}");
+                None
+            }
+        })
+        .filter(|r| r.workflow == workflow.name)
+        .collect();
+    records.sort_by(|a, b| (a.run_key.as_str(), &a.step_id).cmp(&(b.run_key.as_str(), &b.step_id)));
+    if records.is_empty() {
+        println!(
+            "no tasks recorded for workflow {} in {}",
+            workflow.name,
+            args.state_dir.display()
+        );
+        return Exit::Success;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("runwait: cannot start the async runtime: {e}");
+            return Exit::Unreachable;
+        }
+    };
+    runtime.block_on(async {
+        // An embedded simulator lives only as long as its run: nothing to ask.
+        let live = match &workflow.connection {
+            Connection::Simulator { .. } => None,
+            other => match connect(other).await {
+                Ok(c) => Some(c.client),
+                Err(e) => {
+                    eprintln!("runwait: cannot reach Anaplan for the live state: {e}");
+                    None
+                }
+            },
+        };
+        println!(
+            "{:<24} {:<28} {:<34} {:<14} {:>8}",
+            "STEP", "RUN KEY", "TASK", "STATE", "PROGRESS"
+        );
+        for r in &records {
+            let task = r
+                .task_id
+                .as_ref()
+                .map_or("(start not confirmed)".to_owned(), |t| t.to_string());
+            let (state, progress) = match (&live, &r.task_id) {
+                (Some(client), Some(task_id)) => match client.status(&r.target, task_id).await {
+                    Ok(t) => (
+                        t.task_state.to_string(),
+                        t.progress
+                            .map_or(String::new(), |p| format!("{:.0}%", p * 100.0)),
+                    ),
+                    Err(e) => (
+                        format!(
+                            "? ({})",
+                            e.http_status()
+                                .map_or("unreachable".to_owned(), |s| s.to_string())
+                        ),
+                        String::new(),
+                    ),
+                },
+                _ => ("-".to_owned(), String::new()),
+            };
+            println!(
+                "{:<24} {:<28} {:<34} {:<14} {:>8}",
+                r.step_id,
+                r.run_key.as_str(),
+                task,
+                state,
+                progress
+            );
+        }
+        Exit::Success
+    })
+}

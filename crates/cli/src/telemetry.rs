@@ -1,0 +1,31 @@
+//! Telemetry for a run: the `OTEL_*` variables, then the workflow's `telemetry:` section.
+
+use runwait_otel::{Protocol, TelemetryConfig, TelemetryGuard};
+
+use crate::workflow::model::TelemetrySettings;
+
+/// Installs logging and tracing. A failure is a warning: a run never stops for telemetry.
+pub fn start(settings: &TelemetrySettings) -> Option<TelemetryGuard> {
+    let mut config = TelemetryConfig::from_env()
+        // Progress has its own display; logs only for warnings unless RUST_LOG asks.
+        .with_log_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    if let Some(endpoint) = &settings.endpoint {
+        config = config.with_endpoint(endpoint.clone()).with_enabled(true);
+    }
+    if let Some(protocol) = settings.protocol.as_deref().and_then(Protocol::parse) {
+        config = config.with_protocol(protocol);
+    }
+    if let Some(name) = &settings.service_name {
+        config = config.with_service_name(name.clone());
+    }
+    if let Some(enabled) = settings.enabled {
+        config = config.with_enabled(enabled);
+    }
+    match runwait_otel::init(config) {
+        Ok(guard) => Some(guard),
+        Err(e) => {
+            eprintln!("runwait: warning: telemetry is off: {e}");
+            None
+        }
+    }
+}

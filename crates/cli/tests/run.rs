@@ -1,0 +1,353 @@
+//! `runwait run` end to end: the built binary against the embedded simulator or a
+//! standalone `runwait sim`, for every exit code, both output modes, and the signals.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn runwait() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runwait"))
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/run")
+        .join(name)
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
+    let out = runwait()
+        .arg("run")
+        .arg(workflow)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .args(extra)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("{e}\nstdout: {}\nstderr: {}", run.stdout, run.stderr))
+}
+
+fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+}
+
+#[test]
+fn a_failing_workflow_prints_its_summary_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&fixture("nightly.yaml"), dir.path(), &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let row = |id: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {}", r.stdout))
+            .to_owned()
+    };
+    assert!(row("load ").contains(" succeeded "), "{}", r.stdout);
+    assert!(
+        row("sales ").contains("succeeded_with_warnings"),
+        "{}",
+        r.stdout
+    );
+    assert!(row("customers ").contains("failed"), "{}", r.stdout);
+    assert!(row("on_failure ").contains(" succeeded "), "{}", r.stdout);
+    assert!(row("after_success ").contains("skipped"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("workflow nightly: failed"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("customers: failed: 112000000003"),
+        "{}",
+        r.stdout
+    );
+    let dump = dir
+        .path()
+        .join("out/customers/1-112000000003-Customers_from_customers.csv");
+    assert!(dump.exists(), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("started task"),
+        "progress lines on stderr: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn json_output_is_one_document_with_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        &fixture("nightly.yaml"),
+        dir.path(),
+        &["--output", "json", "--run-key", "k1"],
+    );
+    assert_eq!(r.code, 1);
+    let doc = json(&r);
+    assert_eq!(doc["workflow"], "nightly");
+    assert_eq!(doc["outcome"], "failed");
+    assert_eq!(doc["run_key"], "k1");
+    let sales = step(&doc, "sales");
+    assert_eq!(sales["uses"], "anaplan/process");
+    assert_eq!(sales["outcome"], "succeeded_with_warnings");
+    assert_eq!(sales["task_state"], "COMPLETE");
+    assert_eq!(sales["successful"], true);
+    assert!(sales["polls"].as_u64().unwrap() >= 1);
+    assert!(sales["task_id"].as_str().unwrap().len() == 32);
+    assert!(sales["duration_ms"].is_u64());
+    assert_eq!(sales["dumps"][0]["warning_rows"], 3, "{sales}");
+    assert_eq!(sales["nested"].as_array().unwrap().len(), 2);
+    assert!(sales["message"].is_string());
+    let customers = step(&doc, "customers");
+    assert_eq!(customers["outcome"], "failed");
+    assert_eq!(customers["successful"], false);
+    assert_eq!(step(&doc, "after_success")["outcome"], "skipped");
+}
+
+#[test]
+fn a_timeout_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&fixture("slow.yaml"), dir.path(), &["--output", "json"]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    assert_eq!(doc["outcome"], "timed_out");
+    assert_eq!(step(&doc, "long")["outcome"], "timed_out");
+}
+
+#[test]
+fn an_invalid_workflow_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, "name: x\nsteps: 3\n").unwrap();
+    let r = run(&file, dir.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("bad.yaml:"), "{}", r.stderr);
+}
+
+/// A `runwait sim` process: it outlives the runs, so they can reattach.
+struct Sim {
+    child: Child,
+    addr: String,
+}
+
+impl Sim {
+    fn start(speed: &str, scenario: Option<&Path>) -> Sim {
+        let mut cmd = runwait();
+        cmd.args(["sim", "--listen", "127.0.0.1:0", "--speed", speed])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(s) = scenario {
+            cmd.arg("--scenario").arg(s);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        Sim { child, addr }
+    }
+
+    fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
+        let file = dir.join("tenant.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "name: tenant\nconnection:\n  api_url: http://{a}/2/0\n  auth_url: http://{a}\n  auth:\n    kind: basic\n    user: demo@runwait.local\n    password: {{ env: RUNWAIT_TEST_PASSWORD }}\ndefaults:\n  workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F\n  poll: {{ min_interval: 5s, max_interval: 5s }}\nsteps:\n{steps}",
+                a = self.addr
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    /// `GET /__sim/journal`, over a plain socket.
+    fn journal(&self) -> Vec<Value> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "GET /__sim/journal HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const LONG_ACTION: &str =
+    "  - id: rebuild\n    uses: anaplan/action\n    with: { id: \"117000000001\" }\n";
+
+#[test]
+fn bad_credentials_exit_5() {
+    let sim = Sim::start("1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = sim.workflow(dir.path(), LONG_ACTION);
+    let out = runwait()
+        .args(["run", "--output", "json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg(&file)
+        .env("RUNWAIT_TEST_PASSWORD", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(step(&doc, "rebuild")["outcome"], "error");
+    assert!(
+        step(&doc, "rebuild")["message"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed")
+    );
+}
+
+fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
+    runwait()
+        .args([
+            "run",
+            "--output",
+            "json",
+            "--run-key",
+            run_key,
+            "--state-dir",
+        ])
+        .arg(dir.join("state"))
+        .arg("--out-dir")
+        .arg(dir.join("out"))
+        .arg(file)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the state store records a started task.
+fn wait_for_task(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let started = std::fs::read_dir(dir.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"task_id\": \""))
+            });
+        if started {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no task was recorded");
+}
+
+fn signal(child: &Child, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+fn finish(child: Child) -> (i32, Value) {
+    let out = child.wait_with_output().unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+#[test]
+fn ctrl_c_cancels_the_remote_task_and_exits_4() {
+    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_run(&sim.workflow(dir.path(), LONG_ACTION), dir.path(), "c1");
+    wait_for_task(dir.path());
+    signal(&child, "-INT");
+    let (code, doc) = finish(child);
+    assert_eq!(code, 4);
+    assert_eq!(doc["outcome"], "cancelled");
+    assert_eq!(step(&doc, "rebuild")["outcome"], "cancelled");
+    let deletes = sim
+        .journal()
+        .iter()
+        .filter(|e| e["method"] == "DELETE")
+        .count();
+    assert_eq!(deletes, 1);
+}
+
+#[test]
+fn sigterm_detaches_and_a_rerun_reattaches() {
+    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
+    let dir = tempfile::tempdir().unwrap();
+    let file = sim.workflow(dir.path(), LONG_ACTION);
+    let child = spawn_run(&file, dir.path(), "nightly-1");
+    wait_for_task(dir.path());
+    signal(&child, "-TERM");
+    let (code, doc) = finish(child);
+    assert_eq!(code, 4);
+    assert_eq!(step(&doc, "rebuild")["outcome"], "detached");
+    let task = step(&doc, "rebuild")["task_id"].clone();
+    assert!(
+        sim.journal().iter().all(|e| e["method"] != "DELETE"),
+        "detach does not cancel"
+    );
+
+    let (code, doc) = finish(spawn_run(&file, dir.path(), "nightly-1"));
+    assert_eq!(code, 0, "{doc}");
+    let rebuild = step(&doc, "rebuild");
+    assert_eq!(rebuild["reattached"], true);
+    assert_eq!(rebuild["task_id"], task);
+    let starts = sim
+        .journal()
+        .iter()
+        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
+        .count();
+    assert_eq!(starts, 1, "never a second start");
+}
