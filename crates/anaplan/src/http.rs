@@ -312,11 +312,13 @@ pub(crate) fn status_error(
     }
 }
 
+/// The auth service and OAuth token endpoints answer 400 for refused credentials.
 fn is_auth_path(request: &RequestLine) -> bool {
-    request.path.starts_with("/token/")
+    request.path.starts_with("/token/") || request.path.ends_with("/oauth/token")
 }
 
-/// Anaplan's message from either error body (API envelope or auth failure).
+/// Anaplan's message from an error body: the API envelope, an auth failure, or an
+/// OAuth error.
 fn anaplan_message(body: &str) -> Option<String> {
     if let Ok(e) = ApiError::parse(body) {
         return e.status.message;
@@ -324,7 +326,16 @@ fn anaplan_message(body: &str) -> Option<String> {
     if let Ok(e) = AuthFailure::parse(body) {
         return Some(e.status_message.unwrap_or(e.status));
     }
-    None
+    #[derive(serde::Deserialize)]
+    struct OAuthError {
+        error: String,
+        error_description: Option<String>,
+    }
+    let e: OAuthError = serde_json::from_str(body).ok()?;
+    Some(match e.error_description {
+        Some(d) => format!("{}: {d}", e.error),
+        None => e.error,
+    })
 }
 
 /// Builds the reqwest client with the configured timeouts.

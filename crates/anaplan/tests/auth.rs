@@ -216,3 +216,42 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
         "renewed at {at:?}"
     );
 }
+
+#[tokio::test]
+async fn oauth_refresh_tokens_rotate_and_are_stored_back() {
+    use runwait_anaplan::OAuthRefreshAuth;
+    use runwait_anaplan::auth::FileRefreshTokenStore;
+
+    let sim = sim(1.0).await;
+    let file = std::env::temp_dir().join(format!("runwait-oauth-{}", std::process::id()));
+    let url = url::Url::parse(&format!("{}/oauth/token", sim.auth_url())).unwrap();
+    let oauth =
+        |token: &str| OAuthRefreshAuth::new(url.clone(), "runwait-demo", Secret::new(token));
+    let client = Client::builder(
+        endpoints(&sim),
+        oauth("demo-refresh-token")
+            .with_store(std::sync::Arc::new(FileRefreshTokenStore::new(&file))),
+    )
+    .build()
+    .unwrap();
+    client.workspaces().await.unwrap();
+    let rotated = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(rotated, "demo-refresh-token");
+
+    // The first refresh token is retired: a client holding it is refused.
+    let stale = Client::builder(endpoints(&sim), oauth("demo-refresh-token"))
+        .build()
+        .unwrap();
+    let err = stale.workspaces().await.unwrap_err();
+    assert!(matches!(err, Error::Auth { status: 400, .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("invalid_grant") || err.to_string().contains("rotated"),
+        "{err}"
+    );
+
+    // After the access token dies, the client uses the rotated refresh token.
+    sim.expire_tokens();
+    client.workspaces().await.unwrap();
+    assert_ne!(std::fs::read_to_string(&file).unwrap(), rotated);
+    std::fs::remove_file(file).unwrap();
+}

@@ -1,5 +1,5 @@
 //! The auth service: `/token/authenticate` (basic and certificate), `refresh`,
-//! `validate` and `logout`.
+//! `validate` and `logout`; and the OAuth refresh-token grant at `/oauth/token`.
 
 use std::sync::Arc;
 
@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/token/refresh", post(refresh))
         .route("/token/validate", get(validate))
         .route("/token/logout", post(logout))
+        .route("/oauth/token", post(oauth_token))
 }
 
 /// Why a login was refused.
@@ -182,4 +183,46 @@ async fn logout(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError
         .ok_or(AuthError::BadCredential)?;
     world.revoke(token);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /oauth/token` with `grant_type=refresh_token`, `client_id` and `refresh_token`
+/// (form-encoded): an access token (used as `Bearer`) and a rotated refresh token.
+async fn oauth_token(State(sh): Sh, body: Bytes) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if field("grant_type") != "refresh_token" {
+        return oauth_error(
+            "unsupported_grant_type",
+            "only the refresh_token grant is served",
+        );
+    }
+    let granted = sh.world().oauth_grant(
+        &sh.scenario,
+        field("client_id"),
+        field("refresh_token"),
+        &sh.clock,
+    );
+    match granted {
+        Some((info, refresh_token)) => json(
+            StatusCode::OK,
+            &serde_json::json!({
+                "access_token": info.token_value,
+                "token_type": "bearer",
+                "expires_in": sh.scenario.token_ttl.as_secs(),
+                "refresh_token": refresh_token,
+            }),
+        ),
+        None => oauth_error(
+            "invalid_grant",
+            "unknown client or refresh token (it may have rotated)",
+        ),
+    }
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    json(
+        StatusCode::BAD_REQUEST,
+        &serde_json::json!({ "error": error, "error_description": description }),
+    )
 }

@@ -36,6 +36,22 @@ pub struct Scenario {
     /// Faults injected from the first request on.
     #[serde(default)]
     pub faults: Vec<Fault>,
+    /// OAuth clients that may use the refresh-token grant at `POST /oauth/token`.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
+}
+
+/// An OAuth client with the refresh token it starts with. Refresh tokens rotate: each
+/// grant returns a new one and retires the one it was given.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    /// `client_id` of the grant.
+    pub client_id: String,
+    /// The user the access tokens act as (a name from `users`).
+    pub user: String,
+    /// The first valid refresh token.
+    pub refresh_token: String,
 }
 
 fn default_token_ttl() -> Duration {
@@ -556,6 +572,11 @@ mod builtin {
                 }],
             }],
             faults: Vec::new(),
+            oauth_clients: vec![OAuthClient {
+                client_id: "runwait-demo".into(),
+                user: "demo@runwait.local".into(),
+                refresh_token: "demo-refresh-token".into(),
+            }],
         }
     }
 }

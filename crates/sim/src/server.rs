@@ -111,7 +111,7 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
 
 /// Which kind of call a request is, for faults and the journal.
 pub(crate) fn classify(method: &Method, path: &str) -> CallKind {
-    if path.starts_with("/token/") {
+    if path.starts_with("/token/") || path.starts_with("/oauth/") {
         return CallKind::Auth;
     }
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();

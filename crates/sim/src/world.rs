@@ -78,6 +78,8 @@ pub(crate) enum DumpGone {
 pub(crate) struct World {
     tasks: Vec<TaskRec>,
     tokens: HashMap<String, TokenRec>,
+    /// The refresh token each OAuth client may use next, once it has rotated.
+    refresh_tokens: HashMap<String, String>,
     /// The newest run of each import by each user: only its dump is kept.
     dump_owner: HashMap<(String, ObjectId), TaskId>,
     pub(crate) faults: FaultBook,
@@ -400,6 +402,33 @@ impl World {
         if let Some(t) = self.tokens.get_mut(value) {
             t.revoked = true;
         }
+    }
+
+    /// Trades an OAuth client's current refresh token for an access token and the next
+    /// refresh token; `None` for an unknown client or a retired refresh token.
+    pub(crate) fn oauth_grant(
+        &mut self,
+        scenario: &crate::Scenario,
+        client_id: &str,
+        refresh_token: &str,
+        clock: &Clock,
+    ) -> Option<(TokenInfo, String)> {
+        let client = scenario
+            .oauth_clients
+            .iter()
+            .find(|c| c.client_id == client_id)?;
+        let current = self
+            .refresh_tokens
+            .get(client_id)
+            .unwrap_or(&client.refresh_token);
+        if current != refresh_token {
+            return None;
+        }
+        let next = random_token();
+        self.refresh_tokens
+            .insert(client_id.to_owned(), next.clone());
+        let info = self.issue_token(&client.user, clock, scenario.token_ttl);
+        Some((info, next))
     }
 
     pub(crate) fn revoke_all(&mut self) {

@@ -140,6 +140,9 @@ async fn an_absurd_speed_saturates_instead_of_panicking() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(t.sim.now(), Duration::MAX);
     // Every token has long expired; the server still answers.
-    assert_eq!(t.get(&t.url("/workspaces")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        t.get(&t.url("/workspaces")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert!(t.sim.tasks().is_empty());
 }
