@@ -248,7 +248,8 @@ impl Runner<'_> {
                     ctx: self.ctx(spec, &abort, &detach, updates.clone()),
                     updates: updates.clone(),
                 };
-                running.spawn(job.run());
+                // Spawned tasks do not inherit the span: the step is a child of the workflow.
+                running.spawn(job.run().in_current_span());
             }
             while let Ok(update) = updates_rx.try_recv() {
                 display.show(update);

@@ -157,6 +157,9 @@ pub(crate) struct Checker {
     base: PathBuf,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Nodes already reported (a `${VAR}` that is not set): checking their unreplaced
+    /// text would only add a misleading second error.
+    reported: HashSet<(u32, u32)>,
 }
 
 /// The entries of a mapping that passed the key checks, with the mapping's path.
@@ -212,6 +215,9 @@ struct StepRef<'n> {
 struct Defaults {
     workspace: Option<WorkspaceId>,
     model: Option<ModelId>,
+    /// `workspace`/`model` were given (maybe invalid, which is reported once, there).
+    workspace_given: bool,
+    model_given: bool,
     locale: Option<String>,
     timeout: Option<Duration>,
     on_dump: Option<DumpPolicy>,
@@ -226,6 +232,7 @@ impl Checker {
             base,
             errors: Vec::new(),
             warnings: Vec::new(),
+            reported: HashSet::new(),
         }
     }
 
@@ -240,7 +247,19 @@ impl Checker {
         (errors, warnings)
     }
 
-    pub(crate) fn error_at(&mut self, line_col: (u32, u32), message: String) {
+    /// An error about the node at `node_at` (which then gets no further errors), found at
+    /// `line_col`.
+    pub(crate) fn node_error(
+        &mut self,
+        node_at: (u32, u32),
+        line_col: (u32, u32),
+        message: String,
+    ) {
+        self.reported.insert(node_at);
+        self.error_at(line_col, message);
+    }
+
+    fn error_at(&mut self, line_col: (u32, u32), message: String) {
         self.errors.push(Diagnostic {
             file: self.file.clone(),
             line_col: Some(line_col),
@@ -249,7 +268,10 @@ impl Checker {
     }
 
     fn error(&mut self, node: &Node, path: &str, message: impl std::fmt::Display) {
-        self.error_at((node.pos.line, node.pos.column), with_path(path, message));
+        let at = (node.pos.line, node.pos.column);
+        if !self.reported.contains(&at) {
+            self.error_at(at, with_path(path, message));
+        }
     }
 
     fn warn(&mut self, node: &Node, path: &str, message: impl std::fmt::Display) {
@@ -283,7 +305,7 @@ impl Checker {
         let (defaults, poll, rate) = match f.get("defaults") {
             Some(n) => self.defaults(n, simulator),
             None => (
-                Some(Defaults::default()),
+                Defaults::default(),
                 Some(PollSettings {
                     min_interval: DEFAULT_MIN_POLL,
                     max_interval: DEFAULT_MAX_POLL,
@@ -291,10 +313,9 @@ impl Checker {
                 Some(DEFAULT_RATE),
             ),
         };
-        let steps = match (self.required(&f, "steps"), &defaults) {
-            (Some(n), Some(d)) => self.steps(n, d),
-            (Some(n), None) => self.steps(n, &Defaults::default()),
-            (None, _) => None,
+        let steps = match self.required(&f, "steps") {
+            Some(n) => self.steps(n, &defaults),
+            None => None,
         };
         if !self.errors.is_empty() {
             return None;
@@ -672,13 +693,16 @@ impl Checker {
             Value::Map(_) => (scenario(node, &self.file, path, true), None),
             Value::Str { text, .. } => {
                 let file = self.resolve(text);
-                let Ok(text) = std::fs::read_to_string(&file) else {
-                    self.error(
-                        node,
-                        path,
-                        format!("cannot read the scenario file `{}`", file.display()),
-                    );
-                    return None;
+                let text = match std::fs::read_to_string(&file) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        self.error(
+                            node,
+                            path,
+                            format!("cannot read the scenario file `{}`: {e}", file.display()),
+                        );
+                        return None;
+                    }
                 };
                 match super::tree::parse(&text) {
                     Ok(root) => (scenario(&root, &file, "", false), Some(file)),
@@ -764,10 +788,15 @@ impl Checker {
             Some(n) => self.auth(n),
             None => None,
         };
-        let oauth = matches!(auth, Some(AuthSpec::OAuth { .. }));
+        // From the text of `kind`, so that a broken `auth:` still gets this check.
+        let oauth = f
+            .get("auth")
+            .and_then(|a| a.get("kind"))
+            .and_then(Node::as_str)
+            == Some("oauth");
         let oauth_token_url = match (f.get("oauth_token_url"), oauth) {
             (Some(n), false) => {
-                if auth.is_some() {
+                if f.get("auth").and_then(|a| a.get("kind")).is_some() {
                     self.error(
                         f.key("oauth_token_url").unwrap_or(n),
                         "connection",
@@ -960,37 +989,43 @@ impl Checker {
         }
     }
 
+    /// `defaults:`: the valid values (each invalid one is reported here), the poll
+    /// settings and the rate.
     fn defaults(
         &mut self,
         node: &Node,
         simulator: bool,
-    ) -> (Option<Defaults>, Option<PollSettings>, Option<u32>) {
+    ) -> (Defaults, Option<PollSettings>, Option<u32>) {
         let Some(f) = self.fields(node, "defaults", "defaults", DEFAULTS_KEYS) else {
-            return (None, None, None);
+            // Unusable defaults are reported once; the steps must not each add theirs.
+            let unknown = Defaults {
+                workspace_given: true,
+                model_given: true,
+                ..Defaults::default()
+            };
+            return (unknown, None, None);
         };
-        let mut ok = true;
-        let mut d = Defaults::default();
+        let mut d = Defaults {
+            workspace_given: f.get("workspace").is_some(),
+            model_given: f.get("model").is_some(),
+            ..Defaults::default()
+        };
         if let Some(n) = f.get("workspace") {
             d.workspace = self
                 .hex_id(n, &f.path("workspace"), false)
                 .map(WorkspaceId::new);
-            ok &= d.workspace.is_some();
         }
         if let Some(n) = f.get("model") {
             d.model = self.hex_id(n, &f.path("model"), true).map(ModelId::new);
-            ok &= d.model.is_some();
         }
         if let Some(n) = f.get("locale") {
             d.locale = self.text(n, &f.path("locale"));
-            ok &= d.locale.is_some();
         }
         if let Some(n) = f.get("timeout") {
             d.timeout = self.duration(n, &f.path("timeout"));
-            ok &= d.timeout.is_some();
         }
         if let Some(n) = f.get("on_dump") {
             d.on_dump = self.choice(n, &f.path("on_dump"), DUMP_POLICIES);
-            ok &= d.on_dump.is_some();
         }
         if let Some(n) = f.get("on_unsuccessful_without_evidence") {
             d.on_unsuccessful_without_evidence = self.choice(
@@ -998,7 +1033,6 @@ impl Checker {
                 &f.path("on_unsuccessful_without_evidence"),
                 EVIDENCE_POLICIES,
             );
-            ok &= d.on_unsuccessful_without_evidence.is_some();
         }
         let poll = match f.get("poll") {
             Some(n) => self.poll(n, simulator),
@@ -1011,7 +1045,7 @@ impl Checker {
             Some(n) => self.integer(n, &f.path("rate_per_second"), 1),
             None => Some(DEFAULT_RATE),
         };
-        (ok.then_some(d), poll, rate)
+        (d, poll, rate)
     }
 
     fn poll(&mut self, node: &Node, simulator: bool) -> Option<PollSettings> {
@@ -1211,18 +1245,22 @@ impl Checker {
                 .hex_id(n, &f.path("workspace"), false)
                 .map(WorkspaceId::new),
             None => defaults.workspace.clone().or_else(|| {
-                self.error(
-                    node,
-                    path,
-                    "no workspace: set `with.workspace` or `defaults.workspace`",
-                );
+                if !defaults.workspace_given {
+                    self.error(
+                        node,
+                        path,
+                        "no workspace: set `with.workspace` or `defaults.workspace`",
+                    );
+                }
                 None
             }),
         };
         let model = match f.get("model") {
             Some(n) => self.hex_id(n, &f.path("model"), true).map(ModelId::new),
             None => defaults.model.clone().or_else(|| {
-                self.error(node, path, "no model: set `with.model` or `defaults.model`");
+                if !defaults.model_given {
+                    self.error(node, path, "no model: set `with.model` or `defaults.model`");
+                }
                 None
             }),
         };
@@ -1272,7 +1310,12 @@ impl Checker {
             _ => String::new(),
         };
         let expected = match uses {
-            Some((_, _, kind, prefix)) => format!("a {kind} id: 12 digits starting with {prefix}"),
+            Some((_, _, kind, prefix)) => {
+                format!(
+                    "{} {kind} id: 12 digits starting with {prefix}",
+                    article(kind)
+                )
+            }
             None => "an object id: 12 digits".to_owned(),
         };
         if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {

@@ -13,6 +13,16 @@ pub(crate) struct Problem {
     pub message: String,
 }
 
+/// A `${…}` of the tree that could not be replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Unresolved {
+    /// Line and column of the string node it is in.
+    pub node_at: (u32, u32),
+    /// Line and column of the `${` itself.
+    pub line_col: (u32, u32),
+    pub message: String,
+}
+
 /// Replaces every `${VAR}` of `text`. Returns the new text and whether a variable was
 /// replaced (an escape alone does not count).
 pub(crate) fn substitute(
@@ -101,13 +111,13 @@ pub(crate) fn is_var_name(name: &str) -> bool {
 }
 
 /// Substitutes in every string value of the tree (`path` is the node's field path);
-/// returns each problem with the line and column of its `${` in `source`.
+/// returns each problem with the line and column of its node and of its `${` in `source`.
 pub(crate) fn substitute_tree(
     node: &mut Node,
     path: &str,
     source: &str,
     lookup: &dyn Fn(&str) -> Option<Result<String, ()>>,
-    problems: &mut Vec<((u32, u32), String)>,
+    problems: &mut Vec<Unresolved>,
 ) {
     let pos = node.pos;
     match &mut node.value {
@@ -116,11 +126,11 @@ pub(crate) fn substitute_tree(
                 *text = new;
                 *substituted = replaced;
             }
-            Err(found) => problems.extend(
-                found
-                    .into_iter()
-                    .map(|p| (locate(source, pos, &p.needle), with_path(path, p.message))),
-            ),
+            Err(found) => problems.extend(found.into_iter().map(|p| Unresolved {
+                node_at: (pos.line, pos.column),
+                line_col: locate(source, pos, &p.needle),
+                message: with_path(path, p.message),
+            })),
         },
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -195,7 +205,7 @@ mod tests {
         let mut tree = super::super::tree::parse(source).unwrap();
         let mut problems = Vec::new();
         substitute_tree(&mut tree, "", source, &env, &mut problems);
-        let at: Vec<_> = problems.iter().map(|p| p.0).collect();
+        let at: Vec<_> = problems.iter().map(|p| p.line_col).collect();
         assert_eq!(at, [(1, 7), (5, 5)]);
     }
 }

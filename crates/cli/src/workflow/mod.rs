@@ -97,8 +97,8 @@ pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, Workf
     let mut problems = Vec::new();
     env::substitute_tree(&mut root, "", text, &env::process_env, &mut problems);
     let mut checker = check::Checker::new(source);
-    for (line_col, message) in problems {
-        checker.error_at(line_col, message);
+    for p in problems {
+        checker.node_error(p.node_at, p.line_col, p.message);
     }
     let workflow = checker.workflow(&root);
     let (errors, warnings) = checker.finish();
@@ -134,4 +134,143 @@ fn parse(text: &str, source: &Path) -> Result<tree::Node, WorkflowErrors> {
             message: format!("invalid YAML: {}", e.message),
         }],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use runwait_anaplan::TaskKind;
+    use runwait_core::{DumpPolicy, ObjectId};
+
+    use super::model::{AuthSpec, Condition, Connection, ObjectRef, SecretSource};
+    use super::*;
+
+    const IDS: &str =
+        "workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F";
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_against_the_file() {
+        let text = format!(
+            "name: n\nconnection:\n  region: EU3\n  auth:\n    kind: certificate\n    certificate: certs/me.pem\n    private_key: /abs/me.key\n    passphrase: {{file: pass}}\ndefaults:\n  {IDS}\n  locale: fr_FR\n  timeout: 1h30m\n  on_dump: fail\n  rate_per_second: 3\nsteps:\n  - {{id: a, uses: anaplan/import, with: {{id: 112000000001}}}}\n  - {{id: b, uses: anaplan/process, with: {{name: Load, locale: en_GB}}, needs: a, if: always(), timeout: 90s, retries: 2, continue_on_error: true, on_dump: ignore}}\n"
+        );
+        let w = load_str(&text, Path::new("/base/dir/wf.yaml")).unwrap();
+        assert_eq!(w.rate_per_second, 3);
+        assert_eq!(w.poll.min_interval, Duration::from_secs(5));
+        assert_eq!(w.poll.max_interval, Duration::from_secs(60));
+        let Connection::Anaplan {
+            endpoints,
+            auth,
+            oauth_token_url,
+        } = &w.connection
+        else {
+            panic!("{:?}", w.connection)
+        };
+        assert_eq!(endpoints.api().as_str(), "https://eu3.api.anaplan.com/2/0");
+        assert_eq!(*oauth_token_url, None, "only for kind: oauth");
+        let AuthSpec::Certificate {
+            certificate,
+            private_key,
+            passphrase,
+            ..
+        } = auth
+        else {
+            panic!("{auth:?}")
+        };
+        assert_eq!(certificate, Path::new("/base/dir/certs/me.pem"));
+        assert_eq!(private_key, Path::new("/abs/me.key"));
+        assert_eq!(
+            passphrase,
+            &Some(SecretSource::File("/base/dir/pass".into()))
+        );
+        let (a, b) = (&w.steps[0], &w.steps[1]);
+        assert_eq!(a.kind, TaskKind::Import);
+        assert_eq!(a.object, ObjectRef::Id(ObjectId::new("112000000001")));
+        assert_eq!(a.locale, "fr_FR");
+        assert_eq!(a.timeout, Some(Duration::from_secs(5400)));
+        assert_eq!(a.policy.on_dump, DumpPolicy::Fail);
+        assert_eq!(
+            (a.condition, a.retries, a.continue_on_error),
+            (Condition::Success, 0, false)
+        );
+        assert_eq!(b.object, ObjectRef::Name("Load".into()));
+        assert_eq!(b.needs, ["a"]);
+        assert_eq!(
+            (b.condition, b.retries, b.continue_on_error),
+            (Condition::Always, 2, true)
+        );
+        assert_eq!(b.locale, "en_GB");
+        assert_eq!(b.timeout, Some(Duration::from_secs(90)));
+        assert_eq!(b.policy.on_dump, DumpPolicy::Ignore);
+        assert_eq!(b.workspace.as_str(), "8a81b09d5e8c6f27015e8d6c3f4a0b21");
+    }
+
+    #[test]
+    fn oauth_token_url_defaults_from_the_region() {
+        let text = format!(
+            "name: n\nconnection:\n  region: us1\n  auth: {{kind: oauth, client_id: c, refresh_token: {{env: RT}}}}\ndefaults:\n  {IDS}\nsteps: [{{id: a, uses: anaplan/action, with: {{id: '117000000001'}}}}]\n"
+        );
+        let w = load_str(&text, Path::new("wf.yaml")).unwrap();
+        let Connection::Anaplan {
+            oauth_token_url,
+            auth,
+            ..
+        } = &w.connection
+        else {
+            panic!()
+        };
+        assert_eq!(
+            oauth_token_url.as_ref().map(url::Url::as_str),
+            Some("https://us1.app.anaplan.com/oauth/token")
+        );
+        assert!(
+            matches!(auth, AuthSpec::OAuth { refresh_token: SecretSource::Env(v), .. } if v == "RT")
+        );
+    }
+
+    #[test]
+    fn simulator_defaults_to_the_built_in_scenario() {
+        let text = format!(
+            "name: n\nconnection: {{simulator: }}\ndefaults:\n  {IDS}\n  poll: {{min_interval: 50ms}}\nsteps: [{{id: a, uses: anaplan/action, with: {{id: '117000000001'}}}}]\n"
+        );
+        let w = load_str(&text, Path::new("wf.yaml")).unwrap();
+        let Connection::Simulator { scenario, speed } = &w.connection else {
+            panic!()
+        };
+        assert_eq!(*speed, 1.0);
+        assert_eq!(
+            scenario.workspaces.len(),
+            runwait_sim::Scenario::builtin().workspaces.len()
+        );
+        assert_eq!(w.poll.min_interval, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn errors_display_one_per_line() {
+        let err = load_str("name: [x]\nsteps: {}\n", Path::new("w.yaml")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "w.yaml:1:1: missing required key `connection`\nw.yaml:1:7: name: expected a string, found a list\nw.yaml:2:8: steps: expected a list of steps, found a mapping"
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in [
+            "",
+            "~",
+            "[",
+            "{a: *b}",
+            "- - - -",
+            "name: \0",
+            ":",
+            "? [a]\n: b",
+            "steps: [[[[[]]]]]",
+            "a: &x [*x]",
+            "\u{feff}name: x",
+            "steps:\n  - needs: [a, a, a]\n    id: a",
+        ] {
+            assert!(load_str(text, Path::new("g.yaml")).is_err(), "{text:?}");
+        }
+    }
 }

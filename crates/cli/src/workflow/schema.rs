@@ -394,6 +394,14 @@ mod tests {
         keys
     }
 
+    /// The keys of the `n` alternatives at `pointer`, together.
+    fn union_keys(schema: &Value, pointer: &str, n: usize) -> Vec<String> {
+        let all: std::collections::BTreeSet<String> = (0..n)
+            .flat_map(|i| keys(schema, &format!("{pointer}/{i}")))
+            .collect();
+        all.into_iter().collect()
+    }
+
     fn sorted(keys: &[&str]) -> Vec<String> {
         let mut keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
         keys.sort();
@@ -414,38 +422,30 @@ mod tests {
             keys(&s, "/$defs/MappingParameter"),
             sorted(check::MAPPING_KEYS)
         );
-        let connection: Vec<String> = (0..3)
-            .flat_map(|i| keys(&s, &format!("/$defs/ConnectionFile/anyOf/{i}")))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        assert_eq!(connection, sorted(check::CONNECTION_KEYS));
-        let auth: Vec<String> = (0..4)
-            .flat_map(|i| keys(&s, &format!("/$defs/Auth/oneOf/{i}")))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        assert_eq!(
+            union_keys(&s, "/$defs/ConnectionFile/anyOf", 3),
+            sorted(check::CONNECTION_KEYS)
+        );
+        let auth = union_keys(&s, "/$defs/Auth/oneOf", 4);
         assert_eq!(auth, sorted(check::AUTH_KEYS));
+    }
+
+    /// The `const` values of a `oneOf` enum definition.
+    fn consts(schema: &Value, def: &str) -> Vec<String> {
+        schema["$defs"][def]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def}"))
+            .iter()
+            .map(|v| v["const"].as_str().unwrap().to_owned())
+            .collect()
     }
 
     #[test]
     fn schema_enums_match_the_loader() {
         let s = super::schema();
         let uses: Vec<&str> = check::USES.iter().map(|u| u.0).collect();
-        let listed: Vec<String> = s["$defs"]["Uses"]["oneOf"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["const"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(listed, uses);
+        assert_eq!(consts(&s, "Uses"), uses);
         let conditions: Vec<&str> = check::CONDITIONS.iter().map(|c| c.0).collect();
-        let listed: Vec<String> = s["$defs"]["Condition"]["oneOf"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["const"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(listed, conditions);
+        assert_eq!(consts(&s, "Condition"), conditions);
     }
 }

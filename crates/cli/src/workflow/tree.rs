@@ -52,6 +52,17 @@ impl Node {
         }
     }
 
+    /// The value of `key` when this node is a mapping that has it (the first, if repeated).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match &self.value {
+            Value::Map(entries) => entries
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
     /// A scalar as text (integers, floats and booleans as written by the core schema);
     /// `None` for null and collections.
     pub fn scalar_text(&self) -> Option<String> {

@@ -1,0 +1,158 @@
+//! `runwait run` exports its trace over OTLP/HTTP to a real receiver (a protobuf
+//! endpoint on 127.0.0.1 in this test): the caller's TRACEPARENT is the parent, every
+//! step is a child of the workflow span, and every status request is a poll span.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::Value;
+
+/// Accepts OTLP/HTTP exports on a thread; returns the endpoint and the spans received.
+fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let sink = spans.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
+                    let mut sink = sink.lock().unwrap();
+                    for rs in request.resource_spans {
+                        for ss in rs.scope_spans {
+                            sink.extend(ss.spans);
+                        }
+                    }
+                }
+            }
+            let mut stream = reader.into_inner();
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (endpoint, spans)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attr<'a>(
+    span: &'a Span,
+    key: &str,
+) -> Option<&'a opentelemetry_proto::tonic::common::v1::any_value::Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+fn text(span: &Span, key: &str) -> String {
+    match attr(span, key) {
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+#[test]
+fn a_run_is_one_trace_under_the_callers_span() {
+    let (endpoint, spans) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/run/nightly.yaml");
+    let out = Command::new(env!("CARGO_BIN_EXE_runwait"))
+        .args(["run", "--output", "json", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--out-dir")
+        .arg(dir.path().join("out"))
+        .arg(&workflow)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("TRACEPARENT", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The exporter has flushed before the process exited.
+    let spans = spans.lock().unwrap().clone();
+
+    let workflow_span = spans
+        .iter()
+        .find(|s| s.name == "runwait.workflow")
+        .expect("a workflow span");
+    assert_eq!(hex(&workflow_span.trace_id), TRACE_ID);
+    assert_eq!(hex(&workflow_span.parent_span_id), CALLER_SPAN);
+    let strays: Vec<(&str, String)> = spans
+        .iter()
+        .filter(|s| hex(&s.trace_id) != TRACE_ID)
+        .map(|s| (s.name.as_str(), hex(&s.parent_span_id)))
+        .collect();
+    assert!(strays.is_empty(), "one trace: {strays:?}");
+
+    for step in doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] != "skipped")
+    {
+        let id = step["id"].as_str().unwrap();
+        let step_span = spans
+            .iter()
+            .find(|s| s.name.starts_with("anaplan.") && text(s, "runwait.step.id") == id)
+            .unwrap_or_else(|| panic!("no span for step {id}"));
+        assert_eq!(
+            step_span.parent_span_id, workflow_span.span_id,
+            "{id} is a child of the workflow"
+        );
+        assert_eq!(
+            text(step_span, "runwait.outcome"),
+            step["outcome"].as_str().unwrap()
+        );
+        assert_eq!(
+            text(step_span, "anaplan.task.id"),
+            step["task_id"].as_str().unwrap()
+        );
+        let polls = spans
+            .iter()
+            .filter(|s| s.name == "anaplan.task.poll" && s.parent_span_id == step_span.span_id)
+            .count();
+        assert_eq!(
+            polls as u64,
+            step["polls"].as_u64().unwrap(),
+            "{id}: one span per poll"
+        );
+        let failed = step["outcome"] == "failed";
+        // Status code 2 is ERROR in OTLP.
+        assert_eq!(
+            step_span.status.as_ref().map(|s| s.code) == Some(2),
+            failed,
+            "{id}"
+        );
+    }
+}
