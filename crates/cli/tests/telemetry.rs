@@ -33,13 +33,15 @@ fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
                 }
             }
             let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_ok() {
-                if let Ok(request) = ExportTraceServiceRequest::decode(body.as_slice()) {
-                    let mut sink = sink.lock().unwrap();
-                    for rs in request.resource_spans {
-                        for ss in rs.scope_spans {
-                            sink.extend(ss.spans);
-                        }
+            let request = reader
+                .read_exact(&mut body)
+                .ok()
+                .and_then(|()| ExportTraceServiceRequest::decode(body.as_slice()).ok());
+            if let Some(request) = request {
+                let mut sink = sink.lock().unwrap();
+                for rs in request.resource_spans {
+                    for ss in rs.scope_spans {
+                        sink.extend(ss.spans);
                     }
                 }
             }
