@@ -153,6 +153,8 @@ fn an_invalid_workflow_exits_2() {
 struct Sim {
     child: Child,
     addr: String,
+    /// Kept open: the simulator prints more lines, and a closed pipe would kill it.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 impl Sim {
@@ -165,12 +167,11 @@ impl Sim {
             cmd.arg("--scenario").arg(s);
         }
         let mut child = cmd.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        stdout.read_line(&mut line).unwrap();
         let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Sim { child, addr }
+        Sim { child, addr, _stdout: stdout }
     }
 
     fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
@@ -338,6 +339,25 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
         sim.journal().iter().all(|e| e["method"] != "DELETE"),
         "detach does not cancel"
     );
+
+    // `runwait tasks` shows the recorded task, still running in Anaplan.
+    let listed = runwait()
+        .args(["tasks", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg(&file)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with("rebuild"))
+        .unwrap_or_else(|| panic!("{listed}"));
+    assert!(
+        row.contains("nightly-1") && row.contains(task.as_str().unwrap()),
+        "{row}"
+    );
+    assert!(row.contains("IN_PROGRESS"), "{row}");
 
     let (code, doc) = finish(spawn_run(&file, dir.path(), "nightly-1"));
     assert_eq!(code, 0, "{doc}");
