@@ -101,14 +101,10 @@ pub trait AuthProvider: Send + Sync + fmt::Debug {
     /// Obtains a new token from the credentials.
     async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error>;
 
-    /// Renews a token that is about to expire. The default logs in again.
-    async fn renew(
-        &self,
-        auth: &AuthService<'_>,
-        current: &AccessToken,
-    ) -> Result<AccessToken, Error> {
-        let _ = current;
-        self.login(auth).await
+    /// True when its tokens come from the Anaplan auth service and can be renewed with
+    /// `/token/refresh`; otherwise a token about to expire is replaced by a new login.
+    fn renews_with_refresh(&self) -> bool {
+        false
     }
 }
 
@@ -155,18 +151,6 @@ impl AuthService<'_> {
     }
 }
 
-/// Renews with `/token/refresh`; a refresh the service refuses falls back to a new login.
-async fn refresh_or_login<P: AuthProvider + ?Sized>(
-    provider: &P,
-    auth: &AuthService<'_>,
-    current: &AccessToken,
-) -> Result<AccessToken, Error> {
-    match auth.refresh(current).await {
-        Err(Error::Auth { .. }) => provider.login(auth).await,
-        other => other,
-    }
-}
-
 /// User name and password (`Authorization: Basic …`).
 #[derive(Debug, Clone)]
 pub struct BasicAuth {
@@ -192,12 +176,8 @@ impl AuthProvider for BasicAuth {
             .await
     }
 
-    async fn renew(
-        &self,
-        auth: &AuthService<'_>,
-        current: &AccessToken,
-    ) -> Result<AccessToken, Error> {
-        refresh_or_login(self, auth, current).await
+    fn renews_with_refresh(&self) -> bool {
+        true
     }
 }
 
@@ -208,12 +188,8 @@ impl AuthProvider for crate::cert::CertificateAuth {
         auth.authenticate(authorization, Some(body)).await
     }
 
-    async fn renew(
-        &self,
-        auth: &AuthService<'_>,
-        current: &AccessToken,
-    ) -> Result<AccessToken, Error> {
-        refresh_or_login(self, auth, current).await
+    fn renews_with_refresh(&self) -> bool {
+        true
     }
 }
 
@@ -407,7 +383,7 @@ impl TokenManager {
                         "anaplan.auth.refresh",
                         runwait.token.remaining_s = left.as_secs() as i64
                     );
-                    self.provider.renew(&auth, t).instrument(span).await?
+                    self.renew(&auth, t).instrument(span).await?
                 }
                 Some(_) => self.login(&auth).await?,
             },
@@ -419,6 +395,22 @@ impl TokenManager {
         };
         *current = Some(fresh.clone());
         Ok(fresh)
+    }
+
+    /// `/token/refresh` where the provider allows it; a refresh the service refuses
+    /// falls back to a new login.
+    async fn renew(
+        &self,
+        auth: &AuthService<'_>,
+        current: &AccessToken,
+    ) -> Result<AccessToken, Error> {
+        if !self.provider.renews_with_refresh() {
+            return self.login(auth).await;
+        }
+        match auth.refresh(current).await {
+            Err(Error::Auth { .. }) => self.login(auth).await,
+            other => other,
+        }
     }
 
     async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {

@@ -48,6 +48,17 @@ enum Command {
     Tasks(tasks::Args),
 }
 
+/// The async runtime of the commands that talk to Anaplan or serve the simulator.
+fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("runwait: cannot start the async runtime: {e}");
+            Exit::Unreachable
+        })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {

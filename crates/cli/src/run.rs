@@ -60,15 +60,9 @@ pub fn run(args: &Args) -> Exit {
             return Exit::Usage;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runwait: cannot start the async runtime: {e}");
-            return Exit::Unreachable;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(run_workflow(args, workflow))
 }

@@ -33,15 +33,9 @@ pub fn run(args: &Args) -> Exit {
         },
         None => Scenario::builtin(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runwait: cannot start the async runtime: {e}");
-            return Exit::Unreachable;
-        }
+        Err(exit) => return exit,
     };
     let config = SimConfig::new(scenario)
         .speed(args.speed)

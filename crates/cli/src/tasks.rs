@@ -55,15 +55,9 @@ pub fn run(args: &Args) -> Exit {
         );
         return Exit::Success;
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("runwait: cannot start the async runtime: {e}");
-            return Exit::Unreachable;
-        }
+        Err(exit) => return exit,
     };
     runtime.block_on(async {
         // An embedded simulator lives only as long as its run: nothing to ask.

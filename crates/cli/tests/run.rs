@@ -171,7 +171,11 @@ impl Sim {
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
         let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Sim { child, addr, _stdout: stdout }
+        Sim {
+            child,
+            addr,
+            _stdout: stdout,
+        }
     }
 
     fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {

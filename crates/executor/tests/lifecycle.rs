@@ -158,15 +158,7 @@ async fn a_crash_right_after_the_start_is_recovered_by_adopting_the_task() {
     let known = h.client.known_tasks(&t).await.unwrap();
     let store = h.ctx("crashy", "r1").state;
     store
-        .save(&StepRecord {
-            workflow: "nightly".into(),
-            step_id: "crashy".into(),
-            run_key: RunKey::new("r1"),
-            target: t.clone(),
-            known_tasks: known.clone(),
-            task_id: None,
-            traceparent: None,
-        })
+        .save(&record("crashy", t.clone(), known.clone(), None))
         .unwrap();
     let started = h
         .client
@@ -196,15 +188,7 @@ async fn a_crash_before_the_start_starts_exactly_once() {
     let known = h.client.known_tasks(&t).await.unwrap();
     h.ctx("crashy", "r1")
         .state
-        .save(&StepRecord {
-            workflow: "nightly".into(),
-            step_id: "crashy".into(),
-            run_key: RunKey::new("r1"),
-            target: t,
-            known_tasks: known,
-            task_id: None,
-            traceparent: None,
-        })
+        .save(&record("crashy", t, known, None))
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -221,15 +205,12 @@ async fn a_stored_task_unknown_to_anaplan_is_replaced() {
     let t = target(TaskKind::Action, "117000000001");
     h.ctx("gone", "r1")
         .state
-        .save(&StepRecord {
-            workflow: "nightly".into(),
-            step_id: "gone".into(),
-            run_key: RunKey::new("r1"),
-            target: t,
-            known_tasks: Default::default(),
-            task_id: Some(TaskId::new("00000000000000000000000000000000")),
-            traceparent: None,
-        })
+        .save(&record(
+            "gone",
+            t,
+            Default::default(),
+            Some(TaskId::new("00000000000000000000000000000000")),
+        ))
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -289,4 +270,22 @@ fn fire_after(token: &tokio_util::sync::CancellationToken, secs: u64) {
         tokio::time::sleep(Duration::from_secs(secs)).await;
         token.cancel();
     });
+}
+
+/// What a run of step `step_id` with run key `r1` left in the store.
+fn record(
+    step_id: &str,
+    target: runwait_anaplan::TaskTarget,
+    known: runwait_anaplan::KnownTasks,
+    task: Option<TaskId>,
+) -> StepRecord {
+    StepRecord {
+        workflow: "nightly".into(),
+        step_id: step_id.into(),
+        run_key: RunKey::new("r1"),
+        target,
+        known_tasks: known,
+        task_id: task,
+        traceparent: None,
+    }
 }
