@@ -5,6 +5,11 @@
 //! and one dispatcher hands out permits earliest-due first, so a wait whose estimated
 //! completion is due does not starve behind a crowd of blind polls. A 429 from Anaplan
 //! pauses the whole tenant, not only the wait that got it.
+//!
+//! What it counts: each call a step makes (list, start, status, cancel, a dump download).
+//! What it does not: the client's own retries inside one call and its logins, which are
+//! few and bounded by the client's retry policy; size the budget with that margin
+//! (runwait's default of 10 per second is a sixth of Anaplan's 600 per minute).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
