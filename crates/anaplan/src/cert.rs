@@ -23,7 +23,8 @@ pub enum EncodedDataFormat {
 
 /// Certificate credentials: the PEM certificate and its private key.
 pub struct CertificateAuth {
-    certificate_pem: String,
+    /// The certificate's DER in base64: the body of the PEM, as Anaplan's examples send it.
+    certificate_base64: String,
     key: RsaKeyPair,
     format: EncodedDataFormat,
     clock: std::sync::Arc<dyn Clock>,
@@ -59,7 +60,7 @@ impl CertificateAuth {
                 Error::Credentials("no `BEGIN CERTIFICATE` block in the certificate file".into())
             })?;
         Ok(CertificateAuth {
-            certificate_pem: pem::encode(cert),
+            certificate_base64: BASE64.encode(cert.contents()),
             key: read_key(key_pem, passphrase)?,
             format,
             clock: std::sync::Arc::new(crate::SystemClock),
@@ -126,10 +127,7 @@ impl CertificateAuth {
             encoded_data_format: (self.format == EncodedDataFormat::V2).then(|| "v2".to_owned()),
         };
         let body = serde_json::to_vec(&body).map_err(|e| Error::Credentials(e.to_string()))?;
-        let header = Secret::new(format!(
-            "CACertificate {}",
-            BASE64.encode(self.certificate_pem.as_bytes())
-        ));
+        let header = Secret::new(format!("CACertificate {}", self.certificate_base64));
         Ok((header, body))
     }
 }

@@ -1,6 +1,10 @@
 //! Certificate login: the SHA512withRSA (PKCS#1 v1.5) signature over the decoded
 //! `encodedData` must verify against the public key of the certificate sent in
-//! `Authorization: CACertificate <base64 of PEM>`.
+//! `Authorization: CACertificate <certificate>`.
+//!
+//! Anaplan's examples send the base64 DER (the body of the PEM, `MIIF…`); its help page
+//! says "base64-encoded certificate in pem format", which some clients read as base64
+//! of the whole PEM text. Both are accepted.
 
 use aws_lc_rs::digest;
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA512, UnparsedPublicKey};
@@ -8,7 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use runwait_core::token::CertificateAuthRequest;
 use x509_cert::Certificate;
-use x509_cert::der::{DecodePem, Encode};
+use x509_cert::der::{Decode, DecodePem, Encode};
 use x509_cert::spki::ObjectIdentifier;
 
 /// At least this many random bytes must be signed (Anaplan's rule).
@@ -29,7 +33,7 @@ pub(crate) struct Identity {
 /// Why a certificate login was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub(crate) enum CertError {
-    #[error("the certificate header is not base64 of a PEM certificate: {0}")]
+    #[error("the certificate header is not a base64 DER or PEM certificate: {0}")]
     Certificate(String),
     #[error("the certificate's key is not RSA")]
     NotRsa,
@@ -44,13 +48,18 @@ pub(crate) enum CertError {
 }
 
 pub(crate) fn verify(
-    encoded_pem: &str,
+    encoded: &str,
     request: &CertificateAuthRequest,
 ) -> Result<Identity, CertError> {
-    let pem = STANDARD
-        .decode(encoded_pem)
+    let bytes = STANDARD
+        .decode(encoded)
         .map_err(|e| CertError::Certificate(e.to_string()))?;
-    let cert = Certificate::from_pem(&pem).map_err(|e| CertError::Certificate(e.to_string()))?;
+    let cert = if bytes.starts_with(b"-----BEGIN") {
+        Certificate::from_pem(&bytes)
+    } else {
+        Certificate::from_der(&bytes)
+    }
+    .map_err(|e| CertError::Certificate(e.to_string()))?;
     let spki = &cert.tbs_certificate.subject_public_key_info;
     if spki.algorithm.oid != RSA_ENCRYPTION {
         return Err(CertError::NotRsa);
