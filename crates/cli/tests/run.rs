@@ -100,6 +100,29 @@ fn a_failing_workflow_prints_its_summary_and_exits_1() {
 }
 
 #[test]
+fn log_lines_name_their_step_and_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = runwait()
+        .args(["run", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg("--out-dir")
+        .arg(dir.path().join("out"))
+        .arg(fixture("nightly.yaml"))
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| {
+            l.contains(" INFO ") && l.contains("runwait.step.id=customers") && l.contains("failed:")
+        })
+        .unwrap_or_else(|| panic!("no log line of the customers step's outcome:\n{stderr}"));
+    assert!(line.contains("anaplan.task.id=\""), "{line}");
+    assert_eq!(line.matches("anaplan.task.id=").count(), 1, "{line}");
+}
+
+#[test]
 fn json_output_is_one_document_with_every_step() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(

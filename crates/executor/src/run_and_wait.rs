@@ -182,9 +182,6 @@ impl Step for RunAndWait {
 }
 
 fn record_result(span: &tracing::Span, result: &StepResult) {
-    if let Some(task) = &result.task_id {
-        span.record("anaplan.task.id", task.as_str());
-    }
     span.record("runwait.outcome", result.outcome.name());
     span.record("runwait.polls", result.polls);
     span.record(
