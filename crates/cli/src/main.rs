@@ -48,6 +48,14 @@ enum Command {
     Tasks(tasks::Args),
 }
 
+/// A workflow file, or its errors printed (one per line) and the usage exit code.
+fn load_workflow(path: &std::path::Path) -> Result<workflow::model::Workflow, Exit> {
+    workflow::load(path).map_err(|errors| {
+        eprintln!("{errors}");
+        Exit::Usage
+    })
+}
+
 /// The async runtime of the commands that talk to Anaplan or serve the simulator.
 fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     tokio::runtime::Builder::new_multi_thread()

@@ -21,12 +21,9 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> Exit {
-    let workflow = match crate::workflow::load(&args.file) {
+    let workflow = match crate::load_workflow(&args.file) {
         Ok(w) => w,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return Exit::Usage;
-        }
+        Err(exit) => return exit,
     };
     let records = match StateStore::new(&args.state_dir).list() {
         Ok(records) => records,
