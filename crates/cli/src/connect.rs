@@ -176,11 +176,10 @@ struct ScenarioClock {
 
 impl Clock for ScenarioClock {
     fn now(&self) -> SystemTime {
-        self.epoch
-            + self
-                .start
-                .elapsed()
-                .mul_f64(self.speed)
-                .min(Duration::from_secs(100 * 365 * 86_400))
+        // An absurd speed saturates (at a century) instead of overflowing.
+        let century = Duration::from_secs(100 * 365 * 86_400);
+        let scenario = Duration::try_from_secs_f64(self.start.elapsed().as_secs_f64() * self.speed)
+            .unwrap_or(century);
+        self.epoch + scenario.min(century)
     }
 }
