@@ -207,6 +207,7 @@ impl Runner<'_> {
             .collect();
         let mut reports: HashMap<String, StepReport> = HashMap::new();
         let mut running: JoinSet<(String, StepReport)> = JoinSet::new();
+        let mut spawned: HashMap<tokio::task::Id, String> = HashMap::new();
         let mut waiting: Vec<&StepSpec> = self.workflow.steps.iter().collect();
 
         loop {
@@ -240,7 +241,8 @@ impl Runner<'_> {
                     updates: updates.clone(),
                 };
                 // Spawned tasks do not inherit the span: the step is a child of the workflow.
-                running.spawn(job.run().in_current_span());
+                let handle = running.spawn(job.run().in_current_span());
+                spawned.insert(handle.id(), spec.id.clone());
             }
             while let Ok(update) = updates_rx.try_recv() {
                 display.show(update);
@@ -253,9 +255,21 @@ impl Runner<'_> {
                 break;
             }
             tokio::select! {
-                done = running.join_next(), if !running.is_empty() => {
-                    if let Some(Ok((id, report))) = done {
-                        reports.insert(id, report);
+                done = running.join_next_with_id(), if !running.is_empty() => {
+                    match done {
+                        Some(Ok((_, (id, report)))) => {
+                            reports.insert(id, report);
+                        }
+                        // A step that panicked is an error of that step, never a skip.
+                        Some(Err(e)) => {
+                            if let Some(id) = spawned.get(&e.id()) {
+                                let message = format!("the step crashed: {e}");
+                                let _ = updates.send(Update::End { step: id.clone(), line: message.clone() });
+                                let result = StepResult::without_task(StepOutcome::Error, message, Default::default());
+                                reports.insert(id.clone(), StepReport::Ran { result, attempts: 1 });
+                            }
+                        }
+                        None => {}
                     }
                 }
                 Some(update) = updates_rx.recv() => display.show(update),
@@ -412,16 +426,17 @@ impl StepJob {
                 // A retry is a new step run: its own record, so it starts a new task.
                 ctx.step_id = format!("{}.retry{}", self.spec.id, attempt - 1);
             }
-            ctx.deadline = self.spec.timeout.map(|t| tokio::time::Instant::now() + t);
+            // An absurd timeout is no deadline rather than an overflow.
+            ctx.deadline = self
+                .spec
+                .timeout
+                .and_then(|t| tokio::time::Instant::now().checked_add(t));
             let result: StepResult = self.step.run(ctx).await;
             let _ = self.updates.send(Update::End {
                 step: self.spec.id.clone(),
                 line: result.message.clone(),
             });
-            let retryable = matches!(
-                result.outcome,
-                StepOutcome::Failed | StepOutcome::TimedOut | StepOutcome::Error
-            );
+            let retryable = is_retryable(&result);
             if !retryable
                 || attempt > self.spec.retries
                 || self.ctx.cancel.is_cancelled()
@@ -437,6 +452,20 @@ impl StepJob {
             }
             attempt += 1;
         }
+    }
+}
+
+/// A retry starts a new task, so it is only safe when the last one is over: it failed,
+/// it timed out and is known cancelled (or completed), or no task was ever started. An
+/// `error` while a task exists leaves that task running: a rerun with the same run key
+/// reattaches to it instead.
+fn is_retryable(result: &StepResult) -> bool {
+    let task_over = result.task_state.as_ref().is_some_and(|s| s.is_terminal());
+    match result.outcome {
+        StepOutcome::Failed => true,
+        StepOutcome::TimedOut => task_over,
+        StepOutcome::Error => result.task_id.is_none(),
+        _ => false,
     }
 }
 
