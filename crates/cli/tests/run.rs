@@ -148,6 +148,7 @@ fn json_output_is_one_document_with_every_step() {
     assert!(sales["message"].is_string());
     let customers = step(&doc, "customers");
     assert_eq!(customers["outcome"], "failed");
+    assert_eq!(customers["attempts"], 2, "a failed step is retried");
     assert_eq!(customers["successful"], false);
     assert_eq!(step(&doc, "after_success")["outcome"], "skipped");
 }
