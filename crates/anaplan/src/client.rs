@@ -167,6 +167,25 @@ pub enum DumpSource {
     ProcessAction(ObjectId),
 }
 
+/// How often the task list is read after an ambiguous start failure before deciding that
+/// no task was created.
+const ADOPTION_LOOKS: usize = 3;
+
+/// After a timeout or a gateway error (502, 504) the server may still be handling the
+/// start: it is never sent again.
+fn may_still_be_processing(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Transport {
+            kind: TransportKind::Timeout,
+            ..
+        } | Error::Server {
+            status: 502 | 504,
+            ..
+        }
+    )
+}
+
 /// Builds a [`Client`].
 pub struct ClientBuilder {
     endpoints: Endpoints,
@@ -349,9 +368,12 @@ impl Client {
     }
 
     /// Starts a task. The POST is never repeated blindly: the object's tasks are listed
-    /// first, and after an ambiguous failure (broken connection, timeout, 5xx) a task
-    /// that was not there before is adopted instead of starting another. A busy (409)
-    /// or rate-limited (429) refusal created nothing and is retried with backoff.
+    /// first, and after an ambiguous failure (broken connection, timeout, 5xx) the list is
+    /// read again, a few times, and a task that was not there before is adopted instead
+    /// of starting another. After a timeout, 502 or 504 the start is never sent again
+    /// (the server may still create the task); after a reset, 500 or 503 it is, once no
+    /// new task showed up. A busy (409) or rate-limited (429) refusal created nothing and
+    /// is retried with backoff.
     pub async fn start(
         &self,
         target: &TaskTarget,
@@ -427,12 +449,17 @@ impl Client {
             let ambiguous = error.is_ambiguous() || matches!(error, Error::Malformed { .. });
             if ambiguous {
                 tracing::warn!(error = %error, "start request failed ambiguously; looking for the task it may have created");
-                if let Some(task) = self.adopt_new(target, known).await? {
+                if let Some(task) = self.look_for_new_task(target, known, &error).await? {
                     tracing::info!(task_id = %task.task_id, "adopted the task created by the lost start request");
                     return Ok(Started {
                         task_id: task.task_id,
                         adopted: true,
                     });
+                }
+                if may_still_be_processing(&error) {
+                    // The server may create the task after we stop looking: sending the
+                    // start again could run it twice. A rerun adopts it from `known`.
+                    return Err(error);
                 }
             } else if !matches!(error, Error::Busy { .. } | Error::RateLimited { .. }) {
                 return Err(error);
@@ -445,6 +472,27 @@ impl Client {
                 None => return Err(error),
             }
         }
+    }
+
+    /// Lists the tasks a few times, with backoff, for one not in `known`: a task whose
+    /// start answer was lost may show up in the list a moment later.
+    async fn look_for_new_task(
+        &self,
+        target: &TaskTarget,
+        known: &KnownTasks,
+        error: &Error,
+    ) -> Result<Option<TaskSummary>, Error> {
+        let mut backoff = self.inner.http.retry.start();
+        for _ in 0..ADOPTION_LOOKS {
+            if let Some(task) = self.adopt_new(target, known).await? {
+                return Ok(Some(task));
+            }
+            match backoff.next_delay(error) {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => break,
+            }
+        }
+        Ok(None)
     }
 
     /// The tasks of `target`, newest first (of all users).

@@ -239,8 +239,11 @@ async fn a_refused_start_is_sent_again_after_checking() {
             ("Start".to_owned(), Answer::Status(status)),
         ];
         if status == 503 {
-            // ambiguous: look before sending again
-            expected.push(("List".to_owned(), Answer::Status(200)));
+            // ambiguous: look three times before sending again
+            expected.extend(std::iter::repeat_n(
+                ("List".to_owned(), Answer::Status(200)),
+                3,
+            ));
         }
         expected.push(("Start".to_owned(), Answer::Status(200)));
         assert_eq!(kinds, expected, "{status}");
@@ -252,7 +255,7 @@ async fn a_refused_start_is_sent_again_after_checking() {
 async fn a_start_that_keeps_failing_gives_up_without_a_second_task() {
     let sim = sim(100.0).await;
     let client = basic_builder(&sim).start_attempts(2).build().unwrap();
-    sim.add_fault(fault(CallKind::Start, 0, http(502))).unwrap();
+    sim.add_fault(fault(CallKind::Start, 0, http(500))).unwrap();
     let err = client
         .start(
             &target(TaskKind::Process, "118000000001"),
@@ -260,7 +263,7 @@ async fn a_start_that_keeps_failing_gives_up_without_a_second_task() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Server { status: 502, .. }), "{err:?}");
+    assert!(matches!(err, Error::Server { status: 500, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 2);
     assert!(sim.tasks().is_empty());
 }
@@ -288,4 +291,30 @@ async fn a_start_is_not_sent_when_the_task_list_is_unreachable() {
         .unwrap_err();
     assert!(matches!(err, Error::Server { status: 503, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 1);
+}
+
+/// After a timeout or a gateway error the server may still create the task: the start
+/// is never sent again, whatever the list says.
+#[tokio::test]
+async fn a_start_that_timed_out_or_hit_a_gateway_error_is_never_resent() {
+    for kind in [FaultKind::Hang, http(504), http(502)] {
+        let sim = sim(100.0).await;
+        let client = basic_builder(&sim)
+            .request_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        sim.add_fault(fault(CallKind::Start, 1, kind.clone()))
+            .unwrap();
+        let err = client
+            .start(
+                &target(TaskKind::Process, "118000000001"),
+                &StartOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(err.is_ambiguous(), "{kind:?}: {err:?}");
+        assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 1, "{kind:?}");
+        let lists = calls(&sim.journal(), "GET", "/tasks").len();
+        assert_eq!(lists, 1 + 3, "{kind:?}: the list before, then three looks");
+    }
 }
