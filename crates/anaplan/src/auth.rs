@@ -254,7 +254,15 @@ impl RefreshTokenStore for FileRefreshTokenStore {
                 self.path.display()
             ))
         };
-        std::fs::write(&tmp, refresh_token.expose()).map_err(fail)?;
+        // Readable by the owner only, before a byte of the token is in it.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(fail)?;
+        std::io::Write::write_all(&mut file, refresh_token.expose().as_bytes()).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        drop(file);
         std::fs::rename(&tmp, &self.path).map_err(fail)
     }
 }
@@ -327,16 +335,19 @@ impl AuthProvider for OAuthRefreshAuth {
             })?;
         if let Some(rotated) = reply.refresh_token {
             let rotated = Secret::new(rotated.expose());
-            if let Some(store) = &self.store {
-                store.save(&rotated)?;
-            }
+            // The old token is already revoked: keep the new one in memory whatever
+            // happens to the store, so this run can go on.
             if let Ok(mut slot) = self.refresh_token.lock() {
-                *slot = rotated;
+                *slot = rotated.clone();
+            }
+            if let Some(Err(e)) = self.store.as_ref().map(|store| store.save(&rotated)) {
+                tracing::error!(error = %e, "the rotated OAuth refresh token was not stored: the next run must be authorised again");
             }
         }
         let expires_at = reply
             .expires_in
-            .map(|s| auth.http.clock.now() + Duration::from_secs(s));
+            // A year at most: an absurd lifetime must not overflow the clock.
+            .map(|s| auth.http.clock.now() + Duration::from_secs(s.min(365 * 86_400)));
         Ok(AccessToken::new(
             reply.access_token,
             Scheme::Bearer,

@@ -79,7 +79,7 @@ impl Retrier {
         let backoff = self.backoff.next()?;
         // The server knows when it can take the call again; without it, back off.
         let delay = error.retry_after().unwrap_or(backoff);
-        if self.started.elapsed() + delay > self.budget {
+        if self.started.elapsed().saturating_add(delay) > self.budget {
             return None;
         }
         self.retries += 1;
@@ -92,14 +92,21 @@ impl Retrier {
     }
 }
 
-/// `Retry-After` as seconds or as an HTTP date.
+/// The longest `Retry-After` honoured: a proxy asking for hours or for `u64::MAX`
+/// seconds must not stall a tenant's waits (or overflow a clock).
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// `Retry-After` as seconds or as an HTTP date, at most [`MAX_RETRY_AFTER`].
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(value)
+            .ok()?
+            .duration_since(now)
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 #[cfg(test)]
@@ -118,6 +125,11 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::from_secs(42)));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(retry_after(&h, now), Some(MAX_RETRY_AFTER));
     }
 
     #[tokio::test(start_paused = true)]

@@ -237,6 +237,12 @@ async fn oauth_refresh_tokens_rotate_and_are_stored_back() {
     client.workspaces().await.unwrap();
     let rotated = std::fs::read_to_string(&file).unwrap();
     assert_ne!(rotated, "demo-refresh-token");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only the owner may read a refresh token");
+    }
 
     // The first refresh token is retired: a client holding it is refused.
     let stale = Client::builder(endpoints(&sim), oauth("demo-refresh-token"))

@@ -142,8 +142,14 @@ fn provider(
             };
             let mut oauth = OAuthRefreshAuth::new(url, client_id.clone(), refresh_token.resolve()?);
             // A rotated refresh token goes back where it came from, when that is a file.
-            if let SecretSource::File(path) = refresh_token {
-                oauth = oauth.with_store(Arc::new(FileRefreshTokenStore::new(path.clone())));
+            match refresh_token {
+                SecretSource::File(path) => {
+                    oauth = oauth.with_store(Arc::new(FileRefreshTokenStore::new(path.clone())));
+                }
+                SecretSource::Env(var) => eprintln!(
+                    "runwait: warning: the OAuth refresh token comes from ${var}: if Anaplan rotates it, \
+                     the new one cannot be stored and the next run needs a new token; use {{ file: PATH }}"
+                ),
             }
             Arc::new(oauth)
         }

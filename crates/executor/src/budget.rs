@@ -89,6 +89,9 @@ impl Ord for Waiter {
     }
 }
 
+/// The longest pause of a tenant after a 429.
+const MAX_PAUSE: Duration = Duration::from_secs(5 * 60);
+
 /// The rate budget of one tenant. Clones share it.
 #[derive(Clone, Debug)]
 pub struct RateBudget {
@@ -138,9 +141,10 @@ impl RateBudget {
         }
     }
 
-    /// Pauses every request of the tenant for `wait` (a 429's `Retry-After`).
+    /// Pauses every request of the tenant for `wait` (a 429's `Retry-After`), at most
+    /// five minutes.
     pub fn slow_down(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let until = Instant::now() + wait.min(MAX_PAUSE);
         let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
         *paused = Some(paused.map_or(until, |p| p.max(until)));
     }
