@@ -9,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response, StatusCode};
 use runwait_core::catalog::ApiError;
 use runwait_core::token::{AuthFailure, AuthReply};
+use tracing::Instrument;
 use url::Url;
 
 use crate::auth::TokenManager;
@@ -133,28 +134,31 @@ impl Http {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let _entered = span.enter();
         let line = request_line(method, url);
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| transport_error(line.clone(), &e));
-        let response = match response {
-            Ok(r) => r,
-            Err(e) => {
-                span.record("error.type", error_type(&e));
-                return Err(e);
+        // Instrumented, not entered: the request awaits, and may resume on another thread.
+        let attempt = async {
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(line.clone(), &e));
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    span.record("error.type", error_type(&e));
+                    return Err(e);
+                }
+            };
+            let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
+            if status.is_success() {
+                return Ok(response);
             }
+            span.record("error.type", status.as_str());
+            let wait = retry_after(response.headers(), self.clock.now());
+            let body = response.text().await.unwrap_or_default();
+            Err(status_error(line.clone(), status, wait, &body))
         };
-        let status = response.status();
-        span.record("http.response.status_code", status.as_u16());
-        if status.is_success() {
-            return Ok(response);
-        }
-        span.record("error.type", status.as_str());
-        let wait = retry_after(response.headers(), self.clock.now());
-        let body = response.text().await.unwrap_or_default();
-        Err(status_error(line, status, wait, &body))
+        attempt.instrument(span.clone()).await
     }
 
     /// A call to the auth service (retried: a login or refresh changes nothing to undo).

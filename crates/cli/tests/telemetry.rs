@@ -123,7 +123,12 @@ fn a_run_is_one_trace_under_the_callers_span() {
         .iter()
         .filter(|s| s["outcome"] != "skipped")
     {
-        let id = step["id"].as_str().unwrap();
+        // The report is the last attempt's; a retry runs as `<id>.retry<n>`.
+        let id = match step["attempts"].as_u64().unwrap() {
+            1 => step["id"].as_str().unwrap().to_owned(),
+            n => format!("{}.retry{}", step["id"].as_str().unwrap(), n - 1),
+        };
+        let id = id.as_str();
         let step_span = spans
             .iter()
             .find(|s| s.name.starts_with("anaplan.") && text(s, "runwait.step.id") == id)
