@@ -220,6 +220,9 @@ fn record_result(span: &tracing::Span, result: &StepResult) {
     );
 }
 
+/// Downloads of one dump before it is reported as not downloaded.
+const DUMP_ATTEMPTS: usize = 3;
+
 /// Why the remote task is being cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CancelCause {
@@ -446,7 +449,13 @@ impl Wait<'_> {
                 _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
                 _ = self.step.env.sleep_until(next_at) => {}
             }
-            self.admit(next_at).await;
+            // A paused tenant budget must not hold up an abort or a detach.
+            tokio::select! {
+                biased;
+                _ = self.ctx.detach.cancelled() => return self.detached(),
+                _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
+                _ = self.admit(next_at) => {}
+            }
             let (span, polled) = self.poll(failed_in_a_row).await;
             let now = self.now();
             let past_deadline = self.ctx.deadline.is_some_and(|d| now >= d);
@@ -559,7 +568,12 @@ impl Wait<'_> {
             .await;
         let mut note = match &requested {
             Ok(()) => String::new(),
-            Err(e) => format!("; the cancel request failed: {e}"),
+            Err(e) => {
+                // The task may have ended on its own meanwhile: look once more.
+                self.admit(self.now()).await;
+                let _ = self.poll(0).await;
+                format!("; the cancel request failed: {e}")
+            }
         };
         let grace_end = self.now() + self.step.config.cancel_grace;
         while requested.is_ok() {
@@ -595,6 +609,19 @@ impl Wait<'_> {
                 )
                 .await
             }
+            (CancelCause::Abort, _)
+                if requested.is_err() && state != Some(TaskState::Cancelled) =>
+            {
+                // Not cancelled, maybe still running: say so, and keep it reattachable.
+                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
+                self.result(
+                    StepOutcome::Detached,
+                    format!(
+                        "aborted, but the task could not be cancelled and may still run (state {state}{note}); \
+                         rerun with the same run key to reattach"
+                    ),
+                )
+            }
             (CancelCause::Abort, _) => {
                 let state = state.map_or("unknown".to_owned(), |s| s.to_string());
                 self.result(
@@ -603,27 +630,33 @@ impl Wait<'_> {
                 )
             }
             (CancelCause::Timeout, last) => {
-                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
-                let completed_note = match &last {
-                    Some(t) if completed => format!(
-                        "; it completed after the cancel request (could not roll back), successful: {}",
-                        t.result.as_ref().is_some_and(|r| r.successful)
-                    ),
-                    _ => String::new(),
-                };
                 let after = self
                     .ctx
                     .deadline
                     .map(|d| d.saturating_duration_since(self.began).as_secs())
                     .unwrap_or(0);
-                let mut result = self.result(
-                    StepOutcome::TimedOut,
-                    format!("timed out after {after}s; task state {state}{completed_note}{note}"),
-                );
-                if let Some(task) = last.filter(|_| completed) {
-                    result.nested = NestedSummary::of_task(&task);
+                match last.filter(|_| completed) {
+                    // It could not roll back and completed: its dumps matter as much.
+                    Some(task) => {
+                        let successful = task.result.as_ref().is_some_and(|r| r.successful);
+                        let outcome = classify(&task, &self.step.config.outcome_policy);
+                        let mut result = self.finish(task, outcome, None).await;
+                        result.message = format!(
+                            "timed out after {after}s; the task completed after the cancel request \
+                             (could not roll back), successful: {successful}: {}{note}",
+                            result.message
+                        );
+                        result.outcome = StepOutcome::TimedOut;
+                        result
+                    }
+                    None => {
+                        let state = state.map_or("unknown".to_owned(), |s| s.to_string());
+                        self.result(
+                            StepOutcome::TimedOut,
+                            format!("timed out after {after}s; task state {state}{note}"),
+                        )
+                    }
                 }
-                result
             }
         }
     }
@@ -641,6 +674,17 @@ impl Wait<'_> {
             .filter(|d| d.gone)
             .map(|d| d.object_id.to_string())
             .collect();
+        let failed: Vec<String> = dumps
+            .iter()
+            .filter(|d| d.path.is_none() && !d.gone)
+            .map(|d| d.object_id.to_string())
+            .collect();
+        if !failed.is_empty() {
+            message.push_str(&format!(
+                "; dump could not be downloaded for {}",
+                failed.join(", ")
+            ));
+        }
         if !gone.is_empty() {
             message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
         }
@@ -681,11 +725,24 @@ impl Wait<'_> {
                 runwait.dump.bytes = Empty,
                 runwait.dump.gone = Empty,
             );
-            self.admit(self.now()).await;
-            match dumps::fetch(self.api(), self.target(), task_id, &job)
-                .instrument(span.clone())
-                .await
-            {
+            let mut fetched = Err(runwait_anaplan::Error::Config(String::new()));
+            // A body cut off half-way is tried again from the start, while Anaplan still
+            // has the dump: the next run of the import deletes it.
+            for _ in 0..DUMP_ATTEMPTS {
+                self.admit(self.now()).await;
+                fetched = dumps::fetch(self.api(), self.target(), task_id, &job)
+                    .instrument(span.clone())
+                    .await;
+                match &fetched {
+                    Err(e) if e.is_transient() => {
+                        span.in_scope(
+                            || tracing::warn!(error = %e, "dump download failed; trying again"),
+                        );
+                    }
+                    _ => break,
+                }
+            }
+            match fetched {
                 Ok(file) => {
                     span.record("runwait.dump.bytes", file.bytes);
                     span.record("runwait.dump.gone", file.gone);

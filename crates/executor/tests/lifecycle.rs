@@ -289,3 +289,29 @@ fn record(
         traceparent: None,
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_whose_cancel_fails_leaves_the_task_reattachable() {
+    let h = harness(hour_long()).await;
+    h.sim
+        .add_fault(runwait_sim::Fault {
+            on: runwait_sim::CallKind::Cancel,
+            after: 0,
+            count: 0,
+            fault: runwait_sim::FaultKind::Http {
+                status: 500,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let ctx = h.ctx("slow", "r1");
+    fire_after(&ctx.cancel, 30);
+    let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
+    assert_eq!(result.outcome, StepOutcome::Detached, "{}", result.message);
+    assert!(
+        result.message.contains("could not be cancelled"),
+        "{}",
+        result.message
+    );
+    assert_eq!(result.task_state, Some(TaskState::InProgress));
+}

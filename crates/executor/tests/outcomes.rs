@@ -270,3 +270,62 @@ async fn an_outage_longer_than_the_tolerance_is_an_error() {
     );
     assert!(result.elapsed >= Duration::from_secs(600));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dump_cut_off_half_way_is_downloaded_again() {
+    let mut scenario = Scenario::builtin();
+    scenario.dump_chunk_size = 50;
+    let h = harness(scenario).await;
+    // The chunk list answers; the first chunk breaks off.
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Dump,
+            after: 1,
+            count: 1,
+            fault: FaultKind::Reset,
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Import, "112000000003")
+        .run(h.ctx("customers", "r1"))
+        .await;
+    let dump = &result.dumps[0];
+    let text = std::fs::read_to_string(dump.path.as_ref().expect("downloaded in the end")).unwrap();
+    assert_eq!(text.lines().count(), 6, "header and 5 rows: {text}");
+    assert_eq!(dump.error_rows + dump.warning_rows, 5);
+    let resets = h
+        .journal()
+        .iter()
+        .filter(|e| e.kind == CallKind::Dump && e.answer == runwait_sim::Answer::Reset)
+        .count();
+    assert_eq!(resets, 1, "the first download did break off");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dump_that_cannot_be_downloaded_is_named_in_the_message() {
+    let h = harness(Scenario::builtin()).await;
+    h.sim
+        .add_fault(Fault {
+            on: CallKind::Dump,
+            after: 0,
+            count: 0,
+            fault: FaultKind::Http {
+                status: 500,
+                retry_after: None,
+            },
+        })
+        .unwrap();
+    let result = h
+        .step(TaskKind::Import, "112000000003")
+        .run(h.ctx("customers", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Failed);
+    assert!(result.dumps[0].path.is_none() && !result.dumps[0].gone);
+    assert!(
+        result
+            .message
+            .contains("dump could not be downloaded for 112000000003"),
+        "{}",
+        result.message
+    );
+}
