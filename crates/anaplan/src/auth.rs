@@ -19,6 +19,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
+use crate::error::RequestLine;
 use crate::http::{AuthRequest, Http};
 use crate::{Clock, Error, Secret};
 
@@ -363,6 +364,9 @@ pub(crate) struct TokenManager {
     serial: AtomicU64,
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
+    /// A login the auth service refused: not tried again by this client, so parallel
+    /// steps cannot lock the account with a wrong password.
+    refused: std::sync::Mutex<Option<(RequestLine, u16, String)>>,
 }
 
 impl TokenManager {
@@ -377,6 +381,7 @@ impl TokenManager {
             serial: AtomicU64::new(0),
             refresh_margin,
             clock,
+            refused: std::sync::Mutex::new(None),
         }
     }
 
@@ -394,7 +399,16 @@ impl TokenManager {
                         "anaplan.auth.refresh",
                         runwait.token.remaining_s = left.as_secs() as i64
                     );
-                    self.renew(&auth, t).instrument(span).await?
+                    match self.renew(&auth, t).instrument(span).await {
+                        Ok(fresh) => fresh,
+                        // The token still works: a refresh that failed for now is tried
+                        // again on the next call, not turned into this call's failure.
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                            return Ok(t.clone());
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
                 Some(_) => self.login(&auth).await?,
             },
@@ -425,8 +439,30 @@ impl TokenManager {
     }
 
     async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((request, status, message)) = refused {
+            return Err(Error::Auth {
+                request,
+                status,
+                message,
+            });
+        }
         let span = tracing::info_span!("anaplan.auth.login");
-        self.provider.login(auth).instrument(span).await
+        let result = self.provider.login(auth).instrument(span).await;
+        if let Err(Error::Auth {
+            request,
+            status,
+            message,
+        }) = &result
+        {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((request.clone(), *status, message.clone()));
+        }
+        result
     }
 
     /// Forgets `token` after the API refused it, so the next call logs in again. A token

@@ -167,10 +167,9 @@ async fn concurrent_callers_share_one_login() {
     );
 }
 
-/// A 40-minute wait (scaled 600 times: 4 s) outlives the 35-minute token; the client
-/// renews it before it expires, so no call is ever refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_forty_minute_wait_renews_the_token_without_a_401() {
+/// A 40-minute action waited on at 600 times speed (4 s), polled every 30 scenario
+/// seconds by a client whose clock runs with the simulator's; returns the journal.
+async fn forty_minute_wait(fault: Option<runwait_sim::Fault>) -> Vec<runwait_sim::JournalEntry> {
     let speed = 600.0;
     let epoch = SystemTime::now();
     let mut scenario = Scenario::builtin();
@@ -178,27 +177,25 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
     let sim = Simulator::start(SimConfig::new(scenario).speed(speed).epoch(epoch))
         .await
         .unwrap();
+    if let Some(fault) = fault {
+        sim.add_fault(fault).unwrap();
+    }
     let client = basic_builder(&sim)
         .clock(ScaledClock::new(epoch, speed))
         .build()
         .unwrap();
     let action = target(TaskKind::Action, "117000000001");
-    let started = client
-        .start(&action, &StartOptions::default())
-        .await
-        .unwrap();
-    // Poll every 30 scenario seconds.
-    let task = wait_terminal(
-        &client,
-        &action,
-        &started.task_id,
-        Duration::from_millis(50),
-    )
-    .await;
+    let (_, task) = start_and_wait(&client, &action, Duration::from_millis(50)).await;
     assert_eq!(task.task_state, TaskState::Complete);
     assert!(sim.now() >= Duration::from_secs(40 * 60));
+    sim.journal()
+}
 
-    let journal = sim.journal();
+/// The 40-minute wait outlives the 35-minute token; the client renews it before it
+/// expires, so no call is ever refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forty_minute_wait_renews_the_token_without_a_401() {
+    let journal = forty_minute_wait(None).await;
     assert!(
         journal.iter().all(|e| e.answer != Answer::Status(401)),
         "no call was refused"
@@ -214,6 +211,37 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
     assert!(
         at >= Duration::from_secs(30 * 60) && at < Duration::from_secs(35 * 60),
         "renewed at {at:?}"
+    );
+}
+
+/// When the auth service fails the first renewal (every retry of it), the still valid
+/// token carries on and the next call renews it: the caller sees nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_renewal_keeps_the_valid_token_and_tries_again() {
+    let fault = runwait_sim::Fault {
+        on: runwait_sim::CallKind::Auth,
+        after: 1,
+        count: 5,
+        fault: runwait_sim::FaultKind::Http {
+            status: 503,
+            retry_after: None,
+        },
+    };
+    let journal = forty_minute_wait(Some(fault)).await;
+    let refreshes: Vec<Answer> = calls(&journal, "POST", "/token/refresh")
+        .iter()
+        .map(|e| e.answer)
+        .collect();
+    assert_eq!(&refreshes[..5], &[Answer::Status(503); 5]);
+    assert_eq!(refreshes[5..], [Answer::Status(201)]);
+    let api_answers: Vec<Answer> = journal
+        .iter()
+        .filter(|e| e.path.starts_with("/2/0"))
+        .map(|e| e.answer)
+        .collect();
+    assert!(
+        api_answers.iter().all(|a| *a == Answer::Status(200)),
+        "{api_answers:?}"
     );
 }
 
@@ -260,4 +288,23 @@ async fn oauth_refresh_tokens_rotate_and_are_stored_back() {
     client.workspaces().await.unwrap();
     assert_ne!(std::fs::read_to_string(&file).unwrap(), rotated);
     std::fs::remove_file(file).unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_login_is_not_tried_again() {
+    let sim = sim(1.0).await;
+    let client = Client::builder(endpoints(&sim), BasicAuth::new(USER, Secret::new("wrong")))
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            client.workspaces().await,
+            Err(Error::Auth { status: 401, .. })
+        ));
+    }
+    assert_eq!(
+        calls(&sim.journal(), "POST", "/token/authenticate").len(),
+        1,
+        "one refused login, not one per call: accounts get locked"
+    );
 }
