@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use runwait_anaplan::{
-    BasicAuth, CertificateAuth, Client, EncodedDataFormat, Error, Secret, StartOptions, TaskKind,
-    TokenAuth,
+    BasicAuth, CertificateAuth, Client, EncodedDataFormat, Error, Secret, TaskKind, TokenAuth,
 };
 use runwait_core::TaskState;
 use runwait_sim::{Answer, Scenario, SimConfig, Simulator};
