@@ -35,4 +35,4 @@ pub use env::{TokioEnv, WaitEnv};
 pub use poll::{PollPolicy, Schedule, next_poll_at};
 pub use run_and_wait::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use step::{DumpFile, EventSink, Step, StepContext, StepEvent, StepOutcome, StepResult};
-pub use store::{RunKey, StateStore, StepRecord, StoreError};
+pub use store::{RunKey, StateStore, StepLock, StepRecord, StoreError};

@@ -273,6 +273,16 @@ impl Wait<'_> {
     }
 
     async fn run(mut self) -> StepResult {
+        // Held to the end of the step: no other process works on this step run meanwhile.
+        let _lock =
+            match self
+                .ctx
+                .state
+                .lock(&self.ctx.workflow, &self.ctx.step_id, &self.ctx.run_key)
+            {
+                Ok(lock) => lock,
+                Err(e) => return self.result(StepOutcome::Error, e.to_string()),
+            };
         let task_id = match self.start_or_reattach().await {
             Ok(Some(task)) => task,
             Ok(None) => {

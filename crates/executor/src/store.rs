@@ -67,6 +67,12 @@ pub enum StoreError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Another process holds the step run (the same workflow, step and run key).
+    #[error("state store {path}: another run with the same run key is running this step")]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A record is not valid JSON of the expected shape.
     #[error("state store {path}: unreadable record: {source}")]
     Corrupt {
@@ -136,6 +142,33 @@ impl StateStore {
         write_atomically(&path, &json).map_err(io(&path))
     }
 
+    /// Takes the step run for this process until the guard is dropped, so two runs with
+    /// the same run key (a scheduler's overlapping retry) cannot both start its task.
+    pub fn lock(
+        &self,
+        workflow: &str,
+        step_id: &str,
+        run_key: &RunKey,
+    ) -> Result<StepLock, StoreError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io { path, source }
+        };
+        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        let path = self.path(workflow, step_id, run_key).with_extension("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(StepLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
+        }
+    }
+
     /// Every record in the store, sorted by file name; unreadable files are reported.
     pub fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
         let entries = match std::fs::read_dir(&self.dir) {
@@ -165,6 +198,12 @@ impl StateStore {
             })
             .collect())
     }
+}
+
+/// A step run held by this process (an OS file lock, released on drop or exit).
+#[derive(Debug)]
+pub struct StepLock {
+    _file: std::fs::File,
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory.
@@ -251,6 +290,16 @@ mod tests {
             1,
             "no temporary file left behind"
         );
+        let held = store.lock(&r.workflow, &r.step_id, &r.run_key).unwrap();
+        let again = store.lock(&r.workflow, &r.step_id, &r.run_key).unwrap_err();
+        assert!(
+            again
+                .to_string()
+                .contains("another run with the same run key"),
+            "{again}"
+        );
+        drop(held);
+        store.lock(&r.workflow, &r.step_id, &r.run_key).unwrap();
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -315,3 +315,26 @@ async fn an_abort_whose_cancel_fails_leaves_the_task_reattachable() {
     );
     assert_eq!(result.task_state, Some(TaskState::InProgress));
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_runs_of_one_step_run_never_both_start_it() {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let step = h.step(TaskKind::Action, "117000000001");
+    let (a, b) = tokio::join!(step.run(h.ctx("once", "r1")), step.run(h.ctx("once", "r1")));
+    let mut outcomes = [a.outcome, b.outcome];
+    outcomes.sort_by_key(|o| o.name());
+    assert_eq!(outcomes, [StepOutcome::Error, StepOutcome::Succeeded]);
+    let refused = if a.outcome == StepOutcome::Error {
+        &a
+    } else {
+        &b
+    };
+    assert!(
+        refused
+            .message
+            .contains("another run with the same run key"),
+        "{}",
+        refused.message
+    );
+    assert_eq!(h.starts(), 1);
+}
