@@ -14,8 +14,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use runwait_core::token::{AuthReply, TokenValue};
-use serde::Deserialize;
+use runwait_core::token::{AuthReply, OAuthTokenReply, TokenValue};
 use tokio::sync::Mutex;
 use tracing::Instrument;
 
@@ -303,15 +302,6 @@ impl OAuthRefreshAuth {
     }
 }
 
-#[derive(Deserialize)]
-struct OAuthReply {
-    access_token: TokenValue,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    refresh_token: Option<TokenValue>,
-}
-
 #[async_trait]
 impl AuthProvider for OAuthRefreshAuth {
     async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
@@ -326,7 +316,7 @@ impl AuthProvider for OAuthRefreshAuth {
                 ],
             )
             .await?;
-        let reply: OAuthReply =
+        let reply: OAuthTokenReply =
             runwait_core::wire::parse_json(&body).map_err(|source| Error::Malformed {
                 request: crate::error::RequestLine {
                     method: "POST".into(),

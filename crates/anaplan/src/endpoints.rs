@@ -64,6 +64,13 @@ impl Endpoints {
         Ok(Endpoints { api, auth })
     }
 
+    /// The OAuth token endpoint of a region: `https://{region}.app.anaplan.com/oauth/token`.
+    pub fn oauth_token_url(region: &str) -> Result<Url, Error> {
+        let region = region.trim().to_ascii_lowercase();
+        Url::parse(&format!("https://{region}.app.anaplan.com/oauth/token"))
+            .map_err(|e| Error::Config(format!("no OAuth token URL for region `{region}`: {e}")))
+    }
+
     /// The Integration API base, e.g. `https://api.anaplan.com/2/0`.
     pub fn api(&self) -> &Url {
         &self.api
@@ -121,7 +128,8 @@ fn parse_base(field: &str, text: &str) -> Result<Url, Error> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// True for `localhost` and loopback addresses: the only hosts `http://` is allowed for.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),

@@ -45,7 +45,7 @@ pub use client::{
     Client, ClientBuilder, DumpSource, KnownTasks, MappingParameter, StartOptions, Started,
     TaskKind, TaskTarget,
 };
-pub use endpoints::Endpoints;
+pub use endpoints::{Endpoints, is_loopback};
 pub use error::{Error, RequestLine, TransportKind};
 pub use retry::RetryPolicy;
 pub use secret::Secret;

@@ -98,23 +98,76 @@ impl fmt::Display for ObjectKind {
     }
 }
 
+/// Each kind's object-id prefix: the one table both directions read.
+const PREFIXES: [(&str, ObjectKind); 5] = [
+    ("112", ObjectKind::Import),
+    ("113", ObjectKind::File),
+    ("116", ObjectKind::Export),
+    ("117", ObjectKind::Action),
+    ("118", ObjectKind::Process),
+];
+
+impl ObjectKind {
+    /// The three digits its object ids start with (`118` for a process).
+    pub fn prefix(self) -> &'static str {
+        PREFIXES
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("", |(p, _)| p)
+    }
+}
+
 impl ObjectId {
     /// The kind of object, when the id carries a known prefix.
     pub fn kind(&self) -> Option<ObjectKind> {
-        match self.0.get(..3)? {
-            "112" => Some(ObjectKind::Import),
-            "113" => Some(ObjectKind::File),
-            "116" => Some(ObjectKind::Export),
-            "117" => Some(ObjectKind::Action),
-            "118" => Some(ObjectKind::Process),
-            _ => None,
-        }
+        let prefix = self.0.get(..3)?;
+        PREFIXES.iter().find(|(p, _)| *p == prefix).map(|(_, k)| *k)
+    }
+
+    /// Twelve digits, as Anaplan's object ids are (the prefix is checked by [`kind`](Self::kind)).
+    pub fn is_well_formed(&self) -> bool {
+        self.0.len() == 12 && self.0.bytes().all(|b| b.is_ascii_digit())
+    }
+}
+
+/// 32 hex digits, the letters in the given case.
+fn is_hex32(s: &str, upper: bool) -> bool {
+    let letters = if upper { b'A'..=b'F' } else { b'a'..=b'f' };
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || letters.contains(&b))
+}
+
+impl WorkspaceId {
+    /// 32 lowercase hex digits, as Anaplan's workspace ids are.
+    pub fn is_well_formed(&self) -> bool {
+        is_hex32(&self.0, false)
+    }
+}
+
+impl ModelId {
+    /// 32 uppercase hex digits, as Anaplan's model ids are.
+    pub fn is_well_formed(&self) -> bool {
+        is_hex32(&self.0, true)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_know_their_form() {
+        assert!(WorkspaceId::new("8a81b09d5e8c6f27015e8d6c3f4a0b21").is_well_formed());
+        assert!(!WorkspaceId::new("8A81B09D5E8C6F27015E8D6C3F4A0B21").is_well_formed());
+        assert!(ModelId::new("75A40874E6B64FA3AE0743278996850F").is_well_formed());
+        assert!(!ModelId::new("75a40874e6b64fa3ae0743278996850f").is_well_formed());
+        assert!(!ModelId::new("75A4").is_well_formed());
+        assert!(ObjectId::new("118000000001").is_well_formed());
+        assert!(!ObjectId::new("11800000000x").is_well_formed());
+        assert_eq!(ObjectKind::Process.prefix(), "118");
+        assert_eq!(ObjectKind::File.prefix(), "113");
+    }
 
     #[test]
     fn object_kind_comes_from_the_prefix() {

@@ -52,25 +52,46 @@ pub enum UnsuccessfulWithoutEvidencePolicy {
 
 /// A policy name in configuration or on the command line that is not one of the choices.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown policy `{given}`: expected one of {expected}")]
+#[error("unknown policy `{given}`: expected one of {}", expected.join(", "))]
 pub struct UnknownPolicy {
     given: String,
-    expected: &'static str,
+    expected: Vec<&'static str>,
+}
+
+/// Reads a policy by its name in `names`.
+fn by_name<T: Copy>(s: &str, names: &[(&'static str, T)]) -> Result<T, UnknownPolicy> {
+    names
+        .iter()
+        .find(|(n, _)| *n == s)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| UnknownPolicy {
+            given: s.to_owned(),
+            expected: names.iter().map(|(n, _)| *n).collect(),
+        })
+}
+
+impl DumpPolicy {
+    /// Every policy with its name in configuration.
+    pub const NAMES: [(&'static str, DumpPolicy); 3] = [
+        ("warn", DumpPolicy::Warn),
+        ("fail", DumpPolicy::Fail),
+        ("ignore", DumpPolicy::Ignore),
+    ];
+}
+
+impl UnsuccessfulWithoutEvidencePolicy {
+    /// Every policy with its name in configuration.
+    pub const NAMES: [(&'static str, UnsuccessfulWithoutEvidencePolicy); 2] = [
+        ("warn", UnsuccessfulWithoutEvidencePolicy::Warn),
+        ("fail", UnsuccessfulWithoutEvidencePolicy::Fail),
+    ];
 }
 
 impl std::str::FromStr for DumpPolicy {
     type Err = UnknownPolicy;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "warn" => Ok(DumpPolicy::Warn),
-            "fail" => Ok(DumpPolicy::Fail),
-            "ignore" => Ok(DumpPolicy::Ignore),
-            _ => Err(UnknownPolicy {
-                given: s.to_owned(),
-                expected: "warn, fail, ignore",
-            }),
-        }
+        by_name(s, &Self::NAMES)
     }
 }
 
@@ -78,14 +99,7 @@ impl std::str::FromStr for UnsuccessfulWithoutEvidencePolicy {
     type Err = UnknownPolicy;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "warn" => Ok(UnsuccessfulWithoutEvidencePolicy::Warn),
-            "fail" => Ok(UnsuccessfulWithoutEvidencePolicy::Fail),
-            _ => Err(UnknownPolicy {
-                given: s.to_owned(),
-                expected: "warn, fail",
-            }),
-        }
+        by_name(s, &Self::NAMES)
     }
 }
 

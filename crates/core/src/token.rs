@@ -105,6 +105,24 @@ impl AuthFailure {
     }
 }
 
+/// The reply of an OAuth token endpoint to a refresh-token grant
+/// (`POST /oauth/token`): the access token is sent as `Bearer`; a rotating server also
+/// returns the refresh token that replaces the one it was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthTokenReply {
+    /// The access token.
+    pub access_token: TokenValue,
+    /// `bearer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Seconds the access token lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    /// The next refresh token, when the server rotates them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<TokenValue>,
+}
+
 /// The body of a certificate login: base64 of random bytes and of their SHA512withRSA
 /// signature; `encodedDataFormat: "v2"` means the bytes start with an 8-byte big-endian
 /// timestamp.

@@ -174,11 +174,19 @@ fn a_process_dump_is_reported_on_the_action_that_has_it() {
     let warnings = outcome("process-succeeded-nested-dump.json")
         .reasons()
         .to_vec();
-    assert!(
-        warnings
-            .iter()
-            .all(|w| w.object_id.as_ref().unwrap().as_str() == "112000000048"),
-        "{warnings:?}"
+    let seen: Vec<(&str, &str)> = warnings
+        .iter()
+        .map(|w| (w.object_id.as_ref().unwrap().as_str(), w.message.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "112000000048",
+                "a failure dump is available: some rows were rejected or have warnings"
+            ),
+            ("112000000048", "rows 2 with warnings"),
+        ]
     );
 }
 
