@@ -98,7 +98,7 @@ pub async fn connect(connection: &Connection) -> Result<Connected, ConnectError>
             auth,
             oauth_token_url,
         } => {
-            let provider = provider(auth, endpoints, oauth_token_url.as_ref())?;
+            let provider = provider(auth, oauth_token_url.as_ref())?;
             let client = Client::builder_shared(endpoints.clone(), provider).build()?;
             Ok(Connected {
                 client,
@@ -110,7 +110,6 @@ pub async fn connect(connection: &Connection) -> Result<Connected, ConnectError>
 
 fn provider(
     auth: &AuthSpec,
-    endpoints: &Endpoints,
     oauth_token_url: Option<&url::Url>,
 ) -> Result<Arc<dyn AuthProvider>, ConnectError> {
     Ok(match auth {
@@ -136,10 +135,12 @@ fn provider(
             client_id,
             refresh_token,
         } => {
-            let url = match oauth_token_url {
-                Some(url) => url.clone(),
-                None => default_oauth_url(endpoints)?,
-            };
+            // The checker sets it for every `kind: oauth`, from the region when not given.
+            let url = oauth_token_url.cloned().ok_or_else(|| {
+                ConnectError::Client(runwait_anaplan::Error::Config(
+                    "`auth.kind: oauth` needs `connection.oauth_token_url` (or a `region` to derive it from)".to_owned(),
+                ))
+            })?;
             let mut oauth = OAuthRefreshAuth::new(url, client_id.clone(), refresh_token.resolve()?);
             // A rotated refresh token goes back where it came from, when that is a file.
             match refresh_token {
@@ -153,21 +154,6 @@ fn provider(
             }
             Arc::new(oauth)
         }
-    })
-}
-
-/// `https://{region}.app.anaplan.com/oauth/token`, from the auth host's region prefix.
-fn default_oauth_url(endpoints: &Endpoints) -> Result<url::Url, ConnectError> {
-    let host = endpoints.auth().host_str().unwrap_or_default();
-    let region = host
-        .split('.')
-        .next()
-        .filter(|r| *r != "auth")
-        .unwrap_or("us1");
-    url::Url::parse(&format!("https://{region}.app.anaplan.com/oauth/token")).map_err(|e| {
-        ConnectError::Client(runwait_anaplan::Error::Config(format!(
-            "cannot derive the OAuth token URL: {e}"
-        )))
     })
 }
 

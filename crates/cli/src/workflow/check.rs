@@ -807,11 +807,8 @@ impl Checker {
             }
             (Some(n), true) => Some(self.url(n, "connection.oauth_token_url")?),
             (None, true) => match region.and_then(Node::as_str) {
-                Some(r) => url::Url::parse(&format!(
-                    "https://{}.app.anaplan.com/oauth/token",
-                    r.trim().to_ascii_lowercase()
-                ))
-                .ok(),
+                // Every known region makes a URL; an unknown one was reported above.
+                Some(r) => Endpoints::oauth_token_url(r).ok(),
                 None => {
                     self.error(
                         f.node,
