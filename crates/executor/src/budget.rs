@@ -15,6 +15,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::num::NonZeroU32;
 use std::ops::Add;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -96,7 +97,7 @@ const MAX_PAUSE: Duration = Duration::from_secs(5 * 60);
 #[derive(Clone, Debug)]
 pub struct RateBudget {
     queue: mpsc::UnboundedSender<Waiter>,
-    seq: Arc<Mutex<u64>>,
+    seq: Arc<AtomicU64>,
     paused_until: Arc<Mutex<Option<Instant>>>,
     per_second: u32,
 }
@@ -116,7 +117,7 @@ impl RateBudget {
         tokio::spawn(dispatch(limiter, rx, paused_until.clone()));
         RateBudget {
             queue: tx,
-            seq: Arc::new(Mutex::new(0)),
+            seq: Arc::new(AtomicU64::new(0)),
             paused_until,
             per_second: rate.get(),
         }
@@ -129,11 +130,7 @@ impl RateBudget {
 
     /// Waits for a permit for a request that became due at `due`.
     pub async fn acquire(&self, due: Instant) {
-        let seq = {
-            let mut seq = self.seq.lock().unwrap_or_else(|p| p.into_inner());
-            *seq += 1;
-            *seq
-        };
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (grant, granted) = oneshot::channel();
         if self.queue.send(Waiter { due, seq, grant }).is_ok() {
             // The dispatcher only stops when every budget handle is gone.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use runwait_anaplan::{DumpSource, Error, TaskKind, TaskTarget};
 use runwait_core::catalog::NamedObject;
-use runwait_core::{ObjectId, Task, TaskId, TaskResult};
+use runwait_core::{NestedSummary, ObjectId, TaskId};
 
 use crate::api::TaskApi;
 use crate::step::DumpFile;
@@ -19,42 +19,25 @@ pub(crate) struct DumpJob {
     pub(crate) path: PathBuf,
 }
 
-/// The dumps a finished task offers: one per nested result that has one (a process), or
-/// the import's own.
+/// The dumps of a finished task: one per action that has one (the nested results of a
+/// process, or the import itself), numbered by the action's place in the task.
 pub(crate) fn jobs(
     target: &TaskTarget,
-    task: &Task,
+    actions: &[NestedSummary],
     dir: &Path,
     names: &[NamedObject],
 ) -> Vec<DumpJob> {
-    let Some(result) = &task.result else {
-        return Vec::new();
-    };
-    fn with_dump((i, r): (usize, &TaskResult)) -> Option<(usize, &TaskResult)> {
-        r.failure_dump_available.then_some((i, r))
-    }
-    let candidates: Vec<(usize, &TaskResult)> = if result.nested_results.is_empty() {
-        [(0, result)].into_iter().filter_map(with_dump).collect()
-    } else {
-        result
-            .nested_results
-            .iter()
-            .enumerate()
-            .filter_map(with_dump)
-            .collect()
-    };
-    candidates
-        .into_iter()
-        .filter_map(|(index, r)| {
-            let object_id = r
-                .object_id
-                .clone()
-                .or_else(|| Some(target.object.clone()))?;
+    actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.failure_dump_available)
+        .map(|(index, a)| {
+            let object_id = a.object_id.clone().unwrap_or_else(|| target.object.clone());
             let source = match target.kind {
                 TaskKind::Process => DumpSource::ProcessAction(object_id.clone()),
                 _ => DumpSource::Import,
             };
-            let name = r
+            let name = a
                 .object_name
                 .clone()
                 .or_else(|| {
@@ -65,11 +48,11 @@ pub(crate) fn jobs(
                 })
                 .unwrap_or_else(|| "dump".to_owned());
             let path = dir.join(format!("{}-{}-{}.csv", index + 1, object_id, slug(&name)));
-            Some(DumpJob {
+            DumpJob {
                 object_id,
                 source,
                 path,
-            })
+            }
         })
         .collect()
 }
@@ -98,22 +81,13 @@ pub(crate) async fn fetch(
         .await
     {
         Ok(bytes) => bytes,
-        Err(Error::NotFound { .. }) => {
-            drop(file);
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Ok(DumpFile {
-                object_id: job.object_id.clone(),
-                path: None,
-                gone: true,
-                bytes: 0,
-                error_rows: 0,
-                warning_rows: 0,
-            });
-        }
         Err(e) => {
             drop(file);
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(e);
+            return match e {
+                Error::NotFound { .. } => Ok(DumpFile::missing(job.object_id.clone(), true)),
+                e => Err(e),
+            };
         }
     };
     file.sync_all().await.map_err(write_error)?;

@@ -68,7 +68,10 @@ impl Schedule {
             (Some(p), Some(&(_, last))) if p > last => self.rising.push((at, p)),
             (Some(p), None) if p > 0.0 => self.rising.push((at, p)),
             // Not rising: whatever rate was seen no longer predicts anything.
-            (Some(p), _) if p > 0.0 => self.rising = vec![(at, p)],
+            (Some(p), _) if p > 0.0 => {
+                self.rising.clear();
+                self.rising.push((at, p));
+            }
             _ => self.rising.clear(),
         }
         if self.rising.len() > WINDOW {

@@ -433,69 +433,66 @@ impl Wait<'_> {
 
     /// Polls until the task ends, the deadline passes, or the runner aborts or detaches.
     async fn wait(mut self) -> StepResult {
-        let policy = self.step.config.poll;
         let mut schedule = Schedule::default();
         let mut unreachable_since: Option<Instant> = None;
         let mut failed_in_a_row = 0u32;
         // A reattached task was just looked at; a new one gets its first poll after the floor.
-        let mut next_at = match self.last.clone() {
-            Some(task) => match classify(&task, &self.step.config.outcome_policy) {
-                outcome if outcome.is_terminal() => return self.finish(task, outcome, None).await,
-                _ => {
-                    schedule.observe(self.now(), task.progress);
-                    next_poll_at(
-                        self.now(),
-                        schedule.next_delay(&policy, self.step.env.random()),
-                        self.ctx.deadline,
-                    )
+        let mut next_at = match &self.last {
+            Some(task) => {
+                let outcome = classify(task, &self.step.config.outcome_policy);
+                if outcome.is_terminal() {
+                    return self.finish(outcome, None).await;
                 }
-            },
-            None => next_poll_at(self.now(), policy.min_interval, self.ctx.deadline),
+                self.schedule_next(&mut schedule, task.progress, &tracing::Span::none())
+            }
+            None => next_poll_at(
+                self.now(),
+                self.step.config.poll.min_interval,
+                self.ctx.deadline,
+            ),
         };
         loop {
+            // A paused tenant budget must not hold up an abort or a detach either.
             tokio::select! {
                 biased;
                 _ = self.ctx.detach.cancelled() => return self.detached(),
                 _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
-                _ = self.step.env.sleep_until(next_at) => {}
-            }
-            // A paused tenant budget must not hold up an abort or a detach.
-            tokio::select! {
-                biased;
-                _ = self.ctx.detach.cancelled() => return self.detached(),
-                _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
-                _ = self.admit(next_at) => {}
+                _ = async {
+                    self.step.env.sleep_until(next_at).await;
+                    self.admit(next_at).await;
+                } => {}
             }
             let (span, polled) = self.poll(failed_in_a_row).await;
-            let now = self.now();
-            let past_deadline = self.ctx.deadline.is_some_and(|d| now >= d);
+            let past_deadline = self.ctx.deadline.is_some_and(|d| self.now() >= d);
             match polled {
                 Ok(task) => {
                     unreachable_since = None;
                     failed_in_a_row = 0;
                     let outcome = classify(&task, &self.step.config.outcome_policy);
+                    let (state, progress, current_step) = (
+                        task.task_state.clone(),
+                        task.progress,
+                        task.current_step.clone(),
+                    );
+                    self.last = Some(task);
                     if outcome.is_terminal() {
-                        return self.finish(task, outcome, None).await;
+                        return self.finish(outcome, None).await;
                     }
                     if past_deadline {
                         return self.cancel_remote(CancelCause::Timeout).await;
                     }
-                    schedule.observe(now, task.progress);
-                    let delay = schedule.next_delay(&policy, self.step.env.random());
-                    next_at = next_poll_at(now, delay, self.ctx.deadline);
-                    span.record(
-                        "runwait.next_poll_delay_ms",
-                        (next_at - now).as_millis() as i64,
-                    );
+                    next_at = self.schedule_next(&mut schedule, progress, &span);
+                    let next_poll_in = next_at - self.now();
                     self.emit(StepEvent::Polled {
-                        state: task.task_state.clone(),
-                        progress: task.progress,
-                        current_step: task.current_step.clone(),
-                        next_poll_in: next_at - now,
+                        state,
+                        progress,
+                        current_step,
+                        next_poll_in,
                     });
                 }
                 Err(e) if e.is_transient() => {
                     failed_in_a_row += 1;
+                    let now = self.now();
                     let since = *unreachable_since.get_or_insert(now);
                     if now - since >= self.step.config.unreachable_tolerance {
                         let message =
@@ -506,16 +503,7 @@ impl Wait<'_> {
                         return self.cancel_remote(CancelCause::Timeout).await;
                     }
                     self.note(&e);
-                    schedule.observe(now, None);
-                    next_at = next_poll_at(
-                        now,
-                        schedule.next_delay(&policy, self.step.env.random()),
-                        self.ctx.deadline,
-                    );
-                    span.record(
-                        "runwait.next_poll_delay_ms",
-                        (next_at - now).as_millis() as i64,
-                    );
+                    next_at = self.schedule_next(&mut schedule, None, &span);
                     self.emit(StepEvent::PollFailed {
                         message: e.to_string(),
                     });
@@ -527,8 +515,28 @@ impl Wait<'_> {
         }
     }
 
+    /// Learns from a poll's progress and decides the next poll, recording the delay on
+    /// the poll's span.
+    fn schedule_next(
+        &self,
+        schedule: &mut Schedule,
+        progress: Option<f64>,
+        span: &tracing::Span,
+    ) -> Instant {
+        let now = self.now();
+        schedule.observe(now, progress);
+        let delay = schedule.next_delay(&self.step.config.poll, self.step.env.random());
+        let next_at = next_poll_at(now, delay, self.ctx.deadline);
+        span.record(
+            "runwait.next_poll_delay_ms",
+            (next_at - now).as_millis() as i64,
+        );
+        next_at
+    }
+
     /// One status request, in its own span (returned, for the decision that follows).
-    /// `failed_before` is how many polls in a row failed before this one.
+    /// `failed_before` is how many polls in a row failed before this one. The caller keeps
+    /// the status in `last`.
     async fn poll(&mut self, failed_before: u32) -> (tracing::Span, Result<Task, Error>) {
         self.polls += 1;
         let span = tracing::info_span!(
@@ -546,23 +554,23 @@ impl Wait<'_> {
             .status(self.target(), &task_id)
             .instrument(span.clone())
             .await;
-        match &result {
+        match result {
             Ok(task) => {
                 span.record("anaplan.task.state", task.task_state.as_str());
                 if let Some(p) = task.progress {
                     span.record("anaplan.task.progress", p);
                 }
                 span.record("http.response.status_code", 200);
-                self.last = Some(task.clone());
+                (span, Ok(task))
             }
             Err(e) => {
                 if let Some(status) = e.http_status() {
                     span.record("http.response.status_code", status);
                 }
                 span.in_scope(|| tracing::warn!(error = %e, "status poll failed"));
+                (span, Err(e))
             }
         }
-        (span, result)
     }
 
     /// Asks Anaplan to cancel, then waits up to the grace period for `CANCELLED`.
@@ -581,7 +589,9 @@ impl Wait<'_> {
             Err(e) => {
                 // The task may have ended on its own meanwhile: look once more.
                 self.admit(self.now()).await;
-                let _ = self.poll(0).await;
+                if let Ok(task) = self.poll(0).await.1 {
+                    self.last = Some(task);
+                }
                 format!("; the cancel request failed: {e}")
             }
         };
@@ -594,8 +604,12 @@ impl Wait<'_> {
                 _ = self.step.env.sleep_until(at) => {}
             }
             self.admit(at).await;
-            if self.poll(0).await.1.is_ok_and(|task| task.is_terminal()) {
-                break;
+            if let Ok(task) = self.poll(0).await.1 {
+                let ended = task.is_terminal();
+                self.last = Some(task);
+                if ended {
+                    break;
+                }
             }
             if self.now() >= grace_end {
                 note = format!(
@@ -605,52 +619,53 @@ impl Wait<'_> {
                 break;
             }
         }
-        let last = self.last.clone();
-        let state = last.as_ref().map(|t| t.task_state.clone());
-        let completed = state == Some(TaskState::Complete);
-        match (cause, last) {
-            (CancelCause::Abort, Some(task)) if completed => {
-                // The task could not roll back: its real outcome is what the data says.
-                let outcome = classify(&task, &self.step.config.outcome_policy);
+        let state = self.last.as_ref().map(|t| t.task_state.clone());
+        let state_text = state
+            .as_ref()
+            .map_or("unknown".to_owned(), |s| s.to_string());
+        // A task that completed during the grace could not roll back: its real outcome,
+        // and its dumps, are what the data says.
+        let completed = self
+            .last
+            .as_ref()
+            .filter(|t| t.task_state == TaskState::Complete)
+            .map(|t| {
+                let successful = t.result.as_ref().is_some_and(|r| r.successful);
+                (classify(t, &self.step.config.outcome_policy), successful)
+            });
+        match (cause, completed) {
+            (CancelCause::Abort, Some((outcome, _))) => {
                 self.finish(
-                    task,
                     outcome,
                     Some("cancel requested, but the task could not roll back and completed"),
                 )
                 .await
             }
-            (CancelCause::Abort, _)
+            (CancelCause::Abort, None)
                 if requested.is_err() && state != Some(TaskState::Cancelled) =>
             {
                 // Not cancelled, maybe still running: say so, and keep it reattachable.
-                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
                 self.result(
                     StepOutcome::Detached,
                     format!(
-                        "aborted, but the task could not be cancelled and may still run (state {state}{note}); \
+                        "aborted, but the task could not be cancelled and may still run (state {state_text}{note}); \
                          rerun with the same run key to reattach"
                     ),
                 )
             }
-            (CancelCause::Abort, _) => {
-                let state = state.map_or("unknown".to_owned(), |s| s.to_string());
-                self.result(
-                    StepOutcome::Cancelled,
-                    format!("cancelled by the user; task state {state}{note}"),
-                )
-            }
-            (CancelCause::Timeout, last) => {
+            (CancelCause::Abort, None) => self.result(
+                StepOutcome::Cancelled,
+                format!("cancelled by the user; task state {state_text}{note}"),
+            ),
+            (CancelCause::Timeout, completed) => {
                 let after = self
                     .ctx
                     .deadline
                     .map(|d| d.saturating_duration_since(self.began).as_secs())
                     .unwrap_or(0);
-                match last.filter(|_| completed) {
-                    // It could not roll back and completed: its dumps matter as much.
-                    Some(task) => {
-                        let successful = task.result.as_ref().is_some_and(|r| r.successful);
-                        let outcome = classify(&task, &self.step.config.outcome_policy);
-                        let mut result = self.finish(task, outcome, None).await;
+                match completed {
+                    Some((outcome, successful)) => {
+                        let mut result = self.finish(outcome, None).await;
                         result.message = format!(
                             "timed out after {after}s; the task completed after the cancel request \
                              (could not roll back), successful: {successful}: {}{note}",
@@ -659,34 +674,28 @@ impl Wait<'_> {
                         result.outcome = StepOutcome::TimedOut;
                         result
                     }
-                    None => {
-                        let state = state.map_or("unknown".to_owned(), |s| s.to_string());
-                        self.result(
-                            StepOutcome::TimedOut,
-                            format!("timed out after {after}s; task state {state}{note}"),
-                        )
-                    }
+                    None => self.result(
+                        StepOutcome::TimedOut,
+                        format!("timed out after {after}s; task state {state_text}{note}"),
+                    ),
                 }
             }
         }
     }
 
-    /// Downloads the dumps, then builds the result of a finished task.
-    async fn finish(self, task: Task, outcome: Outcome, note: Option<&str>) -> StepResult {
-        let dumps = self.download_dumps(&task).await;
-        let step_outcome = StepOutcome::of(&outcome);
-        let mut message = describe(&outcome, &task);
+    /// Downloads the dumps of the finished task in `last`, then builds its result.
+    async fn finish(self, outcome: Outcome, note: Option<&str>) -> StepResult {
+        let (nested, mut message) = match &self.last {
+            Some(task) => (NestedSummary::of_task(task), describe(&outcome, task)),
+            None => (Vec::new(), outcome.name().to_owned()),
+        };
+        let dumps = self.download_dumps(&nested).await;
         if let Some(note) = note {
             message = format!("{message} ({note})");
         }
-        let gone: Vec<String> = dumps
-            .iter()
-            .filter(|d| d.gone)
-            .map(|d| d.object_id.to_string())
-            .collect();
         let failed: Vec<String> = dumps
             .iter()
-            .filter(|d| d.path.is_none() && !d.gone)
+            .filter(|d| d.failed())
             .map(|d| d.object_id.to_string())
             .collect();
         if !failed.is_empty() {
@@ -695,29 +704,30 @@ impl Wait<'_> {
                 failed.join(", ")
             ));
         }
+        let gone: Vec<String> = dumps
+            .iter()
+            .filter(|d| d.gone)
+            .map(|d| d.object_id.to_string())
+            .collect();
         if !gone.is_empty() {
             message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
         }
-        let mut result = self.result(step_outcome, message);
-        result.successful = task.result.as_ref().map(|r| r.successful);
-        result.task_state = Some(task.task_state.clone());
-        result.nested = NestedSummary::of_task(&task);
+        let mut result = self.result(StepOutcome::of(&outcome), message);
+        result.nested = nested;
         result.reasons = outcome.reasons().to_vec();
         result.dumps = dumps;
         result
     }
 
-    async fn download_dumps(&self, task: &Task) -> Vec<DumpFile> {
+    async fn download_dumps(&self, actions: &[NestedSummary]) -> Vec<DumpFile> {
         let Some(task_id) = &self.task_id else {
             return Vec::new();
         };
         let dir = self.ctx.out_dir.join(&self.ctx.step_id);
         let needs_names = self.target().kind == TaskKind::Process
-            && task.result.as_ref().is_some_and(|r| {
-                r.nested_results
-                    .iter()
-                    .any(|n| n.failure_dump_available && n.object_name.is_none())
-            });
+            && actions
+                .iter()
+                .any(|a| a.failure_dump_available && a.object_name.is_none());
         let names = if needs_names {
             self.admit(self.now()).await;
             self.api()
@@ -728,49 +738,39 @@ impl Wait<'_> {
             Vec::new()
         };
         let mut files = Vec::new();
-        for job in dumps::jobs(self.target(), task, &dir, &names) {
+        for job in dumps::jobs(self.target(), actions, &dir, &names) {
             let span = tracing::info_span!(
                 "anaplan.dump.download",
                 anaplan.object.id = job.object_id.as_str(),
                 runwait.dump.bytes = Empty,
                 runwait.dump.gone = Empty,
             );
-            let mut fetched = Err(runwait_anaplan::Error::Config(String::new()));
             // A body cut off half-way is tried again from the start, while Anaplan still
             // has the dump: the next run of the import deletes it.
-            for _ in 0..DUMP_ATTEMPTS {
+            let mut attempt = 1;
+            let fetched = loop {
                 self.admit(self.now()).await;
-                fetched = dumps::fetch(self.api(), self.target(), task_id, &job)
+                let fetched = dumps::fetch(self.api(), self.target(), task_id, &job)
                     .instrument(span.clone())
                     .await;
                 match &fetched {
-                    Err(e) if e.is_transient() => {
+                    Err(e) if e.is_transient() && attempt < DUMP_ATTEMPTS => {
                         span.in_scope(
                             || tracing::warn!(error = %e, "dump download failed; trying again"),
                         );
+                        attempt += 1;
                     }
-                    _ => break,
+                    _ => break fetched,
                 }
-            }
-            match fetched {
-                Ok(file) => {
-                    span.record("runwait.dump.bytes", file.bytes);
-                    span.record("runwait.dump.gone", file.gone);
-                    self.emit(StepEvent::Dump(file.clone()));
-                    files.push(file);
-                }
-                Err(e) => {
-                    span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
-                    files.push(DumpFile {
-                        object_id: job.object_id.clone(),
-                        path: None,
-                        gone: false,
-                        bytes: 0,
-                        error_rows: 0,
-                        warning_rows: 0,
-                    });
-                }
-            }
+            };
+            let file = fetched.unwrap_or_else(|e| {
+                span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                DumpFile::missing(job.object_id.clone(), false)
+            });
+            span.record("runwait.dump.bytes", file.bytes);
+            span.record("runwait.dump.gone", file.gone);
+            self.emit(StepEvent::Dump(file.clone()));
+            files.push(file);
         }
         files
     }

@@ -123,6 +123,25 @@ pub struct DumpFile {
     pub warning_rows: u64,
 }
 
+impl DumpFile {
+    /// A dump with no file: gone from Anaplan (404), or not downloaded.
+    pub fn missing(object_id: ObjectId, gone: bool) -> Self {
+        DumpFile {
+            object_id,
+            path: None,
+            gone,
+            bytes: 0,
+            error_rows: 0,
+            warning_rows: 0,
+        }
+    }
+
+    /// True when the download failed (the dump was not gone, yet no file was written).
+    pub fn failed(&self) -> bool {
+        self.path.is_none() && !self.gone
+    }
+}
+
 /// What a step ended with.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepResult {

@@ -117,29 +117,23 @@ impl StateStore {
         step_id: &str,
         run_key: &RunKey,
     ) -> Result<Option<StepRecord>, StoreError> {
-        let path = self.path(workflow, step_id, run_key);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io { path, source }),
+        match read_record(self.path(workflow, step_id, run_key)) {
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                Ok(None)
+            }
+            other => other.map(Some),
         }
     }
 
     /// Saves a record atomically.
     pub fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.path(&record.workflow, &record.step_id, &record.run_key);
         let json = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt {
             path: path.clone(),
             source,
         })?;
-        write_atomically(&path, &json).map_err(io(&path))
+        write_atomically(&path, &json).map_err(io_error(&path))
     }
 
     /// Takes the step run for this process until the guard is dropped, so two runs with
@@ -150,18 +144,14 @@ impl StateStore {
         step_id: &str,
         run_key: &RunKey,
     ) -> Result<StepLock, StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.path(workflow, step_id, run_key).with_extension("lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(io(&path))?;
+            .map_err(io_error(&path))?;
         match file.try_lock() {
             Ok(()) => Ok(StepLock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy { path }),
@@ -186,18 +176,20 @@ impl StateStore {
             .filter(|p| p.extension().is_some_and(|x| x == "json"))
             .collect();
         paths.sort();
-        Ok(paths
-            .into_iter()
-            .map(|path| {
-                let bytes = std::fs::read(&path).map_err(|source| StoreError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
-                serde_json::from_slice(&bytes)
-                    .map_err(|source| StoreError::Corrupt { path, source })
-            })
-            .collect())
+        Ok(paths.into_iter().map(read_record).collect())
     }
+}
+
+/// Reads and parses one record file.
+fn read_record(path: PathBuf) -> Result<StepRecord, StoreError> {
+    let bytes = std::fs::read(&path).map_err(io_error(&path))?;
+    serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
+}
+
+/// Maps an I/O error on `path` to a [`StoreError`] naming it.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { path, source }
 }
 
 /// A step run held by this process (an OS file lock, released on drop or exit).
@@ -286,7 +278,7 @@ mod tests {
             "nightly%20load.load%2Factuals.2026-11-28.json"
         );
         assert_eq!(
-            store.list().unwrap().len(),
+            std::fs::read_dir(&dir).unwrap().count(),
             1,
             "no temporary file left behind"
         );
