@@ -126,17 +126,6 @@ pub(crate) const CONDITIONS: &[(&str, Condition)] = &[
     ("always()", Condition::Always),
 ];
 
-pub(crate) const DUMP_POLICIES: &[(&str, DumpPolicy)] = &[
-    ("warn", DumpPolicy::Warn),
-    ("fail", DumpPolicy::Fail),
-    ("ignore", DumpPolicy::Ignore),
-];
-
-pub(crate) const EVIDENCE_POLICIES: &[(&str, UnsuccessfulWithoutEvidencePolicy)] = &[
-    ("warn", UnsuccessfulWithoutEvidencePolicy::Warn),
-    ("fail", UnsuccessfulWithoutEvidencePolicy::Fail),
-];
-
 pub(crate) const PROTOCOLS: &[(&str, &str)] =
     &[("grpc", "grpc"), ("http/protobuf", "http/protobuf")];
 
@@ -1022,13 +1011,13 @@ impl Checker {
             d.timeout = self.duration(n, &f.path("timeout"));
         }
         if let Some(n) = f.get("on_dump") {
-            d.on_dump = self.choice(n, &f.path("on_dump"), DUMP_POLICIES);
+            d.on_dump = self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES);
         }
         if let Some(n) = f.get("on_unsuccessful_without_evidence") {
             d.on_unsuccessful_without_evidence = self.choice(
                 n,
                 &f.path("on_unsuccessful_without_evidence"),
-                EVIDENCE_POLICIES,
+                &UnsuccessfulWithoutEvidencePolicy::NAMES,
             );
         }
         let poll = match f.get("poll") {
@@ -1177,14 +1166,14 @@ impl Checker {
             None => Some(0),
         };
         let on_dump = match f.get("on_dump") {
-            Some(n) => self.choice(n, &f.path("on_dump"), DUMP_POLICIES),
+            Some(n) => self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES),
             None => Some(defaults.on_dump.unwrap_or_default()),
         };
         let evidence = match f.get("on_unsuccessful_without_evidence") {
             Some(n) => self.choice(
                 n,
                 &f.path("on_unsuccessful_without_evidence"),
-                EVIDENCE_POLICIES,
+                &UnsuccessfulWithoutEvidencePolicy::NAMES,
             ),
             None => Some(
                 defaults
@@ -1272,7 +1261,7 @@ impl Checker {
         };
         let mapping_parameters = match (f.get("mapping_parameters"), uses) {
             (None, _) => Some(Vec::new()),
-            (Some(_), Some((name, TaskKind::Export | TaskKind::Action, ..))) => {
+            (Some(_), Some((name, kind, ..))) if !kind.accepts_mapping_parameters() => {
                 let key = f.key("mapping_parameters").unwrap_or(node);
                 self.error(
                     key,
