@@ -19,7 +19,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::auth::{AuthProvider, TokenManager};
 use crate::error::{RequestLine, TransportKind};
-use crate::http::{ApiRequest, Http, build_client, read_text};
+use crate::http::{ApiRequest, Http, broken, build_client, read_text};
 use crate::{Clock, Endpoints, Error, RetryPolicy, SystemClock};
 
 /// What kind of object a task runs.
@@ -329,28 +329,20 @@ impl Client {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        ApiRequest {
-            method,
-            url,
-            body: None,
-        }
+        ApiRequest::new(method, url)
     }
 
     /// An idempotent call (GET, DELETE) returning the reply's text, with retries.
     async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
-        let line = req.line();
         self.inner
             .http
-            .with_retries(|resend| {
-                let line = line.clone();
-                async move {
-                    let response = self
-                        .inner
-                        .http
-                        .api_attempt(&self.inner.tokens, req, resend)
-                        .await?;
-                    read_text(&line, response).await
-                }
+            .with_retries(|resend| async move {
+                let response = self
+                    .inner
+                    .http
+                    .api_attempt(&self.inner.tokens, req, resend)
+                    .await?;
+                read_text(&req.line, response).await
             })
             .await
     }
@@ -362,7 +354,7 @@ impl Client {
     ) -> Result<T, Error> {
         let text = self.idempotent(req).await?;
         parse(&text).map_err(|source| Error::Malformed {
-            request: req.line(),
+            request: req.line.clone(),
             source,
         })
     }
@@ -427,10 +419,10 @@ impl Client {
                 .await
             {
                 Ok(response) => {
-                    let text = read_text(&req.line(), response).await;
+                    let text = read_text(&req.line, response).await;
                     match text.and_then(|t| {
                         StartTaskReply::parse(&t).map_err(|source| Error::Malformed {
-                            request: req.line(),
+                            request: req.line.clone(),
                             source,
                         })
                     }) {
@@ -572,7 +564,7 @@ impl Client {
             let mut segments = Self::dump_segments(target, task, source);
             segments.push(chunk.id.as_str());
             let req = self.request(Method::GET, &segments, &[]);
-            let line = req.line();
+            let line = &req.line;
             let mut response = self
                 .inner
                 .http
@@ -587,11 +579,7 @@ impl Client {
                 })
                 .await?;
             loop {
-                let piece = response.chunk().await.map_err(|e| Error::Transport {
-                    request: line.clone(),
-                    kind: TransportKind::Broken,
-                    message: e.to_string(),
-                })?;
+                let piece = response.chunk().await.map_err(|e| broken(line, &e))?;
                 let Some(piece) = piece else { break };
                 out.write_all(&piece).await.map_err(|source| Error::Write {
                     request: line.clone(),

@@ -37,11 +37,19 @@ pub(crate) struct ApiRequest {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<serde_json::Value>,
+    /// How errors name the call, built once rather than per attempt.
+    pub(crate) line: RequestLine,
 }
 
 impl ApiRequest {
-    pub(crate) fn line(&self) -> RequestLine {
-        request_line(&self.method, &self.url)
+    pub(crate) fn new(method: Method, url: Url) -> Self {
+        let line = request_line(&method, &url);
+        ApiRequest {
+            method,
+            url,
+            body: None,
+            line,
+        }
     }
 }
 
@@ -110,23 +118,22 @@ impl Http {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        self.send(builder, &req.method, &req.url, resend_count)
-            .await
+        self.send(builder, &req.line, &req.url, resend_count).await
     }
 
     /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
     async fn send(
         &self,
         builder: reqwest::RequestBuilder,
-        method: &Method,
+        line: &RequestLine,
         url: &Url,
         resend_count: usize,
     ) -> Result<Response, Error> {
         let span = tracing::info_span!(
             "http.client",
-            otel.name = %method,
+            otel.name = %line.method,
             otel.kind = "client",
-            http.request.method = %method,
+            http.request.method = %line.method,
             url.path = url.path(),
             server.address = url.host_str().unwrap_or(""),
             server.port = url.port_or_known_default().unwrap_or(0),
@@ -134,7 +141,6 @@ impl Http {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        let line = request_line(method, url);
         // Instrumented, not entered: the request awaits, and may resume on another thread.
         let attempt = async {
             let response = builder
@@ -176,13 +182,12 @@ impl Http {
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let line = line.clone();
-            let url = url.clone();
+            let (line, url) = (&line, &url);
             async move {
-                let response = self.send(builder, &Method::POST, &url, resend).await?;
-                let text = read_text(&line, response).await?;
+                let response = self.send(builder, line, url, resend).await?;
+                let text = read_text(line, response).await?;
                 AuthReply::parse(&text).map_err(|source| Error::Malformed {
-                    request: line,
+                    request: line.clone(),
                     source,
                 })
             }
@@ -206,10 +211,10 @@ impl Http {
                 .post(url.clone())
                 .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body.clone());
-            let line = line.clone();
+            let line = &line;
             async move {
-                let response = self.send(builder, &Method::POST, url, resend).await?;
-                read_text(&line, response).await
+                let response = self.send(builder, line, url, resend).await?;
+                read_text(line, response).await
             }
         })
         .await
@@ -218,11 +223,16 @@ impl Http {
 
 /// The whole body as text; a body cut off half-way is a broken transport.
 pub(crate) async fn read_text(line: &RequestLine, response: Response) -> Result<String, Error> {
-    response.text().await.map_err(|e| Error::Transport {
+    response.text().await.map_err(|e| broken(line, &e))
+}
+
+/// A reply whose body broke off: a transport error, named without the URL.
+pub(crate) fn broken(line: &RequestLine, e: &reqwest::Error) -> Error {
+    Error::Transport {
         request: line.clone(),
         kind: TransportKind::Broken,
-        message: describe(&e),
-    })
+        message: describe(e),
+    }
 }
 
 fn error_type(e: &Error) -> &'static str {

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use runwait_anaplan::{Error, RetryPolicy, StartOptions, TaskKind, TransportKind};
+use runwait_anaplan::{Client, Error, RetryPolicy, StartOptions, Started, TaskKind, TransportKind};
 use runwait_sim::{Answer, CallKind, Fault, FaultKind};
 
 fn fault(on: CallKind, count: u32, kind: FaultKind) -> Fault {
@@ -23,6 +23,16 @@ fn http(status: u16) -> FaultKind {
         status,
         retry_after: None,
     }
+}
+
+/// Starts the built-in "Nightly load" process.
+async fn start_nightly(client: &Client) -> Result<Started, Error> {
+    client
+        .start(
+            &target(TaskKind::Process, "118000000001"),
+            &StartOptions::default(),
+        )
+        .await
 }
 
 #[tokio::test]
@@ -199,10 +209,9 @@ async fn a_lost_start_response_is_adopted_not_repeated() {
     ] {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
-        let t = target(TaskKind::Process, "118000000001");
         sim.add_fault(fault(CallKind::Start, 1, lost.clone()))
             .unwrap();
-        let started = client.start(&t, &StartOptions::default()).await.unwrap();
+        let started = start_nightly(&client).await.unwrap();
         assert!(started.adopted, "{lost:?}");
         let journal = sim.journal();
         assert_eq!(
@@ -223,10 +232,9 @@ async fn a_refused_start_is_sent_again_after_checking() {
     for status in [503, 409] {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
-        let t = target(TaskKind::Process, "118000000001");
         sim.add_fault(fault(CallKind::Start, 1, http(status)))
             .unwrap();
-        let started = client.start(&t, &StartOptions::default()).await.unwrap();
+        let started = start_nightly(&client).await.unwrap();
         assert!(!started.adopted);
         let journal = sim.journal();
         let kinds: Vec<(String, Answer)> = journal
@@ -256,13 +264,7 @@ async fn a_start_that_keeps_failing_gives_up_without_a_second_task() {
     let sim = sim(100.0).await;
     let client = basic_builder(&sim).start_attempts(2).build().unwrap();
     sim.add_fault(fault(CallKind::Start, 0, http(500))).unwrap();
-    let err = client
-        .start(
-            &target(TaskKind::Process, "118000000001"),
-            &StartOptions::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = start_nightly(&client).await.unwrap_err();
     assert!(matches!(err, Error::Server { status: 500, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 2);
     assert!(sim.tasks().is_empty());
@@ -282,13 +284,7 @@ async fn a_start_is_not_sent_when_the_task_list_is_unreachable() {
         fault: http(503),
     })
     .unwrap();
-    let err = client
-        .start(
-            &target(TaskKind::Process, "118000000001"),
-            &StartOptions::default(),
-        )
-        .await
-        .unwrap_err();
+    let err = start_nightly(&client).await.unwrap_err();
     assert!(matches!(err, Error::Server { status: 503, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 1);
 }
@@ -305,13 +301,7 @@ async fn a_start_that_timed_out_or_hit_a_gateway_error_is_never_resent() {
             .unwrap();
         sim.add_fault(fault(CallKind::Start, 1, kind.clone()))
             .unwrap();
-        let err = client
-            .start(
-                &target(TaskKind::Process, "118000000001"),
-                &StartOptions::default(),
-            )
-            .await
-            .unwrap_err();
+        let err = start_nightly(&client).await.unwrap_err();
         assert!(err.is_ambiguous(), "{kind:?}: {err:?}");
         assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 1, "{kind:?}");
         let lists = calls(&sim.journal(), "GET", "/tasks").len();
