@@ -1,6 +1,6 @@
 //! Telemetry for a run: the `OTEL_*` variables, then the workflow's `telemetry:` section.
 
-use runwait_otel::{Protocol, TelemetryConfig, TelemetryGuard};
+use runwait_otel::{TelemetryConfig, TelemetryGuard};
 
 use crate::workflow::model::TelemetrySettings;
 
@@ -12,7 +12,7 @@ pub fn start(settings: &TelemetrySettings) -> Option<TelemetryGuard> {
     if let Some(endpoint) = &settings.endpoint {
         config = config.with_endpoint(endpoint.clone()).with_enabled(true);
     }
-    if let Some(protocol) = settings.protocol.as_deref().and_then(Protocol::parse) {
+    if let Some(protocol) = settings.protocol {
         config = config.with_protocol(protocol);
     }
     if let Some(name) = &settings.service_name {

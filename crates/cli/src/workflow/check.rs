@@ -12,6 +12,7 @@ use runwait_core::{
     DumpPolicy, ModelId, ObjectId, ObjectKind, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy,
     WorkspaceId,
 };
+use runwait_otel::Protocol;
 use runwait_sim::Scenario;
 
 use super::Diagnostic;
@@ -126,8 +127,10 @@ pub(crate) const CONDITIONS: &[(&str, Condition)] = &[
     ("always()", Condition::Always),
 ];
 
-pub(crate) const PROTOCOLS: &[(&str, &str)] =
-    &[("grpc", "grpc"), ("http/protobuf", "http/protobuf")];
+pub(crate) const PROTOCOLS: &[(&str, Protocol)] = &[
+    ("grpc", Protocol::Grpc),
+    ("http/protobuf", Protocol::HttpProtobuf),
+];
 
 const FORMATS: &[(&str, EncodedDataFormat)] =
     &[("v1", EncodedDataFormat::V1), ("v2", EncodedDataFormat::V2)];
@@ -940,9 +943,7 @@ impl Checker {
             ok &= settings.endpoint.is_some();
         }
         if let Some(n) = f.get("protocol") {
-            settings.protocol = self
-                .choice(n, &f.path("protocol"), PROTOCOLS)
-                .map(str::to_owned);
+            settings.protocol = self.choice(n, &f.path("protocol"), PROTOCOLS);
             ok &= settings.protocol.is_some();
         }
         if let Some(n) = f.get("service_name") {

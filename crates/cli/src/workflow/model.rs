@@ -103,7 +103,7 @@ pub struct TelemetrySettings {
     /// `endpoint:`.
     pub endpoint: Option<String>,
     /// `protocol: grpc | http/protobuf`.
-    pub protocol: Option<String>,
+    pub protocol: Option<runwait_otel::Protocol>,
     /// `service_name:`.
     pub service_name: Option<String>,
     /// `enabled:`.
