@@ -18,11 +18,12 @@ use runwait_core::{
 };
 use serde_json::Value;
 
+use crate::auth::authorization;
 use crate::dump;
-use crate::reply::{Fail, Query, api_error, json, meta, page};
+use crate::reply::{Fail, Query, api_error, json, meta, page, paged_meta};
 use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
 use crate::server::Shared;
-use crate::world::{DumpGone, TaskRec, completed_result, dump_rows, task_body};
+use crate::world::{DumpGone, Phase, TaskRec, task_body};
 
 type Sh = State<Arc<Shared>>;
 type Reply = Result<Response, Fail>;
@@ -61,19 +62,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 
 /// The caller's user name, from a live `AnaplanAuthToken` (or `Bearer`) token.
 fn user(sh: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<String, Fail> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("AnaplanAuthToken ")
-                .or_else(|| v.strip_prefix("Bearer "))
-        });
-    token
-        .and_then(|t| {
-            sh.world()
-                .token_user(t.trim(), sh.clock.now())
-                .map(str::to_owned)
-        })
+    authorization(headers, "AnaplanAuthToken")
+        .or_else(|| authorization(headers, "Bearer"))
+        .and_then(|t| sh.world().token_user(t, sh.clock.now()).map(str::to_owned))
         .ok_or_else(|| api_error(sh, StatusCode::UNAUTHORIZED, uri.path()).into())
 }
 
@@ -124,11 +115,7 @@ fn object<'a>(
     let (_, model) = model(sh, ws, m, uri)?;
     let kind = JobKind::from_segment(kind).ok_or_else(|| not_found(sh, uri))?;
     let id = ObjectId::new(id.as_str());
-    let exists = match kind {
-        JobKind::Process => model.process(&id).is_some(),
-        _ => model.job(&id).is_some_and(|(k, _)| k == kind),
-    };
-    if exists {
+    if model.runnable(kind, &id).is_some() {
         Ok((model, kind, id))
     } else {
         Err(not_found(sh, uri))
@@ -213,7 +200,7 @@ fn model_reply(sh: &Shared, w: &WorkspaceSpec, m: &ModelSpec, q: Option<&str>) -
     json(
         StatusCode::OK,
         &ModelReply {
-            meta: meta("model"),
+            meta: Some(meta("model")),
             status: ok(),
             model: model_body(sh, w, m, details),
         },
@@ -266,29 +253,17 @@ async fn objects(
             .iter()
             .map(|p| named(&p.id, &p.name, None))
             .collect(),
-        JobKind::Import => m
-            .imports
-            .iter()
-            .map(|j| named(&j.id, &j.name, None))
-            .collect(),
-        JobKind::Export => m
-            .exports
-            .iter()
-            .map(|j| named(&j.id, &j.name, None))
-            .collect(),
-        JobKind::Action => m
-            .actions
+        // Only the actions listing says `actionType`.
+        _ => m
+            .jobs(kind)
             .iter()
             .map(|j| {
-                let t = j
-                    .action_type
-                    .clone()
-                    .unwrap_or_else(|| kind.default_action_type().into());
-                named(&j.id, &j.name, Some(t))
+                let action_type = (kind == JobKind::Action).then(|| j.action_type_or_default(kind));
+                named(&j.id, &j.name, action_type)
             })
             .collect(),
     };
-    let (meta, items) = page(&all, &q, kind_schema(kind));
+    let (meta, items) = page(&all, &q, kind.object_kind().as_str());
     let status = ok();
     Ok(match kind {
         JobKind::Process => json(
@@ -326,15 +301,6 @@ async fn objects(
     })
 }
 
-fn kind_schema(kind: JobKind) -> &'static str {
-    match kind {
-        JobKind::Import => "import",
-        JobKind::Export => "export",
-        JobKind::Action => "action",
-        JobKind::Process => "process",
-    }
-}
-
 fn metadata_reply(sh: &Shared, m: &ModelSpec, p: &str, uri: &Uri) -> Reply {
     let p = m
         .process(&ObjectId::new(p))
@@ -346,17 +312,13 @@ fn metadata_reply(sh: &Shared, m: &ModelSpec, p: &str, uri: &Uri) -> Reply {
         .map(|(kind, j)| NamedObject {
             id: j.id.clone(),
             name: j.name.clone(),
-            action_type: Some(
-                j.action_type
-                    .clone()
-                    .unwrap_or_else(|| kind.default_action_type().into()),
-            ),
+            action_type: Some(j.action_type_or_default(kind)),
         })
         .collect();
     Ok(json(
         StatusCode::OK,
         &ProcessMetadataReply {
-            meta: meta("process"),
+            meta: Some(meta("process")),
             status: ok(),
             process_metadata: ProcessMetadata {
                 name: Some(p.name.clone()),
@@ -407,7 +369,7 @@ async fn model_status(
             current_step: Some("Processing ...".into()),
             tooltip: Some(format!(
                 "The system is currently processing an {}:\n\n{} started by user {}",
-                kind_schema(t.kind),
+                t.kind.object_kind().as_str(),
                 t.object,
                 if t.user == who {
                     &t.user
@@ -429,7 +391,7 @@ async fn model_status(
     Ok(json(
         StatusCode::OK,
         &ModelStatusReply {
-            meta: meta("modelStatus"),
+            meta: Some(meta("modelStatus")),
             status: ok(),
             request_status,
         },
@@ -482,9 +444,9 @@ async fn start(
     let rec = world.start_task(model, kind, &id, &who, now);
     // Imports also say the state and creation time of the new task.
     let state = (kind == JobKind::Import)
-        .then(|| world.phase(&sh.scenario, model, &rec.id, now))
+        .then(|| world.task(&sh.scenario, model, &rec.id, now))
         .flatten()
-        .map(|phase| task_body(model, &rec, phase, &sh.clock, false).task_state);
+        .map(|(_, phase)| phase.task_state());
     let reply = StartTaskReply {
         task_id: rec.id.clone(),
         creation_time: state.as_ref().map(|_| sh.clock.wall(rec.created)),
@@ -508,13 +470,10 @@ async fn list(
         .world()
         .object_tasks(&sh.scenario, m, &id, sh.clock.now())
         .into_iter()
-        .map(|(t, phase)| {
-            let task = task_body(m, &t, phase, &sh.clock, false);
-            TaskSummary {
-                task_id: task.task_id,
-                task_state: task.task_state,
-                creation_time: task.creation_time,
-            }
+        .map(|(t, phase)| TaskSummary {
+            task_id: t.id.clone(),
+            task_state: phase.task_state(),
+            creation_time: Some(sh.clock.wall(t.created)),
         })
         .collect();
     let (meta, tasks) = page(&all, &Query::parse(q.as_deref()), "task");
@@ -534,18 +493,14 @@ fn task_of<'a>(
     p: &(String, String, String, String),
     t: &str,
     uri: &Uri,
-) -> Result<(&'a ModelSpec, TaskRec, crate::world::Phase), Fail> {
+) -> Result<(&'a ModelSpec, TaskRec, Phase), Fail> {
     let (model, _, id) = object(sh, p, uri)?;
-    let world = sh.world();
-    let task_id = TaskId::new(t);
-    let rec = world
-        .find(&task_id)
-        .filter(|r| r.object == id && r.model == model.id)
-        .cloned()
-        .ok_or_else(|| not_found(sh, uri))?;
-    let phase = world
-        .phase(&sh.scenario, model, &task_id, sh.clock.now())
-        .ok_or_else(|| not_found(sh, uri))?;
+    let found = sh
+        .world()
+        .task(&sh.scenario, model, &TaskId::new(t), sh.clock.now())
+        .filter(|(rec, _)| rec.object == id)
+        .map(|(rec, phase)| (rec.clone(), phase));
+    let (rec, phase) = found.ok_or_else(|| not_found(sh, uri))?;
     Ok((model, rec, phase))
 }
 
@@ -553,13 +508,13 @@ fn status_reply(
     sh: &Shared,
     model: &ModelSpec,
     rec: &TaskRec,
-    phase: crate::world::Phase,
+    phase: Phase,
     details: bool,
 ) -> Response {
     json(
         StatusCode::OK,
         &TaskStatusBody {
-            meta: meta("task"),
+            meta: Some(meta("task")),
             status: ok(),
             task: task_body(model, rec, phase, &sh.clock, details),
         },
@@ -586,14 +541,20 @@ async fn cancel(
     uri: Uri,
 ) -> Reply {
     user(&sh, &headers, &uri)?;
-    let (model, rec, _) = task_of(&sh, &(ws, m, kind, id), &t, &uri)?;
-    let now = sh.clock.now();
-    let phase = {
+    let (model, _, object) = object(&sh, &(ws, m, kind, id), &uri)?;
+    let task_id = TaskId::new(t);
+    let cancelled = {
         let mut world = sh.world();
-        world.cancel(&sh.scenario, model, &rec.id, now);
-        world.phase(&sh.scenario, model, &rec.id, now)
+        let rec = world
+            .find(&task_id)
+            .filter(|r| r.object == object && r.model == model.id)
+            .cloned();
+        rec.and_then(|rec| {
+            let phase = world.cancel(&sh.scenario, model, &task_id, sh.clock.now())?;
+            Some((rec, phase))
+        })
     };
-    let phase = phase.ok_or_else(|| not_found(&sh, &uri))?;
+    let (rec, phase) = cancelled.ok_or_else(|| not_found(&sh, &uri))?;
     Ok(status_reply(&sh, model, &rec, phase, false))
 }
 
@@ -607,39 +568,39 @@ fn dump_content(
     t: &str,
     object: &ObjectId,
     uri: &Uri,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<Bytes, Fail> {
     let (model, rec, phase) = task_of(sh, p, t, uri)?;
-    let result = completed_result(model, &rec, phase);
     sh.world()
-        .dump_available(result.as_ref(), &rec, object, who)
+        .dump_available(model, &rec, phase, object, who)
         .map_err(|gone: DumpGone| {
             tracing::debug!(?gone, task = %rec.id, %object, "dump not available");
             not_found(sh, uri)
         })?;
-    let (kind, job) = model.job(object).ok_or_else(|| not_found(sh, uri))?;
-    Ok(dump::content(job, dump_rows(kind, job)))
+    sh.dumps
+        .get(model, object)
+        .ok_or_else(|| not_found(sh, uri))
 }
 
+/// Every chunk, however many: the chunk list is not paged.
 fn chunk_list(sh: &Shared, content: &[u8]) -> Response {
     let n = dump::chunk_count(content.len(), sh.scenario.dump_chunk_size);
-    let chunks: Vec<Chunk> = (0..n)
+    let items: Vec<Chunk> = (0..n)
         .map(|i| Chunk {
             id: i.to_string(),
             name: format!("Chunk {i}"),
         })
         .collect();
-    let (meta, items) = page(&chunks, &Query::default(), "chunk");
     json(
         StatusCode::OK,
         &ChunkList {
-            meta,
+            meta: Some(paged_meta("chunk", n, n, 0)),
             status: ok(),
             items,
         },
     )
 }
 
-fn chunk_body(sh: &Shared, content: &[u8], n: &str, uri: &Uri) -> Reply {
+fn chunk_body(sh: &Shared, content: &Bytes, n: &str, uri: &Uri) -> Reply {
     let chunk = n
         .parse()
         .ok()
@@ -650,7 +611,7 @@ fn chunk_body(sh: &Shared, content: &[u8], n: &str, uri: &Uri) -> Reply {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
         )],
-        chunk.to_vec(),
+        content.slice_ref(chunk),
     )
         .into_response())
 }
@@ -662,7 +623,7 @@ fn import_dump(
     p: &(String, String, String, String),
     t: &str,
     uri: &Uri,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<Bytes, Fail> {
     let who = user(sh, headers, uri)?;
     if p.2 != "imports" {
         return Err(not_found(sh, uri));
@@ -678,7 +639,7 @@ fn process_dump(
     t: &str,
     o: &str,
     uri: &Uri,
-) -> Result<Vec<u8>, Fail> {
+) -> Result<Bytes, Fail> {
     let who = user(sh, headers, uri)?;
     if p.2 != "processes" {
         return Err(not_found(sh, uri));

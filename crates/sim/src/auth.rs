@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use runwait_core::token::{AuthMeta, AuthReply, CertificateAuthRequest, TokenInfo};
+use runwait_core::token::{
+    AuthMeta, AuthReply, CertificateAuthRequest, OAuthTokenReply, TokenInfo, TokenValue,
+};
 
 use crate::reply::{auth_failure, json};
 use crate::scenario::CertificateMatch;
@@ -71,7 +73,7 @@ fn reply(
     )
 }
 
-fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
+pub(crate) fn authorization<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -206,12 +208,12 @@ async fn oauth_token(State(sh): Sh, body: Bytes) -> Response {
     match granted {
         Some((info, refresh_token)) => json(
             StatusCode::OK,
-            &serde_json::json!({
-                "access_token": info.token_value,
-                "token_type": "bearer",
-                "expires_in": sh.scenario.token_ttl.as_secs(),
-                "refresh_token": refresh_token,
-            }),
+            &OAuthTokenReply {
+                access_token: info.token_value,
+                token_type: Some("bearer".into()),
+                expires_in: Some(sh.scenario.token_ttl.as_secs()),
+                refresh_token: Some(TokenValue::new(refresh_token)),
+            },
         ),
         None => oauth_error(
             "invalid_grant",

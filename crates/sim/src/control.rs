@@ -27,22 +27,16 @@ async fn journal(State(sh): State<Arc<Shared>>) -> Response {
 }
 
 async fn tasks(State(sh): State<Arc<Shared>>) -> Response {
-    json(
-        StatusCode::OK,
-        &sh.world().snapshots(&sh.scenario, &sh.clock),
-    )
+    json(StatusCode::OK, &sh.snapshots())
 }
 
 /// Takes one fault as JSON, in the scenario's shape.
 async fn add_fault(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
-    let fault = serde_json::from_slice::<Fault>(&body)
+    let added = serde_json::from_slice::<Fault>(&body)
         .map_err(|e| e.to_string())
-        .and_then(|f| f.validate().map(|()| f).map_err(|e| e.to_string()));
-    match fault {
-        Ok(f) => {
-            sh.world().faults.add(f);
-            json(StatusCode::CREATED, &json!({"status": "armed"}))
-        }
+        .and_then(|f| sh.add_fault(f).map_err(|e| e.to_string()));
+    match added {
+        Ok(()) => json(StatusCode::CREATED, &json!({"status": "armed"})),
         Err(message) => json(StatusCode::BAD_REQUEST, &json!({ "error": message })),
     }
 }

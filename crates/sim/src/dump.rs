@@ -1,10 +1,34 @@
 //! Failure dump contents: a CSV as Anaplan writes it, cut into chunks.
 
-use crate::scenario::{JobSpec, Outcome};
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+use axum::body::Bytes;
+use runwait_core::{ModelId, ObjectId};
+
+use crate::scenario::{JobSpec, ModelSpec, Outcome};
+use crate::world::dump_rows;
+
+/// Each import's dump, generated on first use: it depends only on the scenario, and a
+/// download asks for it once per chunk.
+#[derive(Debug, Default)]
+pub(crate) struct DumpCache(Mutex<HashMap<(ModelId, ObjectId), Bytes>>);
+
+impl DumpCache {
+    /// The dump of `object` (an import of `model`) as its runs write it.
+    pub(crate) fn get(&self, model: &ModelSpec, object: &ObjectId) -> Option<Bytes> {
+        let (kind, job) = model.job(object)?;
+        let mut cache = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let content = cache
+            .entry((model.id.clone(), object.clone()))
+            .or_insert_with(|| content(job, dump_rows(kind, job)).into());
+        Some(content.clone())
+    }
+}
 
 /// The dump of `rows` rows of an import: source columns with a leading `_Status_`
 /// (W warning, E error) and trailing `_Line_` and `_Error_1_`.
-pub(crate) fn content(job: &JobSpec, rows: u64) -> Vec<u8> {
+fn content(job: &JobSpec, rows: u64) -> Vec<u8> {
     let (status, error) = match job.outcome {
         Outcome::Warnings => ("W", "Value truncated to the column width"),
         _ => ("E", "Item not found in Parent list"),

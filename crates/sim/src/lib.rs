@@ -174,9 +174,7 @@ impl Simulator {
 
     /// Arms a fault; its `after` counts calls from now on.
     pub fn add_fault(&self, fault: Fault) -> Result<(), SimError> {
-        fault.validate()?;
-        self.shared.world().faults.add(fault);
-        Ok(())
+        self.shared.add_fault(fault)
     }
 
     /// Invalidates every token now, as if they all expired.
@@ -186,9 +184,7 @@ impl Simulator {
 
     /// Every task with its state now.
     pub fn tasks(&self) -> Vec<TaskSnapshot> {
-        self.shared
-            .world()
-            .snapshots(&self.shared.scenario, &self.shared.clock)
+        self.shared.snapshots()
     }
 
     /// Scenario time since start.

@@ -72,11 +72,23 @@ pub(crate) fn auth_failure(status: StatusCode, message: &str) -> Response {
 }
 
 /// `meta` with a schema URL like Anaplan's.
-pub(crate) fn meta(schema: &str) -> Option<Meta> {
-    Some(Meta {
+pub(crate) fn meta(schema: &str) -> Meta {
+    Meta {
         schema: Some(format!("https://api.anaplan.com/2/0/objects/{schema}")),
         paging: None,
-    })
+    }
+}
+
+/// `meta` of a page of `size` items from `offset` in a listing of `total`.
+pub(crate) fn paged_meta(schema: &str, size: usize, total: usize, offset: usize) -> Meta {
+    Meta {
+        paging: Some(Paging {
+            current_page_size: size as u64,
+            total_size: total as u64,
+            offset: offset as u64,
+        }),
+        ..meta(schema)
+    }
 }
 
 /// One page of `items` by `offset`/`limit`, with the `meta.paging` that describes it.
@@ -84,14 +96,7 @@ pub(crate) fn page<T: Clone>(items: &[T], query: &Query, schema: &str) -> (Optio
     let offset = query.number("offset").unwrap_or(0).min(items.len());
     let limit = query.number("limit").unwrap_or(5000).clamp(1, 5000);
     let page: Vec<T> = items.iter().skip(offset).take(limit).cloned().collect();
-    let meta = Meta {
-        paging: Some(Paging {
-            current_page_size: page.len() as u64,
-            total_size: items.len() as u64,
-            offset: offset as u64,
-        }),
-        ..meta(schema).unwrap_or_default()
-    };
+    let meta = paged_meta(schema, page.len(), items.len(), offset);
     (Some(meta), page)
 }
 

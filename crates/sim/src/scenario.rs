@@ -276,7 +276,7 @@ impl JobKind {
         }
     }
 
-    fn object_kind(self) -> ObjectKind {
+    pub(crate) fn object_kind(self) -> ObjectKind {
         match self {
             JobKind::Import => ObjectKind::Import,
             JobKind::Export => ObjectKind::Export,
@@ -295,16 +295,58 @@ impl JobKind {
     }
 }
 
+impl JobSpec {
+    /// `actionType` in listings and process metadata.
+    pub(crate) fn action_type_or_default(&self, kind: JobKind) -> String {
+        self.action_type
+            .clone()
+            .unwrap_or_else(|| kind.default_action_type().into())
+    }
+}
+
+/// What a task runs: an import, export or action, or a process.
+pub(crate) enum Runnable<'a> {
+    Job(&'a JobSpec),
+    Process(&'a ProcessSpec),
+}
+
 impl ModelSpec {
-    /// The import, export or action with this id, with its kind.
-    pub(crate) fn job(&self, id: &ObjectId) -> Option<(JobKind, &JobSpec)> {
+    /// The imports, exports and actions, each list with its kind.
+    pub(crate) fn job_lists(&self) -> [(JobKind, &[JobSpec]); 3] {
         [
             (JobKind::Import, &self.imports),
             (JobKind::Export, &self.exports),
             (JobKind::Action, &self.actions),
         ]
-        .into_iter()
-        .find_map(|(kind, jobs)| jobs.iter().find(|j| &j.id == id).map(|j| (kind, j)))
+    }
+
+    /// The imports, exports or actions; none for processes, which are not jobs.
+    pub(crate) fn jobs(&self, kind: JobKind) -> &[JobSpec] {
+        match kind {
+            JobKind::Import => &self.imports,
+            JobKind::Export => &self.exports,
+            JobKind::Action => &self.actions,
+            JobKind::Process => &[],
+        }
+    }
+
+    /// The import, export or action with this id, with its kind.
+    pub(crate) fn job(&self, id: &ObjectId) -> Option<(JobKind, &JobSpec)> {
+        self.job_lists()
+            .into_iter()
+            .find_map(|(kind, jobs)| jobs.iter().find(|j| &j.id == id).map(|j| (kind, j)))
+    }
+
+    /// The object of this kind with this id, if the model has it.
+    pub(crate) fn runnable(&self, kind: JobKind, id: &ObjectId) -> Option<Runnable<'_>> {
+        match kind {
+            JobKind::Process => self.process(id).map(Runnable::Process),
+            _ => self
+                .jobs(kind)
+                .iter()
+                .find(|j| &j.id == id)
+                .map(Runnable::Job),
+        }
     }
 
     pub(crate) fn process(&self, id: &ObjectId) -> Option<&ProcessSpec> {
@@ -340,33 +382,27 @@ impl Scenario {
         }
         let mut ids = HashSet::new();
         for ws in &self.workspaces {
-            if !is_hex(ws.id.as_str(), false) || !ids.insert(ws.id.to_string()) {
+            if !ws.id.is_well_formed() || !ids.insert(ws.id.to_string()) {
                 return bad(format!(
                     "workspace id `{}` must be 32 lowercase hex digits, unique",
                     ws.id
                 ));
             }
             for m in &ws.models {
-                if !is_hex(m.id.as_str(), true) || !ids.insert(m.id.to_string()) {
+                if !m.id.is_well_formed() || !ids.insert(m.id.to_string()) {
                     return bad(format!(
                         "model id `{}` must be 32 uppercase hex digits, unique",
                         m.id
                     ));
                 }
                 let mut objects = HashSet::new();
-                let jobs = [
-                    (JobKind::Import, &m.imports),
-                    (JobKind::Export, &m.exports),
-                    (JobKind::Action, &m.actions),
-                ];
+                let jobs = m.job_lists();
                 let all = jobs
                     .iter()
                     .flat_map(|(k, js)| js.iter().map(move |j| (*k, &j.id)))
                     .chain(m.processes.iter().map(|p| (JobKind::Process, &p.id)));
                 for (kind, id) in all {
-                    let ok = id.as_str().len() == 12
-                        && id.as_str().bytes().all(|b| b.is_ascii_digit())
-                        && id.kind() == Some(kind.object_kind());
+                    let ok = id.is_well_formed() && id.kind() == Some(kind.object_kind());
                     if !ok || !objects.insert(id.clone()) {
                         return bad(format!(
                             "object id `{id}` in model {} must be 12 digits with the {} prefix, unique",
@@ -404,18 +440,6 @@ impl Scenario {
 /// Adds durations without the panic of `Sum` on overflow.
 pub(crate) fn saturating_sum(durations: impl Iterator<Item = Duration>) -> Duration {
     durations.fold(Duration::ZERO, Duration::saturating_add)
-}
-
-fn is_hex(s: &str, upper: bool) -> bool {
-    s.len() == 32
-        && s.bytes().all(|b| {
-            b.is_ascii_digit()
-                || if upper {
-                    (b'A'..=b'F').contains(&b)
-                } else {
-                    (b'a'..=b'f').contains(&b)
-                }
-        })
 }
 
 mod builtin {

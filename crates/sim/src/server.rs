@@ -18,12 +18,14 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
+use crate::SimError;
 use crate::clock::Clock;
-use crate::fault::{CallKind, FaultKind};
+use crate::dump::DumpCache;
+use crate::fault::{CallKind, Fault, FaultKind};
 use crate::journal::{Answer, JournalEntry};
 use crate::reply::api_error;
 use crate::scenario::Scenario;
-use crate::world::World;
+use crate::world::{TaskSnapshot, World};
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -31,6 +33,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Clock,
     pub(crate) scenario: Scenario,
     world: Mutex<World>,
+    pub(crate) dumps: DumpCache,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -44,6 +47,7 @@ impl Shared {
             clock,
             scenario,
             world: Mutex::new(world),
+            dumps: DumpCache::default(),
             shutdown: CancellationToken::new(),
         }
     }
@@ -51,6 +55,18 @@ impl Shared {
     /// The state; a panic elsewhere must not take the simulator down with it.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Arms a fault; its `after` counts calls from now on.
+    pub(crate) fn add_fault(&self, fault: Fault) -> Result<(), SimError> {
+        fault.validate()?;
+        self.world().faults.add(fault);
+        Ok(())
+    }
+
+    /// Every task with its state now.
+    pub(crate) fn snapshots(&self) -> Vec<TaskSnapshot> {
+        self.world().snapshots(&self.scenario, self.clock.now())
     }
 }
 

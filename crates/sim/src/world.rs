@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::fault::FaultBook;
 use crate::journal::JournalEntry;
 use crate::scenario::{
-    Curve, DetailSpec, JobKind, JobSpec, ModelSpec, Outcome, Scenario, saturating_sum,
+    Curve, DetailSpec, JobKind, JobSpec, ModelSpec, Outcome, Runnable, Scenario, saturating_sum,
 };
 
 /// One started task.
@@ -29,13 +29,25 @@ pub(crate) struct TaskRec {
 }
 
 /// Where a task is at some scenario time.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Phase {
     Queued,
-    Running { start: Duration, progress: f64 },
+    Running { progress: f64 },
     Cancelling { progress: f64 },
     Cancelled,
     Complete { start: Duration },
+}
+
+impl Phase {
+    pub(crate) fn task_state(self) -> TaskState {
+        match self {
+            Phase::Queued => TaskState::NotStarted,
+            Phase::Running { .. } => TaskState::InProgress,
+            Phase::Cancelling { .. } => TaskState::Cancelling,
+            Phase::Cancelled => TaskState::Cancelled,
+            Phase::Complete { .. } => TaskState::Complete,
+        }
+    }
 }
 
 /// A task as the state API reports it.
@@ -95,21 +107,18 @@ struct RunSpec {
 }
 
 fn run_spec(model: &ModelSpec, kind: JobKind, object: &ObjectId) -> Option<RunSpec> {
-    if kind == JobKind::Process {
-        let p = model.process(object)?;
-        Some(RunSpec {
+    Some(match model.runnable(kind, object)? {
+        Runnable::Process(p) => RunSpec {
             run: model.process_duration(p),
             curve: p.progress,
             cancellable: p.cancellable,
-        })
-    } else {
-        let (_, j) = model.job(object).filter(|(k, _)| *k == kind)?;
-        Some(RunSpec {
+        },
+        Runnable::Job(j) => RunSpec {
             run: j.duration,
             curve: j.progress,
             cancellable: j.cancellable,
-        })
-    }
+        },
+    })
 }
 
 fn fraction(elapsed: Duration, run: Duration) -> f64 {
@@ -198,78 +207,74 @@ impl World {
     }
 
     /// Every task of a model with its phase at `now`, in creation order. One task holds
-    /// the model at a time; the others wait in NOT_STARTED.
-    fn model_phases<'a>(
-        &'a self,
+    /// the model at a time; the others wait in NOT_STARTED. A task's phase depends only
+    /// on the tasks before it, so the walk is lazy: a caller after one task stops there.
+    fn model_phases<'w>(
+        &'w self,
         model: &ModelSpec,
         cancel_duration: Duration,
         now: Duration,
-    ) -> Vec<(&'a TaskRec, Phase)> {
+    ) -> impl Iterator<Item = (&'w TaskRec, Phase)> {
+        // When the task before frees the model.
         let mut free_at = Duration::ZERO;
-        let mut out = Vec::new();
-        for t in self.tasks.iter().filter(|t| t.model == model.id) {
-            let Some(spec) = run_spec(model, t.kind, &t.object) else {
-                continue;
-            };
-            let start = t.created.max(free_at);
-            let at = |from: Duration| now.saturating_sub(from);
-            let phase = match t.cancel_at {
-                // Cancelled while queued: it never held the model.
-                Some(c) if c < start => {
-                    out.push((t, Phase::Cancelled));
-                    continue;
-                }
-                Some(c) if spec.cancellable && c < start.saturating_add(spec.run) => {
-                    let done = c.saturating_add(cancel_duration);
-                    free_at = done;
-                    if now < c {
-                        Phase::Running {
-                            start,
-                            progress: spec.curve.at(fraction(at(start), spec.run)),
+        self.tasks
+            .iter()
+            .filter(move |t| t.model == model.id)
+            .filter_map(move |t| {
+                let spec = run_spec(model, t.kind, &t.object)?;
+                let start = t.created.max(free_at);
+                let progress_at =
+                    |at: Duration| spec.curve.at(fraction(at.saturating_sub(start), spec.run));
+                let phase = match t.cancel_at {
+                    // Cancelled while queued: it never held the model.
+                    Some(c) if c < start => Phase::Cancelled,
+                    Some(c) if spec.cancellable && c < start.saturating_add(spec.run) => {
+                        let done = c.saturating_add(cancel_duration);
+                        free_at = done;
+                        if now < c {
+                            Phase::Running {
+                                progress: progress_at(now),
+                            }
+                        } else if now < done {
+                            Phase::Cancelling {
+                                progress: progress_at(c),
+                            }
+                        } else {
+                            Phase::Cancelled
                         }
-                    } else if now < done {
-                        Phase::Cancelling {
-                            progress: spec.curve.at(fraction(c - start, spec.run)),
-                        }
-                    } else {
-                        Phase::Cancelled
                     }
-                }
-                _ => {
-                    let end = start.saturating_add(spec.run);
-                    free_at = end;
-                    if now < start {
-                        Phase::Queued
-                    } else if now < end {
-                        Phase::Running {
-                            start,
-                            progress: spec.curve.at(fraction(at(start), spec.run)),
+                    _ => {
+                        let end = start.saturating_add(spec.run);
+                        free_at = end;
+                        if now < start {
+                            Phase::Queued
+                        } else if now < end {
+                            Phase::Running {
+                                progress: progress_at(now),
+                            }
+                        } else {
+                            Phase::Complete { start }
                         }
-                    } else {
-                        Phase::Complete { start }
                     }
-                }
-            };
-            out.push((t, phase));
-        }
-        out
+                };
+                Some((t, phase))
+            })
     }
 
     pub(crate) fn find(&self, id: &TaskId) -> Option<&TaskRec> {
         self.tasks.iter().find(|t| &t.id == id)
     }
 
-    pub(crate) fn phase(
+    /// A task of the model with its phase at `now`.
+    pub(crate) fn task(
         &self,
         scn: &Scenario,
         model: &ModelSpec,
         id: &TaskId,
         now: Duration,
-    ) -> Option<Phase> {
+    ) -> Option<(&TaskRec, Phase)> {
         self.model_phases(model, scn.cancel_duration, now)
-            .into_iter()
             .find(|(t, _)| &t.id == id)
-            .map(|(_, p)| p)
     }
 
     /// Tasks of one object, oldest first, with their states.
@@ -279,11 +284,9 @@ impl World {
         model: &ModelSpec,
         object: &ObjectId,
         now: Duration,
-    ) -> Vec<(TaskRec, Phase)> {
+    ) -> Vec<(&TaskRec, Phase)> {
         self.model_phases(model, scn.cancel_duration, now)
-            .into_iter()
             .filter(|(t, _)| &t.object == object)
-            .map(|(t, p)| (t.clone(), p))
             .collect()
     }
 
@@ -295,65 +298,78 @@ impl World {
         now: Duration,
     ) -> Option<(TaskRec, f64)> {
         self.model_phases(model, scn.cancel_duration, now)
-            .into_iter()
             .find_map(|(t, p)| match p {
-                Phase::Running { progress, .. } | Phase::Cancelling { progress } => {
+                Phase::Running { progress } | Phase::Cancelling { progress } => {
                     Some((t.clone(), progress))
                 }
                 _ => None,
             })
     }
 
-    /// Asks a task to cancel. A task that cannot roll back keeps running.
-    pub(crate) fn cancel(&mut self, scn: &Scenario, model: &ModelSpec, id: &TaskId, now: Duration) {
-        let Some(phase) = self.phase(scn, model, id, now) else {
-            return;
-        };
-        let Some(t) = self.tasks.iter_mut().find(|t| &t.id == id) else {
-            return;
-        };
-        if matches!(phase, Phase::Queued | Phase::Running { .. }) && t.cancel_at.is_none() {
-            t.cancel_at = Some(now);
+    /// Asks a task to cancel and returns its phase after that. A task that cannot roll
+    /// back keeps running.
+    pub(crate) fn cancel(
+        &mut self,
+        scn: &Scenario,
+        model: &ModelSpec,
+        id: &TaskId,
+        now: Duration,
+    ) -> Option<Phase> {
+        let (t, phase) = self.task(scn, model, id, now)?;
+        if !matches!(phase, Phase::Queued | Phase::Running { .. }) || t.cancel_at.is_some() {
+            return Some(phase);
         }
+        let t = self.tasks.iter_mut().find(|t| &t.id == id)?;
+        t.cancel_at = Some(now);
+        // Only a change needs the walk again.
+        self.task(scn, model, id, now).map(|(_, p)| p)
     }
 
-    pub(crate) fn snapshots(&self, scn: &Scenario, clock: &Clock) -> Vec<TaskSnapshot> {
-        let now = clock.now();
+    pub(crate) fn snapshots(&self, scn: &Scenario, now: Duration) -> Vec<TaskSnapshot> {
         let mut out = Vec::new();
         for m in scn.workspaces.iter().flat_map(|w| &w.models) {
             for (t, phase) in self.model_phases(m, scn.cancel_duration, now) {
-                let task = task_body(m, t, phase, clock, false);
+                let progress = match phase {
+                    Phase::Queued | Phase::Cancelled => 0.0,
+                    Phase::Running { progress } | Phase::Cancelling { progress } => progress,
+                    Phase::Complete { .. } => end_progress(
+                        result(m, t.kind, &t.object, None).is_some_and(|r| r.successful),
+                    ),
+                };
                 out.push(TaskSnapshot {
                     task_id: t.id.clone(),
                     model_id: t.model.clone(),
                     object_id: t.object.clone(),
                     user: t.user.clone(),
-                    task_state: task.task_state,
-                    progress: task.progress.unwrap_or(0.0),
+                    task_state: phase.task_state(),
+                    progress,
                 });
             }
         }
         out
     }
 
-    /// Whether `user` may read the dump of `object` from `task` now.
+    /// Whether `user` may read the dump of `object` from `task`, in `phase` now.
     pub(crate) fn dump_available(
         &self,
-        result: Option<&TaskResult>,
+        model: &ModelSpec,
         task: &TaskRec,
+        phase: Phase,
         object: &ObjectId,
         user: &str,
     ) -> Result<(), DumpGone> {
-        let result = result.ok_or(DumpGone::NotFinished)?;
-        let has_dump = if task.kind == JobKind::Process {
-            result
-                .nested_results
-                .iter()
-                .any(|n| n.object_id.as_ref() == Some(object) && n.failure_dump_available)
-        } else {
-            &task.object == object && result.failure_dump_available
+        if !matches!(phase, Phase::Complete { .. }) {
+            return Err(DumpGone::NotFinished);
+        }
+        // The spec decides, as it decides the result's `failureDumpAvailable`.
+        let runs_it = match task.kind {
+            JobKind::Process => model
+                .process(&task.object)
+                .is_some_and(|p| p.actions.contains(object)),
+            _ => &task.object == object,
         };
-        if !has_dump {
+        let rows = model.job(object).map_or(0, |(kind, j)| dump_rows(kind, j));
+        if !runs_it || rows == 0 {
             return Err(DumpGone::NoDump);
         }
         if task.user != user {
@@ -368,7 +384,7 @@ impl World {
     // ---- tokens ------------------------------------------------------------------
 
     pub(crate) fn issue_token(&mut self, user: &str, clock: &Clock, ttl: Duration) -> TokenInfo {
-        let value = random_token();
+        let value = self.random_token();
         let expires = clock.now().saturating_add(ttl);
         let rec = TokenRec {
             user: user.to_owned(),
@@ -424,7 +440,7 @@ impl World {
         if current != refresh_token {
             return None;
         }
-        let next = random_token();
+        let next = self.random_token();
         self.refresh_tokens
             .insert(client_id.to_owned(), next.clone());
         let info = self.issue_token(&client.user, clock, scenario.token_ttl);
@@ -433,6 +449,23 @@ impl World {
 
     pub(crate) fn revoke_all(&mut self) {
         self.tokens.values_mut().for_each(|t| t.revoked = true);
+    }
+
+    /// Token values must not be guessable from ids, so they come from the system RNG.
+    fn random_token(&mut self) -> String {
+        use aws_lc_rs::rand::SecureRandom;
+        let mut bytes = [0u8; 24];
+        if aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut bytes)
+            .is_err()
+        {
+            // The system RNG does not fail on supported platforms; a loopback simulator
+            // falls back to unique, if guessable, values rather than refuse to log in.
+            for chunk in bytes.chunks_mut(8) {
+                chunk.copy_from_slice(&mix(self.next()).to_be_bytes());
+            }
+        }
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -443,20 +476,6 @@ fn token_info(value: &str, rec: &TokenRec, clock: &Clock) -> TokenInfo {
         expires_at: clock.wall(rec.expires),
         refresh_token_id: Some(rec.refresh_token_id.clone()),
     }
-}
-
-/// Token values must not be guessable from ids, so they come from the system RNG.
-fn random_token() -> String {
-    use aws_lc_rs::rand::SecureRandom;
-    let mut bytes = [0u8; 24];
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    if rng.fill(&mut bytes).is_err() {
-        // The system RNG does not fail on supported platforms; a loopback simulator
-        // may fall back to the time-seeded mix rather than refuse to log in.
-        let seed = tokio::time::Instant::now().elapsed().as_nanos() as u64;
-        bytes[..8].copy_from_slice(&mix(seed).to_be_bytes());
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ---- task bodies -------------------------------------------------------------------
@@ -578,14 +597,6 @@ fn job_result(kind: JobKind, j: &JobSpec) -> TaskResult {
     }
 }
 
-/// The result of a task that completed (not cancelled).
-pub(crate) fn completed_result(model: &ModelSpec, t: &TaskRec, phase: Phase) -> Option<TaskResult> {
-    match phase {
-        Phase::Complete { .. } => result(model, t.kind, &t.object, None),
-        _ => None,
-    }
-}
-
 /// The result of a completed task; `details_at` adds `duration`/`startTime` from the
 /// task's start (processes with `includeProcessDetails=true`).
 fn result(
@@ -659,6 +670,11 @@ fn result(
     })
 }
 
+/// A completed task's progress: 1 if it succeeded, else 0 (Anaplan's "Failed." reads 0).
+fn end_progress(successful: bool) -> f64 {
+    if successful { 1.0 } else { 0.0 }
+}
+
 /// The task object for a status reply; `process_details` (`includeProcessDetails=true`)
 /// adds run times to a process's result.
 pub(crate) fn task_body(
@@ -668,25 +684,10 @@ pub(crate) fn task_body(
     clock: &Clock,
     process_details: bool,
 ) -> Task {
-    let (state, progress, step, result) = match phase {
-        Phase::Queued => (
-            TaskState::NotStarted,
-            0.0,
-            "Waiting for the model.".to_owned(),
-            None,
-        ),
-        Phase::Running { progress, .. } => (
-            TaskState::InProgress,
-            progress,
-            "Processing ...".to_owned(),
-            None,
-        ),
-        Phase::Cancelling { progress } => (
-            TaskState::Cancelling,
-            progress,
-            "Cancelling ...".to_owned(),
-            None,
-        ),
+    let (progress, step, result) = match phase {
+        Phase::Queued => (0.0, "Waiting for the model.".to_owned(), None),
+        Phase::Running { progress } => (progress, "Processing ...".to_owned(), None),
+        Phase::Cancelling { progress } => (progress, "Cancelling ...".to_owned(), None),
         Phase::Cancelled => {
             let detail_type = match t.kind {
                 JobKind::Import => Some("msgImportCancelled"),
@@ -706,7 +707,7 @@ pub(crate) fn task_body(
                 start_time: None,
                 cancelled_by: Some(t.user.clone()),
             };
-            (TaskState::Cancelled, 0.0, "Cancelled.".to_owned(), Some(r))
+            (0.0, "Cancelled.".to_owned(), Some(r))
         }
         Phase::Complete { start } => {
             let details_at =
@@ -714,12 +715,7 @@ pub(crate) fn task_body(
             let r = result(model, t.kind, &t.object, details_at);
             let ok = r.as_ref().is_some_and(|r| r.successful);
             let step = if ok { "Complete." } else { "Failed." };
-            (
-                TaskState::Complete,
-                if ok { 1.0 } else { 0.0 },
-                step.to_owned(),
-                r,
-            )
+            (end_progress(ok), step.to_owned(), r)
         }
     };
     Task {
@@ -728,7 +724,7 @@ pub(crate) fn task_body(
         current_step: Some(step),
         progress: Some(progress),
         creation_time: Some(clock.wall(t.created)),
-        task_state: state,
+        task_state: phase.task_state(),
         result,
     }
 }

@@ -3,29 +3,33 @@
 
 mod common;
 
-use common::{T, advance, assert_envelope, http, login, scenario};
+use common::{T, advance, assert_envelope, http, login, one_model, scenario};
 use reqwest::StatusCode;
 use runwait_core::catalog::ChunkList;
+use runwait_sim::Scenario;
 
-const DUMPS: &str = r#"
+const USERS: &str = "
 users:
   - {name: demo@runwait.local, password: demo}
-  - {name: other@runwait.local, password: other}
-dump_chunk_size: 100
-workspaces:
-  - id: 8a81b09d5e8c6f27015e8d6c3f4a0b21
-    name: W
-    models:
-      - id: 75A40874E6B64FA3AE0743278996850F
-        name: M
-        imports:
-          - {id: "112000000001", name: Customers, duration: 10s, outcome: failure, dump_rows: 5}
-          - {id: "112000000002", name: Clean, duration: 10s}
-        exports:
-          - {id: "116000000001", name: Out, duration: 5s}
-        processes:
-          - {id: "118000000001", name: P, actions: ["112000000001", "116000000001"]}
+  - {name: other@runwait.local, password: other}";
+
+const OBJECTS: &str = r#"
+imports:
+  - {id: "112000000001", name: Customers, duration: 10s, outcome: failure, dump_rows: 5}
+  - {id: "112000000002", name: Clean, duration: 10s}
+exports:
+  - {id: "116000000001", name: Out, duration: 5s}
+processes:
+  - {id: "118000000001", name: P, actions: ["112000000001", "116000000001"]}
 "#;
+
+/// Failing imports with dumps cut into 100-byte chunks, alone and in a process.
+fn dumps() -> Scenario {
+    scenario(&one_model(
+        &format!("{USERS}\ndump_chunk_size: 100"),
+        OBJECTS,
+    ))
+}
 
 /// Downloads a dump the way a client must: list the chunks, fetch each in order.
 async fn download(t: &T, token: &str, dump_url: &str) -> Result<Vec<u8>, StatusCode> {
@@ -58,7 +62,7 @@ async fn download(t: &T, token: &str, dump_url: &str) -> Result<Vec<u8>, StatusC
 
 #[tokio::test(start_paused = true)]
 async fn an_import_dump_downloads_in_several_chunks() {
-    let t = T::start(scenario(DUMPS)).await;
+    let t = T::start(dumps()).await;
     let id = t.start_task("imports", "112000000001").await;
     let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000001"));
     assert_eq!(
@@ -94,7 +98,7 @@ async fn an_import_dump_downloads_in_several_chunks() {
 
 #[tokio::test(start_paused = true)]
 async fn a_process_has_one_dump_per_nested_import() {
-    let t = T::start(scenario(DUMPS)).await;
+    let t = T::start(dumps()).await;
     let id = t.start_task("processes", "118000000001").await;
     advance(15).await;
     let result = t
@@ -124,7 +128,7 @@ async fn a_process_has_one_dump_per_nested_import() {
 
 #[tokio::test(start_paused = true)]
 async fn a_newer_run_by_the_same_user_replaces_the_dump() {
-    let t = T::start(scenario(DUMPS)).await;
+    let t = T::start(dumps()).await;
     let other = login(&http(), &t.sim, "other@runwait.local", "other").await;
     let old = t.start_task("imports", "112000000001").await;
     advance(10).await;
@@ -137,10 +141,8 @@ async fn a_newer_run_by_the_same_user_replaces_the_dump() {
     );
     // Another user's run of the same import does not replace it…
     let res = t
-        .http
-        .post(format!("{}/tasks", t.obj("imports", "112000000001")))
+        .start_request("imports", "112000000001")
         .header("Authorization", format!("AnaplanAuthToken {other}"))
-        .json(&serde_json::json!({"localeName": "en_US"}))
         .send()
         .await
         .unwrap();
@@ -166,7 +168,7 @@ async fn a_newer_run_by_the_same_user_replaces_the_dump() {
 
 #[tokio::test(start_paused = true)]
 async fn a_successful_import_has_no_dump() {
-    let t = T::start(scenario(DUMPS)).await;
+    let t = T::start(dumps()).await;
     let id = t.start_task("imports", "112000000002").await;
     advance(10).await;
     let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000002"));
@@ -186,4 +188,39 @@ async fn builtin_warnings_dump_has_warning_rows() {
     let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000002"));
     let csv = String::from_utf8(download(&t, &t.token, &dump).await.unwrap()).unwrap();
     assert_eq!(csv.lines().filter(|l| l.starts_with("W,")).count(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_chunk_list_names_every_chunk_past_a_listing_page() {
+    // One-byte chunks: a 100-row dump has more chunks than a listing page holds (5000).
+    let objects = r#"
+imports:
+  - {id: "112000000001", name: Customers, duration: 10s, outcome: failure, dump_rows: 100}
+"#;
+    let t = T::start(scenario(&one_model(
+        &format!("{USERS}\ndump_chunk_size: 1"),
+        objects,
+    )))
+    .await;
+    let id = t.start_task("imports", "112000000001").await;
+    advance(10).await;
+    let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000001"));
+    let (code, list) = t.get(&format!("{dump}/chunks")).await;
+    assert_eq!(code, StatusCode::OK);
+    let chunks = list["chunks"].as_array().unwrap();
+    assert!(chunks.len() > 5000, "{}", chunks.len());
+    assert_eq!(list["meta"]["paging"]["currentPageSize"], chunks.len());
+    assert_eq!(list["meta"]["paging"]["totalSize"], chunks.len());
+    let last = chunks.len() - 1;
+    assert_eq!(chunks[last]["id"], last.to_string());
+    // The last chunk is the CSV's closing newline, and there is none after it.
+    let res = t
+        .raw(t.http.get(format!("{dump}/chunks/{last}")))
+        .await
+        .unwrap();
+    assert_eq!(res.bytes().await.unwrap().as_ref(), b"\n");
+    assert_eq!(
+        t.get(&format!("{dump}/chunks/{}", last + 1)).await.0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -3,31 +3,32 @@
 
 mod common;
 
-use common::{MODEL, T, WS, advance, assert_envelope, scenario};
+use common::{MODEL, T, WS, advance, assert_envelope, one_model, scenario};
 use reqwest::StatusCode;
 use runwait_core::{TaskList, TaskState};
+use runwait_sim::Scenario;
 use serde_json::json;
 
-const TIMING: &str = r#"
-users: [{name: demo@runwait.local, password: demo}]
-cancel_duration: 5s
-workspaces:
-  - id: 8a81b09d5e8c6f27015e8d6c3f4a0b21
-    name: W
-    models:
-      - id: 75A40874E6B64FA3AE0743278996850F
-        name: M
-        imports:
-          - {id: "112000000001", name: Linear, duration: 100s}
-          - {id: "112000000002", name: Steps, duration: 100s, progress: {steps: 4}}
-          - {id: "112000000003", name: Stuck, duration: 100s, progress: stuck}
-        actions:
-          - {id: "117000000001", name: Sticky, duration: 100s, cancellable: false}
+const TIMING_OBJECTS: &str = r#"
+imports:
+  - {id: "112000000001", name: Linear, duration: 100s}
+  - {id: "112000000002", name: Steps, duration: 100s, progress: {steps: 4}}
+  - {id: "112000000003", name: Stuck, duration: 100s, progress: stuck}
+actions:
+  - {id: "117000000001", name: Sticky, duration: 100s, cancellable: false}
 "#;
+
+/// 100-second tasks on one model, with a 5 s CANCELLING.
+fn timing() -> Scenario {
+    scenario(&one_model(
+        "users: [{name: demo@runwait.local, password: demo}]\ncancel_duration: 5s",
+        TIMING_OBJECTS,
+    ))
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_task_runs_to_complete_with_linear_progress() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let id = t.start_task("imports", "112000000001").await;
     assert_eq!(id.len(), 32);
     assert!(
@@ -67,7 +68,7 @@ async fn a_task_runs_to_complete_with_linear_progress() {
 
 #[tokio::test(start_paused = true)]
 async fn stepwise_and_stuck_curves() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let steps = t.start_task("imports", "112000000002").await;
     let mut seen = Vec::new();
     for _ in 0..4 {
@@ -98,7 +99,7 @@ async fn stepwise_and_stuck_curves() {
 
 #[tokio::test(start_paused = true)]
 async fn one_task_at_a_time_per_model() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let first = t.start_task("imports", "112000000001").await;
     advance(50).await;
     let second = t.start_task("imports", "112000000002").await;
@@ -135,7 +136,7 @@ async fn one_task_at_a_time_per_model() {
 
 #[tokio::test(start_paused = true)]
 async fn cancel_goes_through_cancelling_and_frees_the_model() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let running = t.start_task("imports", "112000000001").await;
     let queued = t.start_task("imports", "112000000002").await;
     advance(10).await;
@@ -175,7 +176,7 @@ async fn cancel_goes_through_cancelling_and_frees_the_model() {
 
 #[tokio::test(start_paused = true)]
 async fn cancelling_a_queued_task_cancels_it_at_once() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     t.start_task("imports", "112000000001").await;
     let queued = t.start_task("imports", "112000000002").await;
     let (_, body) = t
@@ -189,7 +190,7 @@ async fn cancelling_a_queued_task_cancels_it_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_task_that_cannot_roll_back_completes_after_a_cancel() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let id = t.start_task("actions", "117000000001").await;
     advance(30).await;
     let (code, body) = t
@@ -205,7 +206,7 @@ async fn a_task_that_cannot_roll_back_completes_after_a_cancel() {
 
 #[tokio::test(start_paused = true)]
 async fn task_list_has_every_task_of_the_object_with_paging() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let a = t.start_task("imports", "112000000001").await;
     advance(1).await;
     let b = t.start_task("imports", "112000000001").await;
@@ -241,7 +242,7 @@ async fn task_list_has_every_task_of_the_object_with_paging() {
 
 #[tokio::test(start_paused = true)]
 async fn bad_requests_get_the_error_envelope() {
-    let t = T::start(scenario(TIMING)).await;
+    let t = T::start(timing()).await;
     let tasks = format!("{}/tasks", t.obj("imports", "112000000001"));
     for body in [
         json!({}),

@@ -17,6 +17,20 @@ pub fn scenario(yaml: &str) -> Scenario {
     serde_saphyr::from_str(yaml).expect("test scenario parses")
 }
 
+/// Scenario YAML: the top-level keys `top` (users, chunk size…), then workspace `WS`
+/// holding the one model `MODEL` with `objects` (its `imports:`, `exports:`…, written
+/// unindented).
+pub fn one_model(top: &str, objects: &str) -> String {
+    let objects: String = objects
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| format!("        {l}\n"))
+        .collect();
+    format!(
+        "{top}\nworkspaces:\n  - id: {WS}\n    name: W\n    models:\n      - id: {MODEL}\n        name: M\n{objects}"
+    )
+}
+
 /// A client without proxies or pool timers: a pool timer would let paused tokio time
 /// jump while a request is in flight.
 pub fn http() -> reqwest::Client {
