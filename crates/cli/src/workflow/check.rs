@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use runwait_anaplan::{EncodedDataFormat, Endpoints, MappingParameter, TaskKind};
+use runwait_anaplan::{EncodedDataFormat, Endpoints, MappingParameter, TaskKind, is_loopback};
 use runwait_core::{
     DumpPolicy, ModelId, ObjectId, ObjectKind, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy,
     WorkspaceId,
@@ -1480,15 +1480,6 @@ fn article(kind: ObjectKind) -> &'static str {
     match kind {
         ObjectKind::Import | ObjectKind::Export | ObjectKind::Action => "an",
         ObjectKind::File | ObjectKind::Process => "a",
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
     }
 }
 
