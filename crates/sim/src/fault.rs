@@ -90,6 +90,18 @@ pub enum FaultKind {
 }
 
 impl Fault {
+    /// A fault on `on` calls that lets `after` of them through, then hits `count` (0:
+    /// every one from then on) with `fault`. For tests; check it with
+    /// [`validate`](Self::validate) or let [`Simulator::add_fault`](crate::Simulator::add_fault) do so.
+    pub fn new(on: CallKind, after: u32, count: u32, fault: FaultKind) -> Fault {
+        Fault {
+            on,
+            after,
+            count,
+            fault,
+        }
+    }
+
     /// Checks the combinations serde cannot.
     pub fn validate(&self) -> Result<(), SimError> {
         let status_ok = |s: u16| (400..=599).contains(&s);
@@ -108,6 +120,16 @@ impl Fault {
                 "fault status {s} is not an HTTP error (400-599)"
             ))),
             _ => Ok(()),
+        }
+    }
+}
+
+impl FaultKind {
+    /// An answer with `status` and the error envelope, without `Retry-After`.
+    pub fn http(status: u16) -> FaultKind {
+        FaultKind::Http {
+            status,
+            retry_after: None,
         }
     }
 }
@@ -154,12 +176,7 @@ mod tests {
     use super::*;
 
     fn fault(on: CallKind, after: u32, count: u32) -> Fault {
-        Fault {
-            on,
-            after,
-            count,
-            fault: FaultKind::Reset,
-        }
+        Fault::new(on, after, count, FaultKind::Reset)
     }
 
     #[test]
@@ -182,10 +199,7 @@ mod tests {
 
     #[test]
     fn lost_start_needs_start() {
-        let f = Fault {
-            fault: FaultKind::LostStartResponse,
-            ..fault(CallKind::Status, 0, 1)
-        };
+        let f = Fault::new(CallKind::Status, 0, 1, FaultKind::LostStartResponse);
         assert!(f.validate().is_err());
     }
 }

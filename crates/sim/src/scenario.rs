@@ -626,7 +626,11 @@ mod tests {
     fn validation_rejects_bad_ids_and_dangling_actions() {
         let mut s = Scenario::builtin();
         s.workspaces[0].models[0].imports[0].id = ObjectId::new("116000000009");
-        assert!(s.validate().is_err());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`116000000009`") && err.contains("with the import prefix"),
+            "{err}"
+        );
         let mut s = Scenario::builtin();
         s.workspaces[0].models[0].processes[0]
             .actions
@@ -639,6 +643,10 @@ mod tests {
         );
         let mut s = Scenario::builtin();
         s.workspaces[0].models[0].exports[0].dump_rows = Some(2);
-        assert!(s.validate().is_err());
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("`116000000001`: only imports have dumps"),
+            "{err}"
+        );
     }
 }

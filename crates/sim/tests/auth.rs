@@ -3,11 +3,13 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA512, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{T, advance, assert_envelope, http, login, scenario};
+use common::{T, advance, assert_envelope, authenticate, http, login, scenario};
 use reqwest::StatusCode;
 use runwait_core::token::{AuthFailure, AuthReply, CertificateAuthRequest};
 use runwait_sim::{Scenario, SimConfig, Simulator};
@@ -73,6 +75,15 @@ async fn cert_login_signed(
     cert_login(sim, cert_file, &signed(key_file, data, format)).await
 }
 
+/// Logs in with the built-in scenario's test user's certificate and key.
+async fn user_cert_login(
+    sim: &Simulator,
+    data: &[u8],
+    format: Option<&str>,
+) -> (StatusCode, Value) {
+    cert_login_signed(sim, "test-user.cert.pem", "test-user.key.pem", data, format).await
+}
+
 /// What `GET /workspaces` answers with this token.
 async fn api_status(sim: &Simulator, token: &str) -> StatusCode {
     http()
@@ -87,12 +98,7 @@ async fn api_status(sim: &Simulator, token: &str) -> StatusCode {
 #[tokio::test(start_paused = true)]
 async fn basic_login_gives_a_token_the_api_accepts() {
     let sim = builtin().await;
-    let res = http()
-        .post(format!("{}/token/authenticate", sim.auth_url()))
-        .basic_auth("demo@runwait.local", Some("demo"))
-        .send()
-        .await
-        .unwrap();
+    let res = authenticate(&http(), &sim, "demo@runwait.local", "demo").await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let reply = AuthReply::parse(&res.text().await.unwrap()).unwrap();
     assert_eq!(reply.status, "SUCCESS");
@@ -115,12 +121,7 @@ async fn basic_login_gives_a_token_the_api_accepts() {
 async fn bad_credentials_are_refused() {
     let sim = builtin().await;
     let url = format!("{}/token/authenticate", sim.auth_url());
-    let res = http()
-        .post(&url)
-        .basic_auth("demo@runwait.local", Some("wrong"))
-        .send()
-        .await
-        .unwrap();
+    let res = authenticate(&http(), &sim, "demo@runwait.local", "wrong").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     let failure = AuthFailure::parse(&res.text().await.unwrap()).unwrap();
     assert_eq!(failure.status, "FAILURE_BAD_CREDENTIAL");
@@ -132,7 +133,8 @@ async fn bad_credentials_are_refused() {
         }
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{header:?}");
-        assert!(AuthFailure::parse(&res.text().await.unwrap()).is_ok());
+        let failure = AuthFailure::parse(&res.text().await.unwrap()).unwrap();
+        assert_eq!(failure.status, "FAILURE_BAD_REQUEST", "{header:?}");
     }
 }
 
@@ -228,27 +230,13 @@ async fn validate_and_logout() {
 async fn certificate_login_v1_and_v2() {
     let sim = builtin().await;
     let random = [7u8; 100];
-    let (code, body) = cert_login_signed(
-        &sim,
-        "test-user.cert.pem",
-        "test-user.key.pem",
-        &random,
-        None,
-    )
-    .await;
+    let (code, body) = user_cert_login(&sim, &random, None).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     assert_eq!(body["status"], "SUCCESS");
 
     let mut v2 = 1_764_331_200u64.to_be_bytes().to_vec();
     v2.extend_from_slice(&random);
-    let (code, body) = cert_login_signed(
-        &sim,
-        "test-user.cert.pem",
-        "test-user.key.pem",
-        &v2,
-        Some("v2"),
-    )
-    .await;
+    let (code, body) = user_cert_login(&sim, &v2, Some("v2")).await;
     assert_eq!(code, StatusCode::CREATED, "{body}");
     let token = body["tokenInfo"]["tokenValue"].as_str().unwrap();
     assert_eq!(api_status(&sim, token).await, StatusCode::OK);
@@ -362,11 +350,51 @@ workspaces: []
     let a = login(&client, &sim, "a@x", "pa").await;
     let b = login(&client, &sim, "b@x", "pb").await;
     assert_ne!(a, b);
-    let res = client
-        .post(format!("{}/token/authenticate", sim.auth_url()))
-        .basic_auth("a@x", Some("pb"))
+    let res = authenticate(&client, &sim, "a@x", "pb").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_oauth_grant_rotates_the_refresh_token() {
+    let sim = builtin().await;
+    let grant = |refresh: &str| {
+        http()
+            .post(format!("{}/oauth/token", sim.auth_url()))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=refresh_token&client_id=runwait-demo&refresh_token={refresh}"
+            ))
+            .send()
+    };
+    let res = grant("demo-refresh-token").await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    let keys: BTreeSet<&str> = body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["access_token", "expires_in", "refresh_token", "token_type"].into()
+    );
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 35 * 60);
+    let access = body["access_token"].as_str().unwrap();
+    let next = body["refresh_token"].as_str().unwrap();
+    assert_ne!(next, "demo-refresh-token");
+    let res = http()
+        .get(format!("{}/workspaces", sim.api_url()))
+        .bearer_auth(access)
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::OK);
+    // The used refresh token is retired; the new one works once.
+    let res = grant("demo-refresh-token").await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"], "invalid_grant");
+    assert_eq!(grant(next).await.unwrap().status(), StatusCode::OK);
 }

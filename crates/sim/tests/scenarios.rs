@@ -81,14 +81,7 @@ async fn faults_yaml_loses_the_first_start_and_limits_the_first_poll() {
 
 #[tokio::test(start_paused = true)]
 async fn speed_runs_a_two_hour_process_in_a_minute() {
-    let sim = Simulator::start(SimConfig::new(example("long-running.yaml")).speed(120.0))
-        .await
-        .unwrap();
-    let t = T {
-        token: common::login(&common::http(), &sim, "demo@runwait.local", "demo").await,
-        http: common::http(),
-        sim,
-    };
+    let t = T::with(SimConfig::new(example("long-running.yaml")).speed(120.0)).await;
     let id = t.start_task("processes", "118000000010").await;
     // Read through the state API: the token (35 scenario minutes) dies on the way.
     tokio::time::sleep(Duration::from_secs(30)).await;

@@ -431,13 +431,13 @@ async fn discovery_lists_the_scenario() {
         assert_eq!(actions[1]["id"], "116000000004");
         assert_eq!(actions[1]["actionType"], "EXPORT");
     }
-    for url in [
-        t.url("/workspaces/00000000000000000000000000000000/models"),
-        t.url(&format!("/models/{}", "0".repeat(32))),
-        t.url(&format!("/models/{MODEL}/processes/118000000999")),
+    for path in [
+        "/workspaces/00000000000000000000000000000000/models".to_owned(),
+        format!("/models/{}", "0".repeat(32)),
+        format!("/models/{MODEL}/processes/118000000999"),
     ] {
-        let (code, err) = t.get(&url).await;
-        assert_eq!(code, StatusCode::NOT_FOUND, "{url}");
-        assert_envelope(&err, 404, "");
+        let (code, err) = t.get(&t.url(&path)).await;
+        assert_eq!(code, StatusCode::NOT_FOUND, "{path}");
+        assert_envelope(&err, 404, &format!("/2/0{path}"));
     }
 }

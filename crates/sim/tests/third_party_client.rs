@@ -4,13 +4,14 @@
 //! Needs a Python with `anaplan-sdk` installed, named by `RUNWAIT_ANAPLAN_SDK_PYTHON`;
 //! without it the test says loudly that it skipped.
 
+mod common;
+
 use std::process::Command;
 
+use common::{MODEL, WS};
 use runwait_sim::{Answer, CallKind, Scenario, SimConfig, Simulator};
 use serde_json::Value;
 
-const WS: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
-const MODEL: &str = "75A40874E6B64FA3AE0743278996850F";
 const PROCESS: &str = "118000000001";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,13 +47,23 @@ pub struct T {
     pub token: String,
 }
 
-pub async fn login(http: &reqwest::Client, sim: &Simulator, user: &str, password: &str) -> String {
-    let res = http
-        .post(format!("{}/token/authenticate", sim.auth_url()))
+/// A basic-auth login, answered however the simulator answers it.
+pub async fn authenticate(
+    http: &reqwest::Client,
+    sim: &Simulator,
+    user: &str,
+    password: &str,
+) -> reqwest::Response {
+    http.post(format!("{}/token/authenticate", sim.auth_url()))
         .basic_auth(user, Some(password))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A basic-auth login that must succeed; its token.
+pub async fn login(http: &reqwest::Client, sim: &Simulator, user: &str, password: &str) -> String {
+    let res = authenticate(http, sim, user, password).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.unwrap();
     body["tokenInfo"]["tokenValue"].as_str().unwrap().to_owned()
