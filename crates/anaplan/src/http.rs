@@ -136,8 +136,9 @@ impl Http {
             http.request.method = %line.method,
             url.path = url.path(),
             server.address = url.host_str().unwrap_or(""),
-            server.port = url.port_or_known_default().unwrap_or(0),
-            http.request.resend_count = resend_count,
+            // i64: tracing-opentelemetry exports unsigned integers as strings.
+            server.port = i64::from(url.port_or_known_default().unwrap_or(0)),
+            http.request.resend_count = i64::try_from(resend_count).unwrap_or(i64::MAX),
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
@@ -155,7 +156,7 @@ impl Http {
                 }
             };
             let status = response.status();
-            span.record("http.response.status_code", status.as_u16());
+            span.record("http.response.status_code", i64::from(status.as_u16()));
             if status.is_success() {
                 return Ok(response);
             }

@@ -181,12 +181,18 @@ impl Step for RunAndWait {
     }
 }
 
+/// Span attributes are recorded as `i64`: tracing-opentelemetry exports unsigned
+/// integers as strings, so a backend could not compare or sum them.
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 fn record_result(span: &tracing::Span, result: &StepResult) {
     span.record("runwait.outcome", result.outcome.name());
-    span.record("runwait.polls", result.polls);
+    span.record("runwait.polls", i64::from(result.polls));
     span.record(
         "runwait.dumps",
-        result.dumps.iter().filter(|d| !d.gone).count(),
+        int(result.dumps.iter().filter(|d| !d.gone).count() as u64),
     );
     span.record("runwait.reattached", result.reattached);
     if matches!(
@@ -205,16 +211,16 @@ fn record_result(span: &tracing::Span, result: &StepResult) {
             anaplan.object.name = n.object_name.as_deref().unwrap_or(""),
             anaplan.successful = n.successful,
             anaplan.failure_dump_available = n.failure_dump_available,
-            anaplan.rows.success = n.counts.success_row_count.unwrap_or(0),
-            anaplan.rows.failed = n.counts.failed_count.unwrap_or(0),
-            anaplan.rows.warnings = n.counts.warnings_row_count.unwrap_or(0),
-            anaplan.rows.ignored = n.counts.ignored_count.unwrap_or(0),
+            anaplan.rows.success = int(n.counts.success_row_count.unwrap_or(0)),
+            anaplan.rows.failed = int(n.counts.failed_count.unwrap_or(0)),
+            anaplan.rows.warnings = int(n.counts.warnings_row_count.unwrap_or(0)),
+            anaplan.rows.ignored = int(n.counts.ignored_count.unwrap_or(0)),
             "anaplan.nested_result"
         );
     }
     tracing::info!(
         outcome = result.outcome.name(),
-        polls = result.polls,
+        polls = i64::from(result.polls),
         "{}",
         result.message
     );
@@ -541,7 +547,7 @@ impl Wait<'_> {
         self.polls += 1;
         let span = tracing::info_span!(
             "anaplan.task.poll",
-            runwait.poll.attempt = self.polls,
+            runwait.poll.attempt = i64::from(self.polls),
             anaplan.task.state = Empty,
             anaplan.task.progress = Empty,
             http.response.status_code = Empty,
@@ -565,7 +571,7 @@ impl Wait<'_> {
             }
             Err(e) => {
                 if let Some(status) = e.http_status() {
-                    span.record("http.response.status_code", status);
+                    span.record("http.response.status_code", i64::from(status));
                 }
                 span.in_scope(|| tracing::warn!(error = %e, "status poll failed"));
                 (span, Err(e))
@@ -767,7 +773,7 @@ impl Wait<'_> {
                 span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
                 DumpFile::missing(job.object_id.clone(), false)
             });
-            span.record("runwait.dump.bytes", file.bytes);
+            span.record("runwait.dump.bytes", int(file.bytes));
             span.record("runwait.dump.gone", file.gone);
             self.emit(StepEvent::Dump(file.clone()));
             files.push(file);

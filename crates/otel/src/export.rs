@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use opentelemetry::{KeyValue, Value};
+use opentelemetry::KeyValue;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -65,41 +65,7 @@ fn without_userinfo(endpoint: &str) -> String {
     }
 }
 
-/// The attributes of the span contract that are integers. `tracing` passes `u16`,
-/// `u32`, `u64` and `usize` values as `u64`, which tracing-opentelemetry (0.34) records
-/// as strings; they are turned back into integers so that a backend can compare and sum
-/// them. A key not listed here keeps its type: `anaplan.object.id` is digits and a string.
-const INTEGER_ATTRIBUTES: &[&str] = &[
-    "http.request.resend_count",
-    "http.response.status_code",
-    "server.port",
-    "runwait.poll.attempt",
-    "runwait.polls",
-    "runwait.dumps",
-    "runwait.retries",
-    "runwait.next_poll_delay_ms",
-    "runwait.dump.bytes",
-    "anaplan.rows.success",
-    "anaplan.rows.failed",
-    "anaplan.rows.warnings",
-    "anaplan.rows.ignored",
-];
-
-fn restore_integers(attributes: &mut [KeyValue]) {
-    for kv in attributes {
-        if !INTEGER_ATTRIBUTES.contains(&kv.key.as_str()) {
-            continue;
-        }
-        if let Value::String(s) = &kv.value
-            && let Ok(i) = s.as_str().parse::<i64>()
-        {
-            kv.value = Value::I64(i);
-        }
-    }
-}
-
-/// The OTLP exporter, with the contract's integers restored and its first failure
-/// reported through the [`Warner`].
+/// The OTLP exporter, with its first failure reported through the [`Warner`].
 #[derive(Debug)]
 struct Adapted<E> {
     inner: E,
@@ -107,13 +73,7 @@ struct Adapted<E> {
 }
 
 impl<E: SpanExporter> SpanExporter for Adapted<E> {
-    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
-        for span in &mut batch {
-            restore_integers(&mut span.attributes);
-            for event in &mut span.events.events {
-                restore_integers(&mut event.attributes);
-            }
-        }
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.inner.export(batch).await;
         if let Err(e) = &result {
             self.warner.warn(&e.to_string());
@@ -243,26 +203,6 @@ mod tests {
             "http://collector:4317"
         );
         assert_eq!(without_userinfo("http://c/a@b"), "http://c/a@b");
-    }
-
-    #[test]
-    fn restores_the_contract_integers_only() {
-        let mut attrs = vec![
-            KeyValue::new("runwait.polls", "12"),
-            KeyValue::new("server.port", "not a number"),
-            KeyValue::new("anaplan.object.id", "112000000001"),
-            KeyValue::new("http.response.status_code", 200),
-        ];
-        restore_integers(&mut attrs);
-        assert_eq!(
-            attrs,
-            vec![
-                KeyValue::new("runwait.polls", 12),
-                KeyValue::new("server.port", "not a number"),
-                KeyValue::new("anaplan.object.id", "112000000001"),
-                KeyValue::new("http.response.status_code", 200),
-            ]
-        );
     }
 
     #[tokio::test]

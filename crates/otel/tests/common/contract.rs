@@ -41,7 +41,7 @@ pub fn workflow_span() -> tracing::Span {
 }
 
 /// One HTTP attempt, as `crates/anaplan/src/http.rs` emits it.
-pub fn http(method: &str, path: &str, status: u16) {
+pub fn http(method: &str, path: &str, status: i64) {
     let span = tracing::info_span!(
         "http.client",
         otel.name = %method,
@@ -49,8 +49,8 @@ pub fn http(method: &str, path: &str, status: u16) {
         http.request.method = %method,
         url.path = path,
         server.address = "127.0.0.1",
-        server.port = 8443u16,
-        http.request.resend_count = 0usize,
+        server.port = 8443i64,
+        http.request.resend_count = 0i64,
         http.response.status_code = Empty,
         error.type = Empty,
     );
@@ -62,7 +62,7 @@ pub fn http(method: &str, path: &str, status: u16) {
 }
 
 /// A poll span, recorded as the executor records it.
-pub fn poll_span(attempt: u64) -> tracing::Span {
+pub fn poll_span(attempt: i64) -> tracing::Span {
     tracing::info_span!(
         "anaplan.task.poll",
         runwait.poll.attempt = attempt,
@@ -74,23 +74,23 @@ pub fn poll_span(attempt: u64) -> tracing::Span {
     )
 }
 
-pub fn poll(attempt: u64, state: &str, progress: f64) {
+pub fn poll(attempt: i64, state: &str, progress: f64) {
     let span = poll_span(attempt);
     let _e = span.enter();
     http("GET", "/2/0/workspaces/w/models/m/imports/i/tasks/t", 200);
     span.record("anaplan.task.state", state);
     span.record("anaplan.task.progress", progress);
-    span.record("http.response.status_code", 200u16);
-    span.record("runwait.retries", 0u32);
-    span.record("runwait.next_poll_delay_ms", 1000u64);
+    span.record("http.response.status_code", 200i64);
+    span.record("runwait.retries", 0i64);
+    span.record("runwait.next_poll_delay_ms", 1000i64);
 }
 
-/// Records a step's result as the executor does, with its integer types.
+/// Records a step's result as the executor does: integers as `i64`.
 fn finish(
     step: &tracing::Span,
     outcome: &str,
-    polls: u64,
-    dumps: usize,
+    polls: i64,
+    dumps: i64,
     reattached: bool,
     error: Option<&str>,
 ) {
@@ -141,7 +141,7 @@ pub fn failed_import() {
             "/2/0/workspaces/w/models/m/imports/i/tasks/t/dump",
             200,
         );
-        dump.record("runwait.dump.bytes", 1234u64);
+        dump.record("runwait.dump.bytes", 1234i64);
         dump.record("runwait.dump.gone", false);
     }
     finish(&step, "failed", 2, 1, false, Some("10 rows failed"));
@@ -152,10 +152,10 @@ pub fn failed_import() {
         anaplan.object.name = "Load Sales",
         anaplan.successful = false,
         anaplan.failure_dump_available = true,
-        anaplan.rows.success = 90u64,
-        anaplan.rows.failed = 10u64,
-        anaplan.rows.warnings = 2u64,
-        anaplan.rows.ignored = 0u64,
+        anaplan.rows.success = 90i64,
+        anaplan.rows.failed = 10i64,
+        anaplan.rows.warnings = 2i64,
+        anaplan.rows.ignored = 0i64,
         "anaplan.nested_result"
     );
 }
