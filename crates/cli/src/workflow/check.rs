@@ -93,32 +93,12 @@ const AUTH_KINDS: &[(&str, &[&str])] = &[
     ("oauth", &["client_id", "refresh_token"]),
 ];
 
-/// `uses:` and the object kind (id prefix) it runs.
-pub(crate) const USES: &[(&str, TaskKind, ObjectKind, &str)] = &[
-    (
-        "anaplan/process",
-        TaskKind::Process,
-        ObjectKind::Process,
-        "118",
-    ),
-    (
-        "anaplan/import",
-        TaskKind::Import,
-        ObjectKind::Import,
-        "112",
-    ),
-    (
-        "anaplan/export",
-        TaskKind::Export,
-        ObjectKind::Export,
-        "116",
-    ),
-    (
-        "anaplan/action",
-        TaskKind::Action,
-        ObjectKind::Action,
-        "117",
-    ),
+/// `uses:` and the object kind it runs.
+pub(crate) const USES: &[(&str, TaskKind, ObjectKind)] = &[
+    ("anaplan/process", TaskKind::Process, ObjectKind::Process),
+    ("anaplan/import", TaskKind::Import, ObjectKind::Import),
+    ("anaplan/export", TaskKind::Export, ObjectKind::Export),
+    ("anaplan/action", TaskKind::Action, ObjectKind::Action),
 ];
 
 pub(crate) const CONDITIONS: &[(&str, Condition)] = &[
@@ -528,32 +508,40 @@ impl Checker {
         }
     }
 
-    fn hex_id(&mut self, node: &Node, path: &str, upper: bool) -> Option<String> {
-        let what = if upper {
-            "a model id: 32 uppercase hex digits"
-        } else {
-            "a workspace id: 32 lowercase hex digits"
-        };
-        let text = node.scalar_text().unwrap_or_default();
-        let ok = text.len() == 32
-            && text.bytes().all(|b| {
-                b.is_ascii_digit()
-                    || if upper {
-                        (b'A'..=b'F').contains(&b)
-                    } else {
-                        (b'a'..=b'f').contains(&b)
-                    }
-            });
-        if ok && node.as_str().is_some() {
-            Some(text)
-        } else {
+    /// `new(text)` when Anaplan would take it (`well_formed`); else an error expecting `what`.
+    fn id<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        new: fn(String) -> T,
+        well_formed: fn(&T) -> bool,
+    ) -> Option<T> {
+        let id = node.as_str().map(|s| new(s.to_owned())).filter(well_formed);
+        if id.is_none() {
             self.error(
                 node,
                 path,
                 format!("expected {what}, found {}", node.describe()),
             );
-            None
         }
+        id
+    }
+
+    fn workspace_id(&mut self, node: &Node, path: &str) -> Option<WorkspaceId> {
+        let what = "a workspace id: 32 lowercase hex digits";
+        self.id(
+            node,
+            path,
+            what,
+            WorkspaceId::new,
+            WorkspaceId::is_well_formed,
+        )
+    }
+
+    fn model_id(&mut self, node: &Node, path: &str) -> Option<ModelId> {
+        let what = "a model id: 32 uppercase hex digits";
+        self.id(node, path, what, ModelId::new, ModelId::is_well_formed)
     }
 
     fn resolve(&self, path: &str) -> PathBuf {
@@ -998,12 +986,10 @@ impl Checker {
             ..Defaults::default()
         };
         if let Some(n) = f.get("workspace") {
-            d.workspace = self
-                .hex_id(n, &f.path("workspace"), false)
-                .map(WorkspaceId::new);
+            d.workspace = self.workspace_id(n, &f.path("workspace"));
         }
         if let Some(n) = f.get("model") {
-            d.model = self.hex_id(n, &f.path("model"), true).map(ModelId::new);
+            d.model = self.model_id(n, &f.path("model"));
         }
         if let Some(n) = f.get("locale") {
             d.locale = self.text(n, &f.path("locale"));
@@ -1210,7 +1196,7 @@ impl Checker {
         &mut self,
         node: &Node,
         path: &str,
-        uses: Option<(&str, TaskKind, ObjectKind, &str)>,
+        uses: Option<(&str, TaskKind, ObjectKind)>,
         defaults: &Defaults,
     ) -> Option<Target> {
         let f = self.fields(node, path, "the object to run", WITH_KEYS)?;
@@ -1228,9 +1214,7 @@ impl Checker {
             (None, Some(n)) => self.text(n, &f.path("name")).map(ObjectRef::Name),
         };
         let workspace = match f.get("workspace") {
-            Some(n) => self
-                .hex_id(n, &f.path("workspace"), false)
-                .map(WorkspaceId::new),
+            Some(n) => self.workspace_id(n, &f.path("workspace")),
             None => defaults.workspace.clone().or_else(|| {
                 if !defaults.workspace_given {
                     self.error(
@@ -1243,7 +1227,7 @@ impl Checker {
             }),
         };
         let model = match f.get("model") {
-            Some(n) => self.hex_id(n, &f.path("model"), true).map(ModelId::new),
+            Some(n) => self.model_id(n, &f.path("model")),
             None => defaults.model.clone().or_else(|| {
                 if !defaults.model_given {
                     self.error(node, path, "no model: set `with.model` or `defaults.model`");
@@ -1289,23 +1273,22 @@ impl Checker {
         &mut self,
         node: &Node,
         path: &str,
-        uses: Option<(&str, TaskKind, ObjectKind, &str)>,
+        uses: Option<(&str, TaskKind, ObjectKind)>,
     ) -> Option<ObjectId> {
-        let text = match &node.value {
+        let id = ObjectId::new(match &node.value {
             Value::Str { text, .. } => text.clone(),
             Value::Int(i) => i.to_string(),
             _ => String::new(),
-        };
+        });
         let expected = match uses {
-            Some((_, _, kind, prefix)) => {
-                format!(
-                    "{} {kind} id: 12 digits starting with {prefix}",
-                    article(kind)
-                )
-            }
+            Some((_, _, kind)) => format!(
+                "{} {kind} id: 12 digits starting with {}",
+                article(kind),
+                kind.prefix()
+            ),
             None => "an object id: 12 digits".to_owned(),
         };
-        if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        if !id.is_well_formed() {
             self.error(
                 node,
                 path,
@@ -1313,9 +1296,8 @@ impl Checker {
             );
             return None;
         }
-        let id = ObjectId::new(text);
         match (uses, id.kind()) {
-            (Some((name, _, want, _)), Some(found)) if found != want => {
+            (Some((name, _, want)), Some(found)) if found != want => {
                 self.error(
                     node,
                     path,
