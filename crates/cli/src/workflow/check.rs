@@ -35,18 +35,6 @@ pub(crate) const CONNECTION_KEYS: &[&str] = &[
     "oauth_token_url",
 ];
 pub(crate) const SIMULATOR_KEYS: &[&str] = &["scenario", "speed"];
-pub(crate) const AUTH_KEYS: &[&str] = &[
-    "kind",
-    "user",
-    "password",
-    "certificate",
-    "private_key",
-    "passphrase",
-    "format",
-    "token",
-    "client_id",
-    "refresh_token",
-];
 pub(crate) const TELEMETRY_KEYS: &[&str] = &["endpoint", "protocol", "service_name", "enabled"];
 pub(crate) const DEFAULTS_KEYS: &[&str] = &[
     "workspace",
@@ -92,6 +80,12 @@ const AUTH_KINDS: &[(&str, &[&str])] = &[
     ("token", &["token"]),
     ("oauth", &["client_id", "refresh_token"]),
 ];
+
+/// The keys of `auth:`: `kind` and those of every kind.
+pub(crate) fn auth_keys() -> Vec<&'static str> {
+    let own = AUTH_KINDS.iter().flat_map(|k| k.1.iter().copied());
+    std::iter::once("kind").chain(own).collect()
+}
 
 /// `uses:` and the object kind it runs.
 pub(crate) const USES: &[(&str, TaskKind, ObjectKind)] = &[
@@ -394,9 +388,19 @@ impl Checker {
     }
 
     fn choice<T: Copy>(&mut self, node: &Node, path: &str, choices: &[(&str, T)]) -> Option<T> {
+        self.entry(node, path, choices).map(|c| c.1)
+    }
+
+    /// [`choice`](Self::choice), with the name that was chosen.
+    fn entry<'c, T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        choices: &'c [(&str, T)],
+    ) -> Option<&'c (&'c str, T)> {
         let found = node
             .as_str()
-            .and_then(|s| choices.iter().find(|c| c.0 == s).map(|c| c.1));
+            .and_then(|s| choices.iter().find(|c| c.0 == s));
         if found.is_none() {
             let expected: Vec<&str> = choices.iter().map(|c| c.0).collect();
             self.error(
@@ -840,16 +844,11 @@ impl Checker {
 
     fn auth(&mut self, node: &Node) -> Option<AuthSpec> {
         let path = "connection.auth";
-        let f = self.fields(node, path, "an auth mapping", AUTH_KEYS)?;
-        let kinds: Vec<(&str, &str)> = AUTH_KINDS.iter().map(|k| (k.0, k.0)).collect();
-        let kind = match self.required(&f, "kind") {
-            Some(n) => self.choice(n, &f.path("kind"), &kinds)?,
+        let f = self.fields(node, path, "an auth mapping", &auth_keys())?;
+        let (kind, own) = match self.required(&f, "kind") {
+            Some(n) => *self.entry(n, &f.path("kind"), AUTH_KINDS)?,
             None => return None,
         };
-        let own = AUTH_KINDS
-            .iter()
-            .find(|k| k.0 == kind)
-            .map_or(&[][..], |k| k.1);
         let mut stray = false;
         for (key, key_node, _) in &f.entries {
             if *key != "kind" && !own.contains(key) {
