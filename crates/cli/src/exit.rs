@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use runwait_core::Outcome;
+use runwait_executor::StepOutcome;
 
 /// What a `runwait` process tells its caller through its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,17 @@ impl Exit {
             Outcome::Failed { .. } => Exit::Failed,
             Outcome::Cancelled { .. } => Exit::Cancelled,
             Outcome::Pending { .. } => Exit::Pending,
+        }
+    }
+
+    /// The exit code of a workflow whose outcome is `outcome`.
+    pub fn of_step(outcome: StepOutcome) -> Exit {
+        match outcome {
+            StepOutcome::Succeeded | StepOutcome::SucceededWithWarnings => Exit::Success,
+            StepOutcome::Failed => Exit::Failed,
+            StepOutcome::TimedOut => Exit::TimedOut,
+            StepOutcome::Cancelled | StepOutcome::Detached => Exit::Cancelled,
+            StepOutcome::Error => Exit::Unreachable,
         }
     }
 

@@ -8,8 +8,6 @@ use runwait_core::NestedSummary;
 use runwait_executor::{DumpFile, StepOutcome, StepResult};
 use serde::Serialize;
 
-use crate::exit::Exit;
-
 /// How one step of the workflow ended.
 #[derive(Debug, Clone)]
 pub enum StepReport {
@@ -57,31 +55,33 @@ pub struct Line<'a> {
     pub report: &'a StepReport,
 }
 
-/// The workflow's outcome and exit code: an abort wins, then errors reaching Anaplan,
-/// timeouts, failures. Steps with `continue_on_error` do not count.
-pub fn verdict(lines: &[Line<'_>], aborted: bool) -> (&'static str, Exit) {
+/// The workflow's outcome: an abort wins, then errors reaching Anaplan, timeouts,
+/// failures. Steps with `continue_on_error` do not count. [`Exit::of_step`] gives its
+/// exit code.
+pub fn verdict(lines: &[Line<'_>], aborted: bool) -> StepOutcome {
     let counted: Vec<StepOutcome> = lines
         .iter()
         .filter(|l| !l.continue_on_error)
         .filter_map(|l| l.report.outcome())
         .collect();
     let any = |o: StepOutcome| counted.contains(&o);
+    let worst = [
+        StepOutcome::Error,
+        StepOutcome::TimedOut,
+        StepOutcome::Failed,
+    ];
     if aborted || any(StepOutcome::Cancelled) || any(StepOutcome::Detached) {
-        ("cancelled", Exit::Cancelled)
-    } else if any(StepOutcome::Error) {
-        ("error", Exit::Unreachable)
-    } else if any(StepOutcome::TimedOut) {
-        ("timed_out", Exit::TimedOut)
-    } else if any(StepOutcome::Failed) {
-        ("failed", Exit::Failed)
+        StepOutcome::Cancelled
+    } else if let Some(worst) = worst.into_iter().find(|o| any(*o)) {
+        worst
     } else if lines
         .iter()
         .filter_map(|l| l.report.outcome())
         .any(|o| o == StepOutcome::SucceededWithWarnings)
     {
-        ("succeeded_with_warnings", Exit::Success)
+        StepOutcome::SucceededWithWarnings
     } else {
-        ("succeeded", Exit::Success)
+        StepOutcome::Succeeded
     }
 }
 
@@ -141,7 +141,7 @@ impl<'a> StepDoc<'a> {
             StepReport::Skipped { reason } => StepDoc {
                 id: line.id,
                 uses,
-                outcome: "skipped",
+                outcome: line.report.outcome_name(),
                 task_id: None,
                 task_state: None,
                 successful: None,

@@ -353,7 +353,9 @@ impl Runner<'_> {
                 report: reports.get(&s.id).unwrap_or(&skipped),
             })
             .collect();
-        let (outcome, exit) = verdict(&lines, aborted);
+        let outcome = verdict(&lines, aborted);
+        let exit = Exit::of_step(outcome);
+        let outcome = outcome.name();
         match self.args.output {
             Format::Json => {
                 let doc = Document {

@@ -24,18 +24,23 @@ struct Run {
     stderr: String,
 }
 
-fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
-    let out = runwait()
-        .arg("run")
+/// `runwait run WORKFLOW` with its state and dumps under `dir` and the tenant's password
+/// in the environment.
+fn run_command(workflow: &Path, dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = runwait();
+    cmd.arg("run")
         .arg(workflow)
         .arg("--state-dir")
         .arg(dir.join("state"))
         .arg("--out-dir")
         .arg(dir.join("out"))
         .args(extra)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
+        .env("RUNWAIT_TEST_PASSWORD", "demo");
+    cmd
+}
+
+fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
+    let out = run_command(workflow, dir, extra).output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -102,12 +107,7 @@ fn a_failing_workflow_prints_its_summary_and_exits_1() {
 #[test]
 fn log_lines_name_their_step_and_task() {
     let dir = tempfile::tempdir().unwrap();
-    let out = runwait()
-        .args(["run", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg("--out-dir")
-        .arg(dir.path().join("out"))
-        .arg(fixture("nightly.yaml"))
+    let out = run_command(&fixture("nightly.yaml"), dir.path(), &[])
         .env("RUST_LOG", "info")
         .output()
         .unwrap();
@@ -247,10 +247,7 @@ fn bad_credentials_exit_5() {
     let sim = Sim::start("1", None);
     let dir = tempfile::tempdir().unwrap();
     let file = sim.workflow(dir.path(), LONG_ACTION);
-    let out = runwait()
-        .args(["run", "--output", "json", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg(&file)
+    let out = run_command(&file, dir.path(), &["--output", "json"])
         .env("RUNWAIT_TEST_PASSWORD", "wrong")
         .output()
         .unwrap();
@@ -271,20 +268,7 @@ fn bad_credentials_exit_5() {
 }
 
 fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
-    runwait()
-        .args([
-            "run",
-            "--output",
-            "json",
-            "--run-key",
-            run_key,
-            "--state-dir",
-        ])
-        .arg(dir.join("state"))
-        .arg("--out-dir")
-        .arg(dir.join("out"))
-        .arg(file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
+    run_command(file, dir, &["--output", "json", "--run-key", run_key])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
