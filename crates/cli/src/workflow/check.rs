@@ -111,8 +111,6 @@ const FORMATS: &[(&str, EncodedDataFormat)] =
 
 /// Anaplan asks clients not to poll more often than this; only the simulator may.
 const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
-const DEFAULT_MIN_POLL: Duration = Duration::from_secs(5);
-const DEFAULT_MAX_POLL: Duration = Duration::from_secs(60);
 const DEFAULT_RATE: u32 = 10;
 const DEFAULT_LOCALE: &str = "en_US";
 const DURATION_HINT: &str = "a duration with a unit, like 90s, 2h or 1h30m";
@@ -179,15 +177,12 @@ struct StepRef<'n> {
 /// `defaults:` as read.
 #[derive(Default)]
 struct Defaults {
-    workspace: Option<WorkspaceId>,
-    model: Option<ModelId>,
-    /// `workspace`/`model` were given (maybe invalid, which is reported once, there).
-    workspace_given: bool,
-    model_given: bool,
+    /// `Some(None)`: given but invalid, which is reported once, there.
+    workspace: Option<Option<WorkspaceId>>,
+    model: Option<Option<ModelId>>,
     locale: Option<String>,
     timeout: Option<Duration>,
-    on_dump: Option<DumpPolicy>,
-    on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+    policy: OutcomePolicy,
 }
 
 impl Checker {
@@ -272,10 +267,7 @@ impl Checker {
             Some(n) => self.defaults(n, simulator),
             None => (
                 Defaults::default(),
-                Some(PollSettings {
-                    min_interval: DEFAULT_MIN_POLL,
-                    max_interval: DEFAULT_MAX_POLL,
-                }),
+                Some(PollSettings::default()),
                 Some(DEFAULT_RATE),
             ),
         };
@@ -973,45 +965,32 @@ impl Checker {
         let Some(f) = self.fields(node, "defaults", "defaults", DEFAULTS_KEYS) else {
             // Unusable defaults are reported once; the steps must not each add theirs.
             let unknown = Defaults {
-                workspace_given: true,
-                model_given: true,
+                workspace: Some(None),
+                model: Some(None),
                 ..Defaults::default()
             };
             return (unknown, None, None);
         };
         let mut d = Defaults {
-            workspace_given: f.get("workspace").is_some(),
-            model_given: f.get("model").is_some(),
+            workspace: f
+                .get("workspace")
+                .map(|n| self.workspace_id(n, &f.path("workspace"))),
+            model: f.get("model").map(|n| self.model_id(n, &f.path("model"))),
+            // An invalid one is reported here; the steps' fallback does not matter then.
+            policy: self
+                .policy(&f, OutcomePolicy::default())
+                .unwrap_or_default(),
             ..Defaults::default()
         };
-        if let Some(n) = f.get("workspace") {
-            d.workspace = self.workspace_id(n, &f.path("workspace"));
-        }
-        if let Some(n) = f.get("model") {
-            d.model = self.model_id(n, &f.path("model"));
-        }
         if let Some(n) = f.get("locale") {
             d.locale = self.text(n, &f.path("locale"));
         }
         if let Some(n) = f.get("timeout") {
             d.timeout = self.duration(n, &f.path("timeout"));
         }
-        if let Some(n) = f.get("on_dump") {
-            d.on_dump = self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES);
-        }
-        if let Some(n) = f.get("on_unsuccessful_without_evidence") {
-            d.on_unsuccessful_without_evidence = self.choice(
-                n,
-                &f.path("on_unsuccessful_without_evidence"),
-                &UnsuccessfulWithoutEvidencePolicy::NAMES,
-            );
-        }
         let poll = match f.get("poll") {
             Some(n) => self.poll(n, simulator),
-            None => Some(PollSettings {
-                min_interval: DEFAULT_MIN_POLL,
-                max_interval: DEFAULT_MAX_POLL,
-            }),
+            None => Some(PollSettings::default()),
         };
         let rate = match f.get("rate_per_second") {
             Some(n) => self.integer(n, &f.path("rate_per_second"), 1),
@@ -1020,8 +999,27 @@ impl Checker {
         (d, poll, rate)
     }
 
+    /// `on_dump` and `on_unsuccessful_without_evidence` of a step or the defaults, those of
+    /// `fallback` when absent; `None` when one is invalid.
+    fn policy(&mut self, f: &Fields<'_>, fallback: OutcomePolicy) -> Option<OutcomePolicy> {
+        let on_dump = match f.get("on_dump") {
+            Some(n) => self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES),
+            None => Some(fallback.on_dump),
+        };
+        let key = "on_unsuccessful_without_evidence";
+        let evidence = match f.get(key) {
+            Some(n) => self.choice(n, &f.path(key), &UnsuccessfulWithoutEvidencePolicy::NAMES),
+            None => Some(fallback.on_unsuccessful_without_evidence),
+        };
+        Some(OutcomePolicy {
+            on_dump: on_dump?,
+            on_unsuccessful_without_evidence: evidence?,
+        })
+    }
+
     fn poll(&mut self, node: &Node, simulator: bool) -> Option<PollSettings> {
         let f = self.fields(node, "defaults.poll", "poll settings", POLL_KEYS)?;
+        let fallback = PollSettings::default();
         let min = match f.get("min_interval") {
             Some(n) => {
                 let min = self.duration(n, &f.path("min_interval"))?;
@@ -1035,7 +1033,7 @@ impl Checker {
                 }
                 min
             }
-            None => DEFAULT_MIN_POLL,
+            None => fallback.min_interval,
         };
         let max = match f.get("max_interval") {
             Some(n) => {
@@ -1053,7 +1051,7 @@ impl Checker {
                 }
                 max
             }
-            None => DEFAULT_MAX_POLL.max(min),
+            None => fallback.max_interval.max(min),
         };
         Some(PollSettings {
             min_interval: min,
@@ -1151,22 +1149,7 @@ impl Checker {
             Some(n) => self.integer(n, &f.path("retries"), 0),
             None => Some(0),
         };
-        let on_dump = match f.get("on_dump") {
-            Some(n) => self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES),
-            None => Some(defaults.on_dump.unwrap_or_default()),
-        };
-        let evidence = match f.get("on_unsuccessful_without_evidence") {
-            Some(n) => self.choice(
-                n,
-                &f.path("on_unsuccessful_without_evidence"),
-                &UnsuccessfulWithoutEvidencePolicy::NAMES,
-            ),
-            None => Some(
-                defaults
-                    .on_unsuccessful_without_evidence
-                    .unwrap_or_default(),
-            ),
-        };
+        let policy = self.policy(&f, defaults.policy);
         let spec = (|| {
             let target = target?;
             Some(StepSpec {
@@ -1182,10 +1165,7 @@ impl Checker {
                 timeout: timeout?,
                 continue_on_error: continue_on_error?,
                 retries: retries?,
-                policy: OutcomePolicy {
-                    on_dump: on_dump?,
-                    on_unsuccessful_without_evidence: evidence?,
-                },
+                policy: policy?,
             })
         })();
         (spec, step_ref)
@@ -1214,23 +1194,19 @@ impl Checker {
         };
         let workspace = match f.get("workspace") {
             Some(n) => self.workspace_id(n, &f.path("workspace")),
-            None => defaults.workspace.clone().or_else(|| {
-                if !defaults.workspace_given {
-                    self.error(
-                        node,
-                        path,
-                        "no workspace: set `with.workspace` or `defaults.workspace`",
-                    );
-                }
+            None => defaults.workspace.clone().unwrap_or_else(|| {
+                self.error(
+                    node,
+                    path,
+                    "no workspace: set `with.workspace` or `defaults.workspace`",
+                );
                 None
             }),
         };
         let model = match f.get("model") {
             Some(n) => self.model_id(n, &f.path("model")),
-            None => defaults.model.clone().or_else(|| {
-                if !defaults.model_given {
-                    self.error(node, path, "no model: set `with.model` or `defaults.model`");
-                }
+            None => defaults.model.clone().unwrap_or_else(|| {
+                self.error(node, path, "no model: set `with.model` or `defaults.model`");
                 None
             }),
         };

@@ -119,6 +119,15 @@ pub struct PollSettings {
     pub max_interval: Duration,
 }
 
+impl Default for PollSettings {
+    fn default() -> Self {
+        PollSettings {
+            min_interval: Duration::from_secs(5),
+            max_interval: Duration::from_secs(60),
+        }
+    }
+}
+
 /// `if:` of a step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Condition {
