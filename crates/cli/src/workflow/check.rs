@@ -680,17 +680,11 @@ impl Checker {
                         return None;
                     }
                 };
-                match super::tree::parse(&text) {
-                    Ok(root) => (scenario(&root, &file, "", false), Some(file)),
-                    Err(e) => (
-                        Err(vec![Diagnostic {
-                            file: file.clone(),
-                            line_col: e.line_col,
-                            message: format!("invalid YAML: {}", e.message),
-                        }]),
-                        Some(file),
-                    ),
-                }
+                let parsed = match super::parse(&text, &file) {
+                    Ok(root) => scenario(&root, &file, "", false),
+                    Err(e) => Err(e.errors),
+                };
+                (parsed, Some(file))
             }
             _ => {
                 self.error(
