@@ -217,15 +217,12 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
 /// token carries on and the next call renews it: the caller sees nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_renewal_keeps_the_valid_token_and_tries_again() {
-    let fault = runwait_sim::Fault {
-        on: runwait_sim::CallKind::Auth,
-        after: 1,
-        count: 5,
-        fault: runwait_sim::FaultKind::Http {
-            status: 503,
-            retry_after: None,
-        },
-    };
+    let fault = runwait_sim::Fault::new(
+        runwait_sim::CallKind::Auth,
+        1,
+        5,
+        runwait_sim::FaultKind::http(503),
+    );
     let journal = forty_minute_wait(Some(fault)).await;
     let refreshes: Vec<Answer> = calls(&journal, "POST", "/token/refresh")
         .iter()

@@ -10,19 +10,7 @@ use runwait_anaplan::{Client, Error, RetryPolicy, StartOptions, Started, TaskKin
 use runwait_sim::{Answer, CallKind, Fault, FaultKind};
 
 fn fault(on: CallKind, count: u32, kind: FaultKind) -> Fault {
-    Fault {
-        on,
-        after: 0,
-        count,
-        fault: kind,
-    }
-}
-
-fn http(status: u16) -> FaultKind {
-    FaultKind::Http {
-        status,
-        retry_after: None,
-    }
+    Fault::new(on, 0, count, kind)
 }
 
 /// Starts the built-in "Nightly load" process.
@@ -41,7 +29,7 @@ async fn transient_statuses_are_retried_on_idempotent_calls() {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
         let t = target(TaskKind::Import, "112000000001");
-        sim.add_fault(fault(CallKind::List, 2, http(status)))
+        sim.add_fault(fault(CallKind::List, 2, FaultKind::http(status)))
             .unwrap();
         client
             .list_tasks(&t)
@@ -73,7 +61,7 @@ async fn permanent_statuses_are_not_retried() {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
         let t = target(TaskKind::Import, "112000000001");
-        sim.add_fault(fault(CallKind::List, 1, http(status)))
+        sim.add_fault(fault(CallKind::List, 1, FaultKind::http(status)))
             .unwrap();
         let err = client.list_tasks(&t).await.unwrap_err();
         assert!(err.to_string().contains(expected), "{status}: {err}");
@@ -86,7 +74,7 @@ async fn permanent_statuses_are_not_retried() {
 async fn retries_stop_after_the_policy_allows() {
     let sim = sim(100.0).await;
     let client = basic_client(&sim); // 4 retries
-    sim.add_fault(fault(CallKind::Status, 0, http(503)))
+    sim.add_fault(fault(CallKind::Status, 0, FaultKind::http(503)))
         .unwrap();
     let t = target(TaskKind::Import, "112000000001");
     let started = client.start(&t, &StartOptions::default()).await.unwrap();
@@ -136,13 +124,8 @@ async fn connection_resets_and_hangs_are_retried() {
     let t = target(TaskKind::Import, "112000000001");
     sim.add_fault(fault(CallKind::List, 1, FaultKind::Reset))
         .unwrap();
-    sim.add_fault(Fault {
-        on: CallKind::List,
-        after: 1,
-        count: 1,
-        fault: FaultKind::Hang,
-    })
-    .unwrap();
+    sim.add_fault(Fault::new(CallKind::List, 1, 1, FaultKind::Hang))
+        .unwrap();
     client.list_tasks(&t).await.unwrap();
     let answers: Vec<Answer> = calls(&sim.journal(), "GET", "/tasks")
         .iter()
@@ -232,7 +215,7 @@ async fn a_refused_start_is_sent_again_after_checking() {
     for status in [503, 409] {
         let sim = sim(100.0).await;
         let client = basic_client(&sim);
-        sim.add_fault(fault(CallKind::Start, 1, http(status)))
+        sim.add_fault(fault(CallKind::Start, 1, FaultKind::http(status)))
             .unwrap();
         let started = start_nightly(&client).await.unwrap();
         assert!(!started.adopted);
@@ -263,7 +246,8 @@ async fn a_refused_start_is_sent_again_after_checking() {
 async fn a_start_that_keeps_failing_gives_up_without_a_second_task() {
     let sim = sim(100.0).await;
     let client = basic_builder(&sim).start_attempts(2).build().unwrap();
-    sim.add_fault(fault(CallKind::Start, 0, http(500))).unwrap();
+    sim.add_fault(fault(CallKind::Start, 0, FaultKind::http(500)))
+        .unwrap();
     let err = start_nightly(&client).await.unwrap_err();
     assert!(matches!(err, Error::Server { status: 500, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 2);
@@ -277,13 +261,8 @@ async fn a_start_is_not_sent_when_the_task_list_is_unreachable() {
     sim.add_fault(fault(CallKind::Start, 1, FaultKind::LostStartResponse))
         .unwrap();
     // After the lost answer, every list fails: the client must not start again blindly.
-    sim.add_fault(Fault {
-        on: CallKind::List,
-        after: 1,
-        count: 0,
-        fault: http(503),
-    })
-    .unwrap();
+    sim.add_fault(Fault::new(CallKind::List, 1, 0, FaultKind::http(503)))
+        .unwrap();
     let err = start_nightly(&client).await.unwrap_err();
     assert!(matches!(err, Error::Server { status: 503, .. }), "{err:?}");
     assert_eq!(calls(&sim.journal(), "POST", "/tasks").len(), 1);
@@ -293,7 +272,7 @@ async fn a_start_is_not_sent_when_the_task_list_is_unreachable() {
 /// is never sent again, whatever the list says.
 #[tokio::test]
 async fn a_start_that_timed_out_or_hit_a_gateway_error_is_never_resent() {
-    for kind in [FaultKind::Hang, http(504), http(502)] {
+    for kind in [FaultKind::Hang, FaultKind::http(504), FaultKind::http(502)] {
         let sim = sim(100.0).await;
         let client = basic_builder(&sim)
             .request_timeout(Duration::from_millis(300))

@@ -61,22 +61,14 @@ async fn no_secret_reaches_logs_errors_or_debug_output() {
     .retry(quick_retries())
     .build()
     .unwrap();
-    sim.add_fault(Fault {
-        on: CallKind::Status,
-        after: 1,
-        count: 1,
-        fault: FaultKind::Http {
-            status: 503,
-            retry_after: None,
-        },
-    })
-    .unwrap();
-    sim.add_fault(Fault {
-        on: CallKind::Start,
-        after: 0,
-        count: 1,
-        fault: FaultKind::LostStartResponse,
-    })
+    sim.add_fault(Fault::new(CallKind::Status, 1, 1, FaultKind::http(503)))
+        .unwrap();
+    sim.add_fault(Fault::new(
+        CallKind::Start,
+        0,
+        1,
+        FaultKind::LostStartResponse,
+    ))
     .unwrap();
     let import = target(TaskKind::Import, "112000000003");
     let started = basic

@@ -294,15 +294,12 @@ fn record(
 async fn an_abort_whose_cancel_fails_leaves_the_task_reattachable() {
     let h = harness(hour_long()).await;
     h.sim
-        .add_fault(runwait_sim::Fault {
-            on: runwait_sim::CallKind::Cancel,
-            after: 0,
-            count: 0,
-            fault: runwait_sim::FaultKind::Http {
-                status: 500,
-                retry_after: None,
-            },
-        })
+        .add_fault(runwait_sim::Fault::new(
+            runwait_sim::CallKind::Cancel,
+            0,
+            0,
+            runwait_sim::FaultKind::http(500),
+        ))
         .unwrap();
     let ctx = h.ctx("slow", "r1");
     fire_after(&ctx.cancel, 30);

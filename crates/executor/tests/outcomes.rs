@@ -93,15 +93,7 @@ async fn dumps_of_several_chunks_are_joined_and_a_gone_dump_is_not_an_error() {
     assert_eq!(text.lines().count(), 6, "header and 5 rows: {text}");
 
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Dump,
-            after: 0,
-            count: 1,
-            fault: FaultKind::Http {
-                status: 404,
-                retry_after: None,
-            },
-        })
+        .add_fault(Fault::new(CallKind::Dump, 0, 1, FaultKind::http(404)))
         .unwrap();
     let result = h
         .step(TaskKind::Import, "112000000003")
@@ -188,15 +180,7 @@ async fn bad_credentials_and_refused_polls_are_errors() {
     assert_eq!(h.starts(), 0);
 
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Status,
-            after: 0,
-            count: 1,
-            fault: FaultKind::Http {
-                status: 403,
-                retry_after: None,
-            },
-        })
+        .add_fault(Fault::new(CallKind::Status, 0, 1, FaultKind::http(403)))
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -216,15 +200,7 @@ async fn an_outage_shorter_than_the_tolerance_is_waited_out() {
     let h = harness(with_action(Duration::from_secs(600), Curve::Linear)).await;
     // 12 status requests fail (4 polls of 3 attempts each), then it answers again.
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Status,
-            after: 1,
-            count: 12,
-            fault: FaultKind::Http {
-                status: 503,
-                retry_after: None,
-            },
-        })
+        .add_fault(Fault::new(CallKind::Status, 1, 12, FaultKind::http(503)))
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -245,15 +221,7 @@ async fn an_outage_shorter_than_the_tolerance_is_waited_out() {
 async fn an_outage_longer_than_the_tolerance_is_an_error() {
     let h = harness(with_action(Duration::from_secs(3600), Curve::Linear)).await;
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Status,
-            after: 0,
-            count: 0,
-            fault: FaultKind::Http {
-                status: 502,
-                retry_after: None,
-            },
-        })
+        .add_fault(Fault::new(CallKind::Status, 0, 0, FaultKind::http(502)))
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -275,12 +243,7 @@ async fn a_dump_cut_off_half_way_is_downloaded_again() {
     let h = harness(scenario).await;
     // The chunk list answers; the first chunk breaks off.
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Dump,
-            after: 1,
-            count: 1,
-            fault: FaultKind::Reset,
-        })
+        .add_fault(Fault::new(CallKind::Dump, 1, 1, FaultKind::Reset))
         .unwrap();
     let result = h
         .step(TaskKind::Import, "112000000003")
@@ -302,15 +265,7 @@ async fn a_dump_cut_off_half_way_is_downloaded_again() {
 async fn a_dump_that_cannot_be_downloaded_is_named_in_the_message() {
     let h = harness(Scenario::builtin()).await;
     h.sim
-        .add_fault(Fault {
-            on: CallKind::Dump,
-            after: 0,
-            count: 0,
-            fault: FaultKind::Http {
-                status: 500,
-                retry_after: None,
-            },
-        })
+        .add_fault(Fault::new(CallKind::Dump, 0, 0, FaultKind::http(500)))
         .unwrap();
     let result = h
         .step(TaskKind::Import, "112000000003")
