@@ -466,13 +466,21 @@ fn every_shipped_workflow_validates() {
 
 #[test]
 fn every_shipped_scenario_loads_as_a_simulator_scenario() {
-    for scenario in yaml_files(&manifest_dir().join("../../workflows/scenarios")) {
+    let scenarios = yaml_files(&manifest_dir().join("../../workflows/scenarios"));
+    assert!(
+        scenarios.len() >= 5,
+        "certificates, default, dumps, faults and long-running: {scenarios:?}"
+    );
+    for scenario in scenarios {
         let workflow = format!(
             "name: s\nconnection:\n  simulator:\n    scenario: '{}'\nsteps:\n  - {{id: a, uses: anaplan/action, with: {{id: '117000000001', workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21, model: 75A40874E6B64FA3AE0743278996850F}}}}\n",
             scenario.display()
         );
         let out = run(runwait(&["validate", "-"]).write_stdin(workflow));
-        assert_eq!(out.code, Some(0), "{}: {}", scenario.display(), out.stderr);
+        let shown = scenario.display();
+        assert_eq!(out.code, Some(0), "{shown}: {}", out.stderr);
+        assert_eq!(out.stdout, "<stdin>: ok (1 step)\n", "{shown}");
+        assert_eq!(out.stderr, "", "{shown}");
     }
 }
 

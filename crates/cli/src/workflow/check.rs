@@ -71,7 +71,7 @@ pub(crate) const MAPPING_KEYS: &[&str] = &["entity_type", "entity_name"];
 pub(crate) const SECRET_KEYS: &[&str] = &["env", "file"];
 
 /// `auth.kind` and the keys each kind takes besides `kind`.
-const AUTH_KINDS: &[(&str, &[&str])] = &[
+pub(crate) const AUTH_KINDS: &[(&str, &[&str])] = &[
     ("basic", &["user", "password"]),
     (
         "certificate",
@@ -106,7 +106,7 @@ pub(crate) const PROTOCOLS: &[(&str, Protocol)] = &[
     ("http/protobuf", Protocol::HttpProtobuf),
 ];
 
-const FORMATS: &[(&str, EncodedDataFormat)] =
+pub(crate) const FORMATS: &[(&str, EncodedDataFormat)] =
     &[("v1", EncodedDataFormat::V1), ("v2", EncodedDataFormat::V2)];
 
 /// Anaplan asks clients not to poll more often than this; only the simulator may.

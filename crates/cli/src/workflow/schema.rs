@@ -373,8 +373,10 @@ struct MappingParameter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::check;
+    use runwait_core::{DumpPolicy, UnsuccessfulWithoutEvidencePolicy};
     use serde_json::Value;
+
+    use super::super::check;
 
     /// The property names of the object schema at `pointer` (following one `$ref`).
     fn keys(schema: &Value, pointer: &str) -> Vec<String> {
@@ -394,9 +396,18 @@ mod tests {
         keys
     }
 
-    /// The keys of the `n` alternatives at `pointer`, together.
-    fn union_keys(schema: &Value, pointer: &str, n: usize) -> Vec<String> {
-        let all: std::collections::BTreeSet<String> = (0..n)
+    /// How many alternatives the `anyOf`/`oneOf` at `pointer` has.
+    fn alternatives(schema: &Value, pointer: &str) -> usize {
+        schema
+            .pointer(pointer)
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("{pointer} is not a list of alternatives"))
+            .len()
+    }
+
+    /// The keys of every alternative at `pointer`, together.
+    fn union_keys(schema: &Value, pointer: &str) -> Vec<String> {
+        let all: std::collections::BTreeSet<String> = (0..alternatives(schema, pointer))
             .flat_map(|i| keys(schema, &format!("{pointer}/{i}")))
             .collect();
         all.into_iter().collect()
@@ -423,10 +434,10 @@ mod tests {
             sorted(check::MAPPING_KEYS)
         );
         assert_eq!(
-            union_keys(&s, "/$defs/ConnectionFile/anyOf", 3),
+            union_keys(&s, "/$defs/ConnectionFile/anyOf"),
             sorted(check::CONNECTION_KEYS)
         );
-        let auth = union_keys(&s, "/$defs/Auth/oneOf", 4);
+        let auth = union_keys(&s, "/$defs/Auth/oneOf");
         assert_eq!(auth, sorted(&check::auth_keys()));
     }
 
@@ -440,12 +451,46 @@ mod tests {
             .collect()
     }
 
+    /// The names of a table of choices, in its order.
+    fn names<T>(choices: &[(&str, T)]) -> Vec<String> {
+        choices.iter().map(|c| c.0.to_owned()).collect()
+    }
+
     #[test]
     fn schema_enums_match_the_loader() {
         let s = super::schema();
         let uses: Vec<&str> = check::USES.iter().map(|u| u.0).collect();
         assert_eq!(consts(&s, "Uses"), uses);
-        let conditions: Vec<&str> = check::CONDITIONS.iter().map(|c| c.0).collect();
-        assert_eq!(consts(&s, "Condition"), conditions);
+        assert_eq!(consts(&s, "Condition"), names(check::CONDITIONS));
+        assert_eq!(consts(&s, "DumpPolicy"), names(&DumpPolicy::NAMES));
+        assert_eq!(
+            consts(&s, "EvidencePolicy"),
+            names(&UnsuccessfulWithoutEvidencePolicy::NAMES)
+        );
+        assert_eq!(consts(&s, "Protocol"), names(check::PROTOCOLS));
+        assert_eq!(consts(&s, "CertificateFormat"), names(check::FORMATS));
+    }
+
+    #[test]
+    fn schema_auth_kinds_take_the_loader_keys() {
+        let s = super::schema();
+        let pointer = "/$defs/Auth/oneOf";
+        let in_schema: Vec<(String, Vec<String>)> = (0..alternatives(&s, pointer))
+            .map(|i| {
+                let alternative = format!("{pointer}/{i}");
+                let kind = s
+                    .pointer(&format!("{alternative}/properties/kind/const"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_else(|| panic!("{alternative}: no `kind` const"));
+                let mut own = keys(&s, &alternative);
+                own.retain(|k| k != "kind");
+                (kind.to_owned(), own)
+            })
+            .collect();
+        let in_loader: Vec<(String, Vec<String>)> = check::AUTH_KINDS
+            .iter()
+            .map(|(kind, own)| ((*kind).to_owned(), sorted(own)))
+            .collect();
+        assert_eq!(in_schema, in_loader);
     }
 }
