@@ -19,17 +19,23 @@ pub struct Args {
 /// line as `FILE:LINE:COL: message`, on standard error. Warnings go to standard error
 /// either way.
 pub fn run(args: &Args) -> Exit {
-    let loaded = if args.file.as_os_str() == "-" {
+    let stdin = args.file.as_os_str() == "-";
+    let name = if stdin {
+        Path::new("<stdin>")
+    } else {
+        args.file.as_path()
+    };
+    let loaded = if stdin {
         let mut text = String::new();
         match std::io::stdin().read_to_string(&mut text) {
-            Ok(_) => workflow::load_str_with_warnings(&text, Path::new("<stdin>")),
+            Ok(_) => workflow::load_str_with_warnings(&text, name),
             Err(e) => {
-                eprintln!("<stdin>: cannot read: {e}");
+                eprintln!("{}: cannot read: {e}", name.display());
                 return Exit::Usage;
             }
         }
     } else {
-        workflow::load_with_warnings(&args.file)
+        workflow::load_with_warnings(name)
     };
     match loaded {
         Ok(loaded) => {
@@ -37,12 +43,11 @@ pub fn run(args: &Args) -> Exit {
                 eprintln!("{warning}");
             }
             let n = loaded.workflow.steps.len();
-            let name = if args.file.as_os_str() == "-" {
-                "<stdin>".to_owned()
-            } else {
-                args.file.display().to_string()
-            };
-            println!("{name}: ok ({n} step{})", if n == 1 { "" } else { "s" });
+            println!(
+                "{}: ok ({n} step{})",
+                name.display(),
+                if n == 1 { "" } else { "s" }
+            );
             Exit::Success
         }
         Err(errors) => {
@@ -54,14 +59,7 @@ pub fn run(args: &Args) -> Exit {
 
 /// Prints the JSON Schema of workflow files.
 pub fn schema() -> Exit {
-    match serde_json::to_string_pretty(&workflow::schema()) {
-        Ok(text) => {
-            println!("{text}");
-            Exit::Success
-        }
-        Err(e) => {
-            eprintln!("runwait: cannot print the schema: {e}");
-            Exit::Usage
-        }
-    }
+    // `{:#}` is serde_json's pretty form, which cannot fail for a `Value`.
+    println!("{:#}", workflow::schema());
+    Exit::Success
 }
