@@ -126,11 +126,16 @@ pub(crate) fn substitute_tree(
                 *text = new;
                 *substituted = replaced;
             }
-            Err(found) => problems.extend(found.into_iter().map(|p| Unresolved {
-                node_at: (pos.line, pos.column),
-                line_col: locate(source, pos, &p.needle),
-                message: with_path(path, p.message),
-            })),
+            Err(found) => {
+                // The problems are in text order: each is looked for after the one before,
+                // so that a repeated `${X}` is pointed at where each occurs.
+                let mut from = 0;
+                problems.extend(found.into_iter().map(|p| Unresolved {
+                    node_at: (pos.line, pos.column),
+                    line_col: locate(source, pos, &p.needle, &mut from),
+                    message: with_path(path, p.message),
+                }));
+            }
         },
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -147,12 +152,13 @@ pub(crate) fn substitute_tree(
     }
 }
 
-/// Where `needle` is inside the scalar at `pos`: its line and column when the scalar's
-/// source text is known, else the scalar's own position.
-fn locate(source: &str, pos: super::tree::Pos, needle: &str) -> (u32, u32) {
+/// Where `needle` is inside the scalar at `pos`, searching its source text from byte `from`
+/// on (then moved past it): its line and column when found, else the scalar's own position.
+fn locate(source: &str, pos: super::tree::Pos, needle: &str, from: &mut usize) -> (u32, u32) {
     let found = pos.bytes.and_then(|(offset, len)| {
         let raw = source.get(offset..offset.checked_add(len)?)?;
-        let i = raw.find(needle)?;
+        let i = *from + raw.get(*from..)?.find(needle)?;
+        *from = i + needle.len();
         Some(&raw[..i])
     });
     let Some(before) = found else {
@@ -201,11 +207,11 @@ mod tests {
 
     #[test]
     fn problems_point_at_the_reference() {
-        let source = "a: 'x ${NOPE}'\nb:\n  - |\n    line\n    ${GONE}\n";
+        let source = "a: 'x ${NOPE}'\nb:\n  - |\n    line\n    ${GONE}\nc: ${GONE} ${GONE}\n";
         let mut tree = super::super::tree::parse(source).unwrap();
         let mut problems = Vec::new();
         substitute_tree(&mut tree, "", source, &env, &mut problems);
         let at: Vec<_> = problems.iter().map(|p| p.line_col).collect();
-        assert_eq!(at, [(1, 7), (5, 5)]);
+        assert_eq!(at, [(1, 7), (5, 5), (6, 4), (6, 12)]);
     }
 }
