@@ -1,6 +1,5 @@
 //! The client and its calls: tasks, dumps, listings.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +10,9 @@ use runwait_core::catalog::{
 };
 use runwait_core::wire::Meta;
 use runwait_core::{
-    ModelId, ObjectId, ParseError, StartTaskReply, Task, TaskId, TaskList, TaskStatusBody,
-    TaskSummary, WorkspaceId,
+    DumpSource, KnownTasks, ModelId, ObjectId, ParseError, StartOptions, StartTaskReply, Started,
+    Task, TaskId, TaskKind, TaskList, TaskStatusBody, TaskSummary, TaskTarget, WorkspaceId,
 };
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::auth::{AuthProvider, TokenManager};
@@ -22,149 +20,28 @@ use crate::error::{RequestLine, TransportKind};
 use crate::http::{ApiRequest, Http, broken, build_client, read_text};
 use crate::{Clock, Endpoints, Error, RetryPolicy, SystemClock};
 
-/// What kind of object a task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskKind {
-    /// A process: a chain of actions.
-    Process,
-    /// An import.
-    Import,
-    /// An export.
-    Export,
-    /// An action (delete by selection, …).
-    Action,
-}
-
-impl TaskKind {
-    /// The path segment of the kind (`processes`, …).
-    pub fn segment(self) -> &'static str {
-        match self {
-            TaskKind::Process => "processes",
-            TaskKind::Import => "imports",
-            TaskKind::Export => "exports",
-            TaskKind::Action => "actions",
-        }
-    }
-
-    /// Only processes and imports take mapping parameters.
-    pub fn accepts_mapping_parameters(self) -> bool {
-        matches!(self, TaskKind::Process | TaskKind::Import)
+/// The path segment of a kind (`processes`, …).
+pub(crate) fn segment(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Process => "processes",
+        TaskKind::Import => "imports",
+        TaskKind::Export => "exports",
+        TaskKind::Action => "actions",
     }
 }
 
-impl std::fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            TaskKind::Process => "process",
-            TaskKind::Import => "import",
-            TaskKind::Export => "export",
-            TaskKind::Action => "action",
-        })
-    }
-}
-
-/// The object whose tasks a call is about.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct TaskTarget {
-    /// Its workspace.
-    pub workspace: WorkspaceId,
-    /// Its model.
-    pub model: ModelId,
-    /// Process, import, export or action.
-    pub kind: TaskKind,
-    /// Its id.
-    pub object: ObjectId,
-}
-
-impl TaskTarget {
-    /// A target from its ids.
-    pub fn new(
-        workspace: impl Into<WorkspaceId>,
-        model: impl Into<ModelId>,
-        kind: TaskKind,
-        object: impl Into<ObjectId>,
-    ) -> Self {
-        TaskTarget {
-            workspace: workspace.into(),
-            model: model.into(),
-            kind,
-            object: object.into(),
-        }
-    }
-
-    fn segments<'a>(&'a self, rest: &[&'a str]) -> Vec<&'a str> {
-        let mut s = vec![
-            "workspaces",
-            self.workspace.as_str(),
-            "models",
-            self.model.as_str(),
-            self.kind.segment(),
-            self.object.as_str(),
-        ];
-        s.extend_from_slice(rest);
-        s
-    }
-}
-
-/// One mapping parameter of a start request: `{entityType, entityName}`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MappingParameter {
-    /// The dimension (`Version`, …).
-    pub entity_type: String,
-    /// The item (`Actual`, …).
-    pub entity_name: String,
-}
-
-/// The body of a start request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StartOptions {
-    /// The locale of messages (default `en_US`).
-    pub locale_name: String,
-    /// Mapping parameters (processes and imports only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mapping_parameters: Vec<MappingParameter>,
-}
-
-impl Default for StartOptions {
-    fn default() -> Self {
-        StartOptions {
-            locale_name: "en_US".to_owned(),
-            mapping_parameters: Vec::new(),
-        }
-    }
-}
-
-/// A started task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Started {
-    /// The task.
-    pub task_id: TaskId,
-    /// True when the start request's reply was lost and the task was found in the list.
-    pub adopted: bool,
-}
-
-/// The tasks an object had before a start: whatever appears beyond them was created by
-/// (or since) that start. Persist it before starting to recover from a crash in between.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KnownTasks(BTreeSet<TaskId>);
-
-impl KnownTasks {
-    /// True when `task` was there before.
-    pub fn contains(&self, task: &TaskId) -> bool {
-        self.0.contains(task)
-    }
-}
-
-/// Which dump of a task to download.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum DumpSource {
-    /// The dump of an import task (`…/imports/{i}/tasks/{t}/dump`).
-    Import,
-    /// The dump of one action of a process task (`…/processes/{p}/tasks/{t}/dumps/{objectId}`).
-    ProcessAction(ObjectId),
+/// The path of `target` followed by `rest`.
+fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut s = vec![
+        "workspaces",
+        target.workspace.as_str(),
+        "models",
+        target.model.as_str(),
+        segment(target.kind),
+        target.object.as_str(),
+    ];
+    s.extend_from_slice(rest);
+    s
 }
 
 /// How often the task list is read after an ambiguous start failure before deciding that
@@ -379,7 +256,7 @@ impl Client {
     /// [`Client::adopt_new`] later.
     pub async fn known_tasks(&self, target: &TaskTarget) -> Result<KnownTasks, Error> {
         let tasks = self.list_tasks(target).await?;
-        Ok(KnownTasks(tasks.into_iter().map(|t| t.task_id).collect()))
+        Ok(tasks.into_iter().map(|t| t.task_id).collect())
     }
 
     /// The newest task of `target` that is not in `known`, if any: a task created by a
@@ -406,7 +283,7 @@ impl Client {
                 target.kind, target.object
             )));
         }
-        let mut req = self.request(Method::POST, &target.segments(&["tasks"]), &[]);
+        let mut req = self.request(Method::POST, &segments(target, &["tasks"]), &[]);
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let mut retrier = self.inner.http.retry.start();
         let mut sent = 0;
@@ -491,7 +368,7 @@ impl Client {
     pub async fn list_tasks(&self, target: &TaskTarget) -> Result<Vec<TaskSummary>, Error> {
         let list = self
             .get(
-                &self.request(Method::GET, &target.segments(&["tasks"]), &[]),
+                &self.request(Method::GET, &segments(target, &["tasks"]), &[]),
                 TaskList::parse,
             )
             .await?;
@@ -507,7 +384,7 @@ impl Client {
         };
         let req = self.request(
             Method::GET,
-            &target.segments(&["tasks", task.as_str()]),
+            &segments(target, &["tasks", task.as_str()]),
             query,
         );
         Ok(self.get(&req, TaskStatusBody::parse).await?.task)
@@ -518,7 +395,7 @@ impl Client {
     pub async fn cancel(&self, target: &TaskTarget, task: &TaskId) -> Result<(), Error> {
         let req = self.request(
             Method::DELETE,
-            &target.segments(&["tasks", task.as_str()]),
+            &segments(target, &["tasks", task.as_str()]),
             &[],
         );
         self.idempotent(&req).await.map(|_| ())
@@ -530,10 +407,11 @@ impl Client {
         source: &'a DumpSource,
     ) -> Vec<&'a str> {
         match source {
-            DumpSource::Import => target.segments(&["tasks", task.as_str(), "dump", "chunks"]),
-            DumpSource::ProcessAction(object) => {
-                target.segments(&["tasks", task.as_str(), "dumps", object.as_str(), "chunks"])
-            }
+            DumpSource::Import => segments(target, &["tasks", task.as_str(), "dump", "chunks"]),
+            DumpSource::ProcessAction(object) => segments(
+                target,
+                &["tasks", task.as_str(), "dumps", object.as_str(), "chunks"],
+            ),
         }
     }
 
@@ -668,7 +546,7 @@ impl Client {
             workspace.as_str(),
             "models",
             model.as_str(),
-            kind.segment(),
+            segment(kind),
         ];
         match kind {
             TaskKind::Process => {

@@ -41,13 +41,14 @@ use std::time::SystemTime;
 
 pub use auth::{AuthProvider, BasicAuth, OAuthRefreshAuth, TokenAuth};
 pub use cert::{CertificateAuth, EncodedDataFormat};
-pub use client::{
-    Client, ClientBuilder, DumpSource, KnownTasks, MappingParameter, StartOptions, Started,
-    TaskKind, TaskTarget,
-};
+pub use client::{Client, ClientBuilder};
+// The call vocabulary is core's; re-exported so a client user needs one import.
 pub use endpoints::{Endpoints, is_loopback};
 pub use error::{Error, RequestLine, TransportKind};
 pub use retry::RetryPolicy;
+pub use runwait_core::{
+    DumpSource, KnownTasks, MappingParameter, StartOptions, Started, TaskKind, TaskTarget,
+};
 pub use secret::Secret;
 
 /// The wall clock, injectable so token expiry can be tested against a simulator whose

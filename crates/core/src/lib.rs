@@ -12,6 +12,8 @@
 //! - [`catalog`]: discovery listings (workspaces, models, processes, …), dump chunk
 //!   lists, model status and the API error envelope.
 //! - [`token`]: auth-service bodies; the token value never prints.
+//! - [`target`]: the plain data of a task call (which object, start options, the tasks
+//!   known before a start, which dump).
 //! - [`outcome`]: one pure function, [`classify`], that turns a task into a step
 //!   [`Outcome`] under an [`OutcomePolicy`].
 //!
@@ -21,6 +23,7 @@
 pub mod catalog;
 pub mod ids;
 pub mod outcome;
+pub mod target;
 pub mod task;
 pub mod token;
 pub mod wire;
@@ -31,6 +34,9 @@ pub use ids::{ModelId, ObjectId, ObjectKind, TaskId, WorkspaceId};
 pub use outcome::{
     DumpPolicy, NestedSummary, Outcome, OutcomePolicy, Reason, UnknownPolicy,
     UnsuccessfulWithoutEvidencePolicy, classify,
+};
+pub use target::{
+    DumpSource, KnownTasks, MappingParameter, StartOptions, Started, TaskKind, TaskTarget,
 };
 pub use task::{
     Detail, DetailKind, DetailType, EpochMillis, RowCounts, Task, TaskResult, TaskState,
