@@ -24,7 +24,8 @@ impl NodeId {
 
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, so that `{:<24}` lines ids up in tables.
+        f.pad(&self.0)
     }
 }
 

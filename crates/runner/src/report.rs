@@ -4,9 +4,9 @@ use runwait_executor::{StepOutcome, StepResult};
 
 use crate::node::NodeId;
 
-/// How one node ended.
+/// How one node ended. Exhaustive on purpose: a node either ran or did not, and a host's
+/// report should say which without a catch-all arm.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub enum NodeEnd {
     /// It ran (possibly several attempts); the last attempt's result.
     Ran {
