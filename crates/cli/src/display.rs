@@ -8,22 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use runwait_executor::StepEvent;
+use runwait_runner::RunEvent;
 
-/// Something a running workflow reports.
-pub enum Update {
-    /// A step began (attempt counts from 1).
-    Begin { step: String, attempt: u32 },
-    /// An event of a running step.
-    Event { step: String, event: StepEvent },
-    /// A step ended with this line.
-    End { step: String, line: String },
-    /// A step was skipped.
-    Skipped { step: String, reason: String },
-    /// A note for the whole run.
-    Note(String),
-}
-
-/// Renders updates.
+/// Renders a run's events and notes. Bars are keyed by node id, which every event of
+/// every attempt carries, so a retried step's bar moves like the first one's.
 pub struct Display {
     live: Option<MultiProgress>,
     bars: HashMap<String, (ProgressBar, Option<String>)>,
@@ -41,10 +29,21 @@ impl Display {
         }
     }
 
-    /// Shows one update.
-    pub fn show(&mut self, update: Update) {
-        match update {
-            Update::Begin { step, attempt } => {
+    /// Shows a note for the whole run.
+    pub fn note(&self, text: String) {
+        match &self.live {
+            Some(live) => {
+                let _ = live.println(text);
+            }
+            None => eprintln!("{} {text}", timestamp()),
+        }
+    }
+
+    /// Shows one event of the run.
+    pub fn show(&mut self, event: RunEvent) {
+        match event {
+            RunEvent::StepStarted { id, attempt } => {
+                let step = id.to_string();
                 let what = if attempt > 1 {
                     format!("starting (attempt {attempt})")
                 } else {
@@ -66,18 +65,17 @@ impl Display {
                     line(&step, &what);
                 }
             }
-            Update::Event { step, event } => self.event(&step, event),
-            Update::End { step, line: text } => match self.bars.remove(&step) {
-                Some((bar, _)) => bar.finish_with_message(text),
-                None => line(&step, &text),
+            RunEvent::Step { id, event, .. } => self.event(id.as_str(), event),
+            RunEvent::StepRetrying { id, result, .. }
+            | RunEvent::StepFinished { id, result, .. } => match self.bars.remove(id.as_str()) {
+                Some((bar, _)) => bar.finish_with_message(result.message),
+                None => line(id.as_str(), &result.message),
             },
-            Update::Skipped { step, reason } => self.println(&step, &format!("skipped: {reason}")),
-            Update::Note(text) => match &self.live {
-                Some(live) => {
-                    let _ = live.println(text);
-                }
-                None => eprintln!("{} {text}", timestamp()),
-            },
+            RunEvent::StepSkipped { id, reason } => {
+                self.println(id.as_str(), &format!("skipped: {reason}"))
+            }
+            // An event this version does not know has nothing to show yet.
+            _ => {}
         }
     }
 
@@ -160,4 +158,63 @@ fn line(step: &str, text: &str) {
 
 fn timestamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use runwait_core::TaskState;
+    use runwait_executor::{StepOutcome, StepResult};
+    use runwait_runner::NodeId;
+
+    use super::*;
+
+    fn polled(progress: f64) -> StepEvent {
+        StepEvent::Polled {
+            state: TaskState::InProgress,
+            progress: Some(progress),
+            current_step: None,
+            next_poll_in: Duration::from_secs(5),
+        }
+    }
+
+    /// The bug of issue 10: the retry's events came as `load.retry1` and missed the bar.
+    #[test]
+    fn a_retried_steps_bar_moves() {
+        let mut display = Display {
+            live: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
+            bars: HashMap::new(),
+        };
+        let id = NodeId::new("load");
+        display.show(RunEvent::StepStarted {
+            id: id.clone(),
+            attempt: 1,
+        });
+        display.show(RunEvent::Step {
+            id: id.clone(),
+            attempt: 1,
+            event: polled(0.3),
+        });
+        assert_eq!(display.bars["load"].0.position(), 30);
+        display.show(RunEvent::StepRetrying {
+            id: id.clone(),
+            attempt: 1,
+            result: StepResult::without_task(StepOutcome::Failed, "failed", Duration::ZERO),
+        });
+        assert!(
+            display.bars.is_empty(),
+            "the first attempt's bar is finished"
+        );
+        display.show(RunEvent::StepStarted {
+            id: id.clone(),
+            attempt: 2,
+        });
+        display.show(RunEvent::Step {
+            id: id.clone(),
+            attempt: 2,
+            event: polled(0.5),
+        });
+        let (bar, _) = &display.bars["load"];
+        assert_eq!(bar.position(), 50, "the retry's bar moves");
+        assert_eq!(bar.message(), "IN_PROGRESS");
+    }
 }

@@ -1,88 +1,20 @@
-//! What a workflow run ended with: per-step reports, the workflow outcome and exit code,
-//! the summary table and the JSON document.
+//! What a workflow run ended with, for a human or a program: the summary table and the
+//! JSON document of the runner's report.
 
 use std::time::Duration;
 
 use runwait_anaplan::TaskKind;
 use runwait_core::NestedSummary;
-use runwait_executor::{DumpFile, StepOutcome, StepResult};
+use runwait_executor::{DumpFile, StepOutcome};
+use runwait_runner::{NodeEnd, NodeReport};
 use serde::Serialize;
 
-/// How one step of the workflow ended.
-#[derive(Debug, Clone)]
-pub enum StepReport {
-    /// It ran (possibly several attempts); the last attempt's result.
-    Ran {
-        /// The last attempt.
-        result: StepResult,
-        /// Attempts made.
-        attempts: u32,
-    },
-    /// Its condition was false, or the run was aborted first.
-    Skipped {
-        /// Why.
-        reason: String,
-    },
-}
-
-impl StepReport {
-    /// The outcome's name, `skipped` included.
-    pub fn outcome_name(&self) -> &'static str {
-        match self {
-            StepReport::Ran { result, .. } => result.outcome.name(),
-            StepReport::Skipped { .. } => "skipped",
-        }
-    }
-
-    /// The outcome, when it ran.
-    pub fn outcome(&self) -> Option<StepOutcome> {
-        match self {
-            StepReport::Ran { result, .. } => Some(result.outcome),
-            StepReport::Skipped { .. } => None,
-        }
-    }
-}
-
-/// A step's id, kind and report, as the summary shows it.
+/// A node's report with what it runs, as the summary shows it.
 pub struct Line<'a> {
-    /// The step id.
-    pub id: &'a str,
     /// What it runs.
     pub kind: TaskKind,
-    /// Whether its failure fails the workflow.
-    pub continue_on_error: bool,
     /// How it ended.
-    pub report: &'a StepReport,
-}
-
-/// The workflow's outcome: an abort wins, then errors reaching Anaplan, timeouts,
-/// failures. Steps with `continue_on_error` do not count. [`Exit::of_step`] gives its
-/// exit code.
-pub fn verdict(lines: &[Line<'_>], aborted: bool) -> StepOutcome {
-    let counted: Vec<StepOutcome> = lines
-        .iter()
-        .filter(|l| !l.continue_on_error)
-        .filter_map(|l| l.report.outcome())
-        .collect();
-    let any = |o: StepOutcome| counted.contains(&o);
-    let worst = [
-        StepOutcome::Error,
-        StepOutcome::TimedOut,
-        StepOutcome::Failed,
-    ];
-    if aborted || any(StepOutcome::Cancelled) || any(StepOutcome::Detached) {
-        StepOutcome::Cancelled
-    } else if let Some(worst) = worst.into_iter().find(|o| any(*o)) {
-        worst
-    } else if lines
-        .iter()
-        .filter_map(|l| l.report.outcome())
-        .any(|o| o == StepOutcome::SucceededWithWarnings)
-    {
-        StepOutcome::SucceededWithWarnings
-    } else {
-        StepOutcome::Succeeded
-    }
+    pub report: &'a NodeReport,
 }
 
 /// `--output json`.
@@ -121,9 +53,10 @@ impl<'a> StepDoc<'a> {
     /// The entry of one step.
     pub fn new(line: &Line<'a>) -> Self {
         let uses = format!("anaplan/{}", line.kind);
-        match line.report {
-            StepReport::Ran { result, attempts } => StepDoc {
-                id: line.id,
+        let id = line.report.id.as_str();
+        match &line.report.end {
+            NodeEnd::Ran { result, attempts } => StepDoc {
+                id,
                 uses,
                 outcome: result.outcome.name(),
                 task_id: result.task_id.as_ref().map(|t| t.as_str()),
@@ -138,8 +71,8 @@ impl<'a> StepDoc<'a> {
                 reasons: &result.reasons,
                 message: result.message.clone(),
             },
-            StepReport::Skipped { reason } => StepDoc {
-                id: line.id,
+            NodeEnd::Skipped { reason } => StepDoc {
+                id,
                 uses,
                 outcome: line.report.outcome_name(),
                 task_id: None,
@@ -166,8 +99,8 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
         "STEP", "OUTCOME", "DURATION", "POLLS", "ROWS OK", "ROWS FAILED", "DUMPS"
     ));
     for line in lines {
-        let (duration, polls, ok, failed, dumps) = match line.report {
-            StepReport::Ran { result, .. } => {
+        let (duration, polls, ok, failed, dumps) = match &line.report.end {
+            NodeEnd::Ran { result, .. } => {
                 let ok: u64 = result
                     .nested
                     .iter()
@@ -187,11 +120,11 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
                     dumps.to_string(),
                 )
             }
-            StepReport::Skipped { .. } => Default::default(),
+            NodeEnd::Skipped { .. } => Default::default(),
         };
         out.push_str(&format!(
             "{:<24} {:<24} {:>9} {:>6} {:>10} {:>12} {:>6}\n",
-            line.id,
+            line.report.id.as_str(),
             line.report.outcome_name(),
             duration,
             polls,
@@ -202,15 +135,15 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
     }
     let notes: Vec<String> = lines
         .iter()
-        .filter_map(|line| match line.report {
-            StepReport::Ran { result, .. } if result.outcome != StepOutcome::Succeeded => {
-                let mut note = format!("  {}: {}", line.id, result.message);
+        .filter_map(|line| match &line.report.end {
+            NodeEnd::Ran { result, .. } if result.outcome != StepOutcome::Succeeded => {
+                let mut note = format!("  {}: {}", line.report.id, result.message);
                 for dump in result.dumps.iter().filter_map(|d| d.path.as_ref()) {
                     note.push_str(&format!("\n    dump: {}", dump.display()));
                 }
                 Some(note)
             }
-            StepReport::Skipped { reason } => Some(format!("  {}: skipped: {reason}", line.id)),
+            NodeEnd::Skipped { reason } => Some(format!("  {}: skipped: {reason}", line.report.id)),
             _ => None,
         })
         .collect();

@@ -1,0 +1,197 @@
+//! One node's run: its attempts, each a new step run, until one is final.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use runwait_executor::{EventSink, RunKey, StateStore, StepContext, StepOutcome, StepResult};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::{RunEvent, RunEventSink};
+use crate::node::{Node, NodeId};
+use crate::report::NodeEnd;
+
+/// The state store the runner hands each step.
+pub type Store = StateStore;
+
+/// What every step of a run shares.
+#[derive(Debug, Clone)]
+pub(crate) struct Shared {
+    pub workflow: String,
+    pub run_key: RunKey,
+    pub state: Store,
+    pub out_dir: PathBuf,
+    pub cancel: CancellationToken,
+    pub detach: CancellationToken,
+    pub events: RunEventSink,
+}
+
+impl Shared {
+    pub fn interrupted(&self) -> bool {
+        self.cancel.is_cancelled() || self.detach.is_cancelled()
+    }
+}
+
+/// The one place a [`StepContext`] is built.
+fn step_context(
+    shared: &Shared,
+    step_id: String,
+    deadline: Option<Instant>,
+    events: EventSink,
+) -> StepContext {
+    StepContext {
+        step_id,
+        workflow: shared.workflow.clone(),
+        run_key: shared.run_key.clone(),
+        cancel: shared.cancel.child_token(),
+        detach: shared.detach.child_token(),
+        deadline,
+        state: shared.state.clone(),
+        out_dir: shared.out_dir.clone(),
+        events,
+    }
+}
+
+/// The state-store id of an attempt: a retry is a new step run with its own record, so
+/// it starts a new task instead of reattaching to the one that failed.
+pub(crate) fn attempt_step_id(id: &NodeId, attempt: u32) -> String {
+    if attempt > 1 {
+        format!("{id}.retry{}", attempt - 1)
+    } else {
+        id.to_string()
+    }
+}
+
+/// Runs `node`'s attempts and returns how it ended. A panicking step is an `error`
+/// result, never retried: it may have started a task.
+pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
+    let mut attempt = 1;
+    loop {
+        shared.events.emit(RunEvent::StepStarted {
+            id: node.id.clone(),
+            attempt,
+        });
+        let sink = shared.events.clone();
+        let id = node.id.clone();
+        // The step reports under its state-store id; the display knows the node id.
+        let events = EventSink::new(move |_, event| {
+            sink.emit(RunEvent::Step {
+                id: id.clone(),
+                attempt,
+                event,
+            })
+        });
+        let ctx = step_context(
+            &shared,
+            attempt_step_id(&node.id, attempt),
+            deadline(node.timeout),
+            events,
+        );
+        let started = Instant::now();
+        let run = AssertUnwindSafe(node.step.run(ctx)).catch_unwind().await;
+        let (result, crashed) = match run {
+            Ok(result) => (result, false),
+            Err(panic) => (crash_result(&*panic, started.elapsed()), true),
+        };
+        if crashed || !is_retryable(&result) || attempt > node.retries || shared.interrupted() {
+            shared.events.emit(RunEvent::StepFinished {
+                id: node.id.clone(),
+                attempts: attempt,
+                result: result.clone(),
+            });
+            return NodeEnd::Ran {
+                result,
+                attempts: attempt,
+            };
+        }
+        shared.events.emit(RunEvent::StepRetrying {
+            id: node.id.clone(),
+            attempt,
+            result,
+        });
+        attempt += 1;
+    }
+}
+
+/// An absurd timeout is no deadline rather than an overflow.
+fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
+/// The `error` result of a step that panicked.
+pub(crate) fn crash_result(panic: &(dyn Any + Send), elapsed: Duration) -> StepResult {
+    let why = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    StepResult::without_task(
+        StepOutcome::Error,
+        format!("the step crashed: {why}"),
+        elapsed,
+    )
+}
+
+/// A retry starts a new task, so it is only safe when the last one is over: it failed,
+/// it timed out and is known cancelled (or completed), or no task was ever started. An
+/// `error` while a task exists leaves that task running: a rerun with the same run key
+/// reattaches to it instead.
+pub fn is_retryable(result: &StepResult) -> bool {
+    let task_over = result.task_state.as_ref().is_some_and(|s| s.is_terminal());
+    match result.outcome {
+        StepOutcome::Failed => true,
+        StepOutcome::TimedOut => task_over,
+        StepOutcome::Error => result.task_id.is_none(),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runwait_core::{TaskId, TaskState};
+
+    use super::*;
+
+    fn result(outcome: StepOutcome, task: Option<TaskState>) -> StepResult {
+        let mut r = StepResult::without_task(outcome, "m", Duration::ZERO);
+        if let Some(state) = task {
+            r.task_id = Some(TaskId::new("T1"));
+            r.task_state = Some(state);
+        }
+        r
+    }
+
+    #[test]
+    fn a_retry_waits_for_the_last_task_to_be_over() {
+        assert!(is_retryable(&result(
+            StepOutcome::Failed,
+            Some(TaskState::Complete)
+        )));
+        assert!(is_retryable(&result(
+            StepOutcome::TimedOut,
+            Some(TaskState::Cancelled)
+        )));
+        assert!(!is_retryable(&result(
+            StepOutcome::TimedOut,
+            Some(TaskState::Cancelling)
+        )));
+        assert!(is_retryable(&result(StepOutcome::Error, None)));
+        assert!(!is_retryable(&result(
+            StepOutcome::Error,
+            Some(TaskState::InProgress)
+        )));
+        assert!(!is_retryable(&result(StepOutcome::Cancelled, None)));
+        assert!(!is_retryable(&result(StepOutcome::Succeeded, None)));
+    }
+
+    #[test]
+    fn a_retry_has_its_own_state_store_id() {
+        let id = NodeId::new("load");
+        assert_eq!(attempt_step_id(&id, 1), "load");
+        assert_eq!(attempt_step_id(&id, 2), "load.retry1");
+        assert_eq!(attempt_step_id(&id, 3), "load.retry2");
+    }
+}

@@ -1,0 +1,258 @@
+//! The scheduler: starts every node whose needs are settled, up to the parallel limit,
+//! skips the ones whose condition is false, and collects how each ended.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use runwait_executor::RunKey;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::attempt::{Shared, Store, crash_result, run_node};
+use crate::event::{RunEvent, RunEventSink};
+use crate::node::{Condition, Node, NodeId};
+use crate::plan::{PlanError, check};
+use crate::report::{NodeEnd, NodeReport, RunReport};
+
+/// Runs a DAG of [`Node`]s. Built with [`Runner::builder`].
+#[derive(Debug, Clone)]
+pub struct Runner {
+    shared: Shared,
+    max_parallel: usize,
+}
+
+/// Builds a [`Runner`].
+#[derive(Debug)]
+pub struct RunnerBuilder(Runner);
+
+impl Runner {
+    /// A runner for the workflow `workflow` (part of each step's state-store key) and the
+    /// run `run_key` (a rerun with the same key reattaches to the tasks it started).
+    ///
+    /// Defaults: 4 nodes at a time, the state in `.runwait/state`, dumps in
+    /// `.runwait/out`, tokens that never fire, no events.
+    pub fn builder(workflow: impl Into<String>, run_key: RunKey) -> RunnerBuilder {
+        RunnerBuilder(Runner {
+            shared: Shared {
+                workflow: workflow.into(),
+                run_key,
+                state: Store::new(".runwait/state"),
+                out_dir: PathBuf::from(".runwait/out"),
+                cancel: CancellationToken::new(),
+                detach: CancellationToken::new(),
+                events: RunEventSink::none(),
+            },
+            max_parallel: 4,
+        })
+    }
+
+    /// Runs `nodes` to the end and reports each one, in the order given. Nodes never
+    /// reached (none, once the checks pass) are reported skipped.
+    ///
+    /// Each node runs in its own tokio task, inside the caller's current span.
+    pub async fn run(&self, nodes: Vec<Node>) -> Result<RunReport, PlanError> {
+        check(&nodes)?;
+        let order: Vec<(NodeId, bool)> = nodes
+            .iter()
+            .map(|n| (n.id.clone(), n.continue_on_error))
+            .collect();
+        let mut ends = Schedule::new(self, nodes).run().await;
+        let nodes = order
+            .into_iter()
+            .map(|(id, continue_on_error)| {
+                let end = ends.remove(&id).unwrap_or_else(|| NodeEnd::Skipped {
+                    reason: "never reached".into(),
+                });
+                NodeReport {
+                    id,
+                    continue_on_error,
+                    end,
+                }
+            })
+            .collect();
+        Ok(RunReport {
+            nodes,
+            interrupted: self.shared.interrupted(),
+        })
+    }
+}
+
+impl RunnerBuilder {
+    /// Nodes running at the same time, at most (0 counts as 1).
+    pub fn max_parallel(mut self, max: usize) -> Self {
+        self.0.max_parallel = max;
+        self
+    }
+
+    /// Where started tasks are recorded, for reattaching.
+    pub fn state(mut self, state: Store) -> Self {
+        self.0.shared.state = state;
+        self
+    }
+
+    /// Where failure dumps go (`<out_dir>/<step>/…`).
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.0.shared.out_dir = dir.into();
+        self
+    }
+
+    /// Fires to cancel: running steps cancel their remote tasks, nodes not started yet
+    /// are skipped, nothing is retried.
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.0.shared.cancel = token;
+        self
+    }
+
+    /// Fires to detach: running steps stop waiting and leave their tasks running for a
+    /// rerun with the same run key; nodes not started yet are skipped.
+    pub fn detach(mut self, token: CancellationToken) -> Self {
+        self.0.shared.detach = token;
+        self
+    }
+
+    /// Where the run's events go.
+    pub fn events(mut self, events: RunEventSink) -> Self {
+        self.0.shared.events = events;
+        self
+    }
+
+    /// The runner.
+    pub fn build(self) -> Runner {
+        self.0
+    }
+}
+
+/// One run's bookkeeping.
+struct Schedule<'a> {
+    runner: &'a Runner,
+    /// Not started yet, in the order given.
+    waiting: Vec<Node>,
+    /// `continue_on_error` by id, for the skip decisions.
+    continue_on_error: HashMap<NodeId, bool>,
+    ends: HashMap<NodeId, NodeEnd>,
+    running: JoinSet<(NodeId, NodeEnd)>,
+    spawned: HashMap<tokio::task::Id, NodeId>,
+}
+
+impl<'a> Schedule<'a> {
+    fn new(runner: &'a Runner, nodes: Vec<Node>) -> Self {
+        Schedule {
+            runner,
+            continue_on_error: nodes
+                .iter()
+                .map(|n| (n.id.clone(), n.continue_on_error))
+                .collect(),
+            waiting: nodes,
+            ends: HashMap::new(),
+            running: JoinSet::new(),
+            spawned: HashMap::new(),
+        }
+    }
+
+    async fn run(mut self) -> HashMap<NodeId, NodeEnd> {
+        loop {
+            self.start_ready();
+            if self.running.is_empty() {
+                return self.ends;
+            }
+            match self.running.join_next_with_id().await {
+                Some(Ok((_, (id, end)))) => {
+                    self.ends.insert(id, end);
+                }
+                // The attempt loop turns a step's panic into an `error`; this is a panic
+                // of the runner's own task (an event callback, say): still that node's
+                // error, never a skip.
+                Some(Err(e)) => {
+                    if let Some(id) = self.spawned.remove(&e.id()) {
+                        let result = match e.try_into_panic() {
+                            Ok(panic) => crash_result(&*panic, Default::default()),
+                            Err(e) => crash_result(&e.to_string(), Default::default()),
+                        };
+                        self.runner.shared.events.emit(RunEvent::StepFinished {
+                            id: id.clone(),
+                            attempts: 1,
+                            result: result.clone(),
+                        });
+                        self.ends.insert(
+                            id,
+                            NodeEnd::Ran {
+                                result,
+                                attempts: 1,
+                            },
+                        );
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// Starts (or skips) every node whose needs are settled, in the order given, while
+    /// fewer than `max_parallel` run.
+    fn start_ready(&mut self) {
+        let max = self.runner.max_parallel.max(1);
+        let mut i = 0;
+        while i < self.waiting.len() && self.running.len() < max {
+            if !self.waiting[i]
+                .needs
+                .iter()
+                .all(|n| self.ends.contains_key(n))
+            {
+                i += 1;
+                continue;
+            }
+            let node = self.waiting.remove(i);
+            let shared = &self.runner.shared;
+            if let Some(reason) = self.skip_reason(&node) {
+                shared.events.emit(RunEvent::StepSkipped {
+                    id: node.id.clone(),
+                    reason: reason.clone(),
+                });
+                self.ends.insert(node.id, NodeEnd::Skipped { reason });
+                // A skip settles a need: an earlier node may be ready now.
+                i = 0;
+                continue;
+            }
+            let id = node.id.clone();
+            // Spawned tasks do not inherit the span: each step is a child of the caller's.
+            let job = run_node(node, shared.clone());
+            let id_for_task = id.clone();
+            let handle = self
+                .running
+                .spawn(async move { (id_for_task, job.await) }.in_current_span());
+            self.spawned.insert(handle.id(), id);
+        }
+    }
+
+    /// Why a node whose needs are settled does not run, if it does not.
+    fn skip_reason(&self, node: &Node) -> Option<String> {
+        if self.runner.shared.interrupted() {
+            return Some("the run was interrupted".into());
+        }
+        let ran = |need: &NodeId| match self.ends.get(need) {
+            Some(NodeEnd::Ran { result, .. }) => Some(result.outcome),
+            _ => None,
+        };
+        let ok = |need: &NodeId| {
+            ran(need).is_some_and(|o| {
+                o.is_success() || self.continue_on_error.get(need).copied().unwrap_or(false)
+            })
+        };
+        let failed = |need: &NodeId| ran(need).is_some_and(|o| !o.is_success());
+        match node.condition {
+            Condition::Always => None,
+            Condition::Success if node.needs.iter().all(ok) => None,
+            Condition::Success => Some(format!(
+                "`if: success()` and not every step it needs succeeded ({})",
+                node.needs
+                    .iter()
+                    .map(NodeId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            Condition::Failure if node.needs.iter().any(failed) => None,
+            Condition::Failure => Some("`if: failure()` and no step it needs failed".into()),
+        }
+    }
+}
