@@ -179,3 +179,132 @@ impl Client {
         drive(self.clock(), &mut policy, send, look).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RequestLine;
+
+    fn line() -> RequestLine {
+        RequestLine {
+            method: "POST".into(),
+            path: "/tasks".into(),
+        }
+    }
+
+    fn server(status: u16) -> Error {
+        Error::Server {
+            request: line(),
+            status,
+            message: String::new(),
+        }
+    }
+
+    fn policy() -> StartPolicy {
+        let retry = RetryPolicy {
+            jitter_seed: Some(1),
+            ..RetryPolicy::default()
+        };
+        StartPolicy::new(retry, 3)
+    }
+
+    fn at(sends: usize, looks: usize) -> Progress {
+        Progress {
+            sends,
+            looks,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// The steps the policy takes for one failure of the first send, given that every
+    /// look finds nothing.
+    fn steps(error: &Error) -> Vec<&'static str> {
+        let mut p = policy();
+        let mut looks = 0;
+        let mut action = p.decide(Outcome::Failed(error), &at(1, 0));
+        let mut steps = Vec::new();
+        loop {
+            match action {
+                Action::Look(_) => {
+                    steps.push("look");
+                    looks += 1;
+                    action = p.decide(Outcome::NothingFound(error), &at(1, looks));
+                }
+                Action::Retry(_) => return [steps, vec!["resend"]].concat(),
+                Action::Stop => return [steps, vec!["stop"]].concat(),
+            }
+        }
+    }
+
+    #[test]
+    fn an_ambiguous_failure_is_followed_by_looks_never_by_a_blind_resend() {
+        assert_eq!(steps(&server(500)), ["look", "look", "look", "resend"]);
+        assert_eq!(steps(&server(503)), ["look", "look", "look", "resend"]);
+        for maybe_processing in [
+            server(502),
+            server(504),
+            Error::Transport {
+                request: line(),
+                kind: TransportKind::Timeout,
+                message: String::new(),
+            },
+        ] {
+            assert_eq!(
+                steps(&maybe_processing),
+                ["look", "look", "look", "stop"],
+                "{maybe_processing}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_that_created_nothing_are_resent_within_the_attempts() {
+        let busy = Error::Busy {
+            request: line(),
+            status: 409,
+            message: String::new(),
+        };
+        assert_eq!(steps(&busy), ["resend"]);
+        let mut p = policy();
+        assert_eq!(p.decide(Outcome::Failed(&busy), &at(3, 0)), Action::Stop);
+        let limited = Error::RateLimited {
+            request: line(),
+            retry_after: Some(Duration::from_secs(9)),
+        };
+        assert_eq!(
+            p.decide(Outcome::Failed(&limited), &at(1, 0)),
+            Action::Retry(Duration::from_secs(9))
+        );
+    }
+
+    #[test]
+    fn other_failures_stop_at_once() {
+        let connect = Error::Transport {
+            request: line(),
+            kind: TransportKind::Connect,
+            message: String::new(),
+        };
+        assert_eq!(steps(&connect), ["stop"], "nothing reached Anaplan");
+        let rejected = Error::Rejected {
+            request: line(),
+            status: 400,
+            message: String::new(),
+        };
+        assert_eq!(steps(&rejected), ["stop"]);
+    }
+
+    #[test]
+    fn a_look_round_is_cut_short_by_the_retries_of_the_policy() {
+        let mut p = StartPolicy::new(RetryPolicy::none(), 3);
+        let error = server(500);
+        assert_eq!(
+            p.decide(Outcome::Failed(&error), &at(1, 0)),
+            Action::Look(Duration::ZERO)
+        );
+        assert_eq!(
+            p.decide(Outcome::NothingFound(&error), &at(1, 1)),
+            Action::Stop,
+            "no retries: one look, no resend"
+        );
+    }
+}
