@@ -6,15 +6,16 @@
 //! It sits on the transport and uses the retry policy for its own calls (a login or a
 //! refresh is idempotent); nothing here knows the calls above it.
 
+mod manager;
 mod providers;
 mod service;
 mod session;
 mod token;
 
+pub(crate) use manager::TokenManager;
 pub use providers::{
     AuthProvider, BasicAuth, FileRefreshTokenStore, OAuthRefreshAuth, RefreshTokenStore, TokenAuth,
 };
 pub use service::AuthService;
 pub(crate) use session::Session;
-pub(crate) use token::TokenManager;
 pub use token::{AccessToken, Scheme};

@@ -3,8 +3,8 @@
 
 use reqwest::Response;
 
+use super::manager::TokenManager;
 use super::service::AuthService;
-use super::token::TokenManager;
 use crate::Error;
 use crate::retry::RetryPolicy;
 use crate::transport::{ApiRequest, Transport};

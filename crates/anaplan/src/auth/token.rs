@@ -1,24 +1,9 @@
-//! The token: how it goes into a request, and the manager that shares one token between
-//! every call of a client.
-//!
-//! The manager renews the token before it expires (when less than the refresh margin,
-//! 5 minutes by default, remains), never per call: Anaplan warns that a new token per
-//! call can fail. Renewal happens under a lock, so concurrent callers wait for one
-//! renewal instead of each starting their own.
+//! The token: what a login yields and how it goes into a request's `Authorization`.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use runwait_core::token::{AuthReply, TokenValue};
-use tokio::sync::Mutex;
-use tracing::Instrument;
-
-use super::providers::AuthProvider;
-use super::service::AuthService;
-use crate::error::RequestLine;
-use crate::{Clock, Error};
 
 /// How the token goes into the `Authorization` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +20,8 @@ pub struct AccessToken {
     value: TokenValue,
     scheme: Scheme,
     expires_at: Option<SystemTime>,
-    serial: u64,
+    /// Which renewal of the manager made it (0 before the manager has it).
+    pub(super) serial: u64,
 }
 
 impl fmt::Debug for AccessToken {
@@ -77,7 +63,7 @@ impl AccessToken {
         self.expires_at
     }
 
-    fn remaining(&self, now: SystemTime) -> Option<Duration> {
+    pub(super) fn remaining(&self, now: SystemTime) -> Option<Duration> {
         self.expires_at
             .map(|t| t.duration_since(now).unwrap_or(Duration::ZERO))
     }
@@ -90,121 +76,4 @@ pub(crate) fn token_from_reply(reply: AuthReply) -> AccessToken {
         Scheme::AnaplanAuthToken,
         Some(reply.token_info.expires_at.to_system_time()),
     )
-}
-
-/// Holds the client's one token and renews it in time.
-pub(crate) struct TokenManager {
-    provider: Arc<dyn AuthProvider>,
-    current: Mutex<Option<AccessToken>>,
-    serial: AtomicU64,
-    refresh_margin: Duration,
-    clock: Arc<dyn Clock>,
-    /// A login the auth service refused: not tried again by this client, so parallel
-    /// steps cannot lock the account with a wrong password.
-    refused: std::sync::Mutex<Option<(RequestLine, u16, String)>>,
-}
-
-impl TokenManager {
-    pub(crate) fn new(
-        provider: Arc<dyn AuthProvider>,
-        refresh_margin: Duration,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        TokenManager {
-            provider,
-            current: Mutex::new(None),
-            serial: AtomicU64::new(0),
-            refresh_margin,
-            clock,
-            refused: std::sync::Mutex::new(None),
-        }
-    }
-
-    /// A token valid for at least the refresh margin (when its expiry is known).
-    pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
-        let mut current = self.current.lock().await;
-        let now = self.clock.now();
-        let fresh = match current.as_ref() {
-            Some(t) => match t.remaining(now) {
-                None => return Ok(t.clone()),
-                Some(left) if left > self.refresh_margin => return Ok(t.clone()),
-                Some(left) if left > Duration::ZERO => {
-                    let span = tracing::info_span!(
-                        "anaplan.auth.refresh",
-                        runwait.token.remaining_s = left.as_secs() as i64
-                    );
-                    match self.renew(auth, t).instrument(span).await {
-                        Ok(fresh) => fresh,
-                        // The token still works: a refresh that failed for now is tried
-                        // again on the next call, not turned into this call's failure.
-                        Err(e) if e.is_transient() => {
-                            tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
-                            return Ok(t.clone());
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Some(_) => self.login(auth).await?,
-            },
-            None => self.login(auth).await?,
-        };
-        let fresh = AccessToken {
-            serial: self.serial.fetch_add(1, Ordering::Relaxed) + 1,
-            ..fresh
-        };
-        *current = Some(fresh.clone());
-        Ok(fresh)
-    }
-
-    /// `/token/refresh` where the provider allows it; a refresh the service refuses
-    /// falls back to a new login.
-    async fn renew(
-        &self,
-        auth: &AuthService<'_>,
-        current: &AccessToken,
-    ) -> Result<AccessToken, Error> {
-        if !self.provider.renews_with_refresh() {
-            return self.login(auth).await;
-        }
-        match auth.refresh(current).await {
-            Err(Error::Auth { .. }) => self.login(auth).await,
-            other => other,
-        }
-    }
-
-    async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
-        let refused = self
-            .refused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if let Some((request, status, message)) = refused {
-            return Err(Error::Auth {
-                request,
-                status,
-                message,
-            });
-        }
-        let span = tracing::info_span!("anaplan.auth.login");
-        let result = self.provider.login(auth).instrument(span).await;
-        if let Err(Error::Auth {
-            request,
-            status,
-            message,
-        }) = &result
-        {
-            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((request.clone(), *status, message.clone()));
-        }
-        result
-    }
-
-    /// Forgets `token` after the API refused it, so the next call logs in again. A token
-    /// already replaced by another caller is left alone.
-    pub(crate) async fn rejected(&self, token: &AccessToken) {
-        let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|t| t.serial == token.serial) {
-            *current = None;
-        }
-    }
 }
