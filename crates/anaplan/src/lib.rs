@@ -11,6 +11,42 @@
 //!   ([`RetryPolicy`]), and a start that is never sent twice blindly: after an ambiguous
 //!   failure it lists the object's tasks and adopts the one the lost request created.
 //!
+//! # The stack
+//!
+//! Every call goes down the same layers, each a module that knows only those below it:
+//!
+//! 1. **transport** (one attempt): reqwest sends the request inside an `http.client`
+//!    span; a non-2xx reply or a failed send becomes an [`Error`] (method and path,
+//!    status, Anaplan's message, `Retry-After` capped at 5 minutes); the body is read
+//!    whole. No token, no retry.
+//! 2. **auth**: the client's one token (from an [`AuthProvider`]) goes on every request;
+//!    the token manager renews it before it expires under a lock (a renewal that fails
+//!    for now keeps the still valid token), a 401 makes it log in again once, and a
+//!    login the auth service refused is never tried again by this client.
+//! 3. **retry**: one policy decides after each failure, from the error, the attempts made
+//!    and the time spent, whether to stop, send again after a delay, or look whether the
+//!    failed attempt took effect; one loop carries the decisions out and sleeps through
+//!    the injected [`Clock`].
+//! 4. **calls** ([`Client`]): tasks, the start, dumps, listings.
+//!
+//! # The retry policy
+//!
+//! [`RetryPolicy`] is the policy of every idempotent call (listings, status, cancel,
+//! each dump chunk, and the auth service's own calls): busy (409, 423), rate limited
+//! (429), server errors (5xx, 410) and transport failures are sent again after a
+//! jittered exponential backoff, or after `Retry-After` when the server gives one,
+//! while retries remain and the next wait still fits the budget. Anything else is final.
+//!
+//! The start is not idempotent, so its policy never resends blindly: after an ambiguous
+//! failure (a broken connection, a timeout, a 5xx, a lost or unreadable 2xx body) the
+//! next step is a look in the object's task list, up to three, and a task not known
+//! before is adopted ([`Started::adopted`]). After a timeout, 502 or 504 the start is
+//! never sent again; after a reset, 500 or 503 it is, once the looks found nothing, as is
+//! a start refused as busy or rate limited, within [`ClientBuilder::start_attempts`].
+//!
+//! A dump chunk is read whole before it is written, so a chunk cut off half-way is
+//! fetched again and the writer receives every byte exactly once.
+//!
 //! What it is not: it does not wait for tasks or decide outcomes (that is
 //! `runwait-executor` and `runwait-core`), and it keeps no state on disk.
 //!
@@ -31,39 +67,23 @@
 pub mod auth;
 mod cert;
 mod client;
+mod clock;
 mod endpoints;
 mod error;
-mod http;
+mod reply;
 mod retry;
 mod secret;
-
-use std::time::SystemTime;
+mod transport;
 
 pub use auth::{AuthProvider, BasicAuth, OAuthRefreshAuth, TokenAuth};
 pub use cert::{CertificateAuth, EncodedDataFormat};
 pub use client::{Client, ClientBuilder};
-// The call vocabulary is core's; re-exported so a client user needs one import.
+pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoints::{Endpoints, is_loopback};
 pub use error::{Error, RequestLine, TransportKind};
 pub use retry::RetryPolicy;
+// The call vocabulary is core's; re-exported so a client user needs one import.
 pub use runwait_core::{
     DumpSource, KnownTasks, MappingParameter, StartOptions, Started, TaskKind, TaskTarget,
 };
 pub use secret::Secret;
-
-/// The wall clock, injectable so token expiry can be tested against a simulator whose
-/// time runs faster.
-pub trait Clock: Send + Sync + std::fmt::Debug {
-    /// Now.
-    fn now(&self) -> SystemTime;
-}
-
-/// The system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}

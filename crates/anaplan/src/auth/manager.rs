@@ -1,0 +1,134 @@
+//! The token manager: shares one token between every call of a client.
+//!
+//! It renews the token before it expires (when less than the refresh margin, 5 minutes
+//! by default, remains), never per call: Anaplan warns that a new token per call can
+//! fail. Renewal happens under a lock, so concurrent callers wait for one renewal
+//! instead of each starting their own.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tracing::Instrument;
+
+use super::providers::AuthProvider;
+use super::service::AuthService;
+use super::token::AccessToken;
+use crate::error::RequestLine;
+use crate::{Clock, Error};
+
+/// Holds the client's one token and renews it in time.
+pub(crate) struct TokenManager {
+    provider: Arc<dyn AuthProvider>,
+    current: Mutex<Option<AccessToken>>,
+    serial: AtomicU64,
+    refresh_margin: Duration,
+    clock: Arc<dyn Clock>,
+    /// A login the auth service refused: not tried again by this client, so parallel
+    /// steps cannot lock the account with a wrong password.
+    refused: std::sync::Mutex<Option<(RequestLine, u16, String)>>,
+}
+
+impl TokenManager {
+    pub(crate) fn new(
+        provider: Arc<dyn AuthProvider>,
+        refresh_margin: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        TokenManager {
+            provider,
+            current: Mutex::new(None),
+            serial: AtomicU64::new(0),
+            refresh_margin,
+            clock,
+            refused: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// A token valid for at least the refresh margin (when its expiry is known).
+    pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
+        let mut current = self.current.lock().await;
+        let now = self.clock.now();
+        let fresh = match current.as_ref() {
+            Some(t) => match t.remaining(now) {
+                None => return Ok(t.clone()),
+                Some(left) if left > self.refresh_margin => return Ok(t.clone()),
+                Some(left) if left > Duration::ZERO => {
+                    let span = tracing::info_span!(
+                        "anaplan.auth.refresh",
+                        runwait.token.remaining_s = left.as_secs() as i64
+                    );
+                    match self.renew(auth, t).instrument(span).await {
+                        Ok(fresh) => fresh,
+                        // The token still works: a refresh that failed for now is tried
+                        // again on the next call, not turned into this call's failure.
+                        Err(e) if e.is_transient() => {
+                            tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                            return Ok(t.clone());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Some(_) => self.login(auth).await?,
+            },
+            None => self.login(auth).await?,
+        };
+        let mut fresh = fresh;
+        fresh.serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+        *current = Some(fresh.clone());
+        Ok(fresh)
+    }
+
+    /// `/token/refresh` where the provider allows it; a refresh the service refuses
+    /// falls back to a new login.
+    async fn renew(
+        &self,
+        auth: &AuthService<'_>,
+        current: &AccessToken,
+    ) -> Result<AccessToken, Error> {
+        if !self.provider.renews_with_refresh() {
+            return self.login(auth).await;
+        }
+        match auth.refresh(current).await {
+            Err(Error::Auth { .. }) => self.login(auth).await,
+            other => other,
+        }
+    }
+
+    async fn login(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some((request, status, message)) = refused {
+            return Err(Error::Auth {
+                request,
+                status,
+                message,
+            });
+        }
+        let span = tracing::info_span!("anaplan.auth.login");
+        let result = self.provider.login(auth).instrument(span).await;
+        if let Err(Error::Auth {
+            request,
+            status,
+            message,
+        }) = &result
+        {
+            *self.refused.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((request.clone(), *status, message.clone()));
+        }
+        result
+    }
+
+    /// Forgets `token` after the API refused it, so the next call logs in again. A token
+    /// already replaced by another caller is left alone.
+    pub(crate) async fn rejected(&self, token: &AccessToken) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|t| t.serial == token.serial) {
+            *current = None;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! The auth-service calls a provider may make, each retried by the client's
+//! [`RetryPolicy`] (a login or a refresh changes nothing to undo).
+
+use reqwest::Method;
+use runwait_core::token::AuthReply;
+use url::Url;
+
+use super::token::{AccessToken, token_from_reply};
+use crate::retry::{RetryPolicy, retry};
+use crate::transport::{Transport, read_text, request_line};
+use crate::{Clock, Error, Secret};
+
+/// The auth-service calls a provider may make. Providers talk to Anaplan only through
+/// it, so they never see the HTTP stack.
+pub struct AuthService<'a> {
+    pub(crate) transport: &'a Transport,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl AuthService<'_> {
+    /// `POST {auth}/token/authenticate` with the given `Authorization` header and body.
+    pub async fn authenticate(
+        &self,
+        authorization: Secret,
+        body: Option<Vec<u8>>,
+    ) -> Result<AccessToken, Error> {
+        let reply = self
+            .auth_call(&["token", "authenticate"], &authorization, body.as_deref())
+            .await?;
+        Ok(token_from_reply(reply))
+    }
+
+    /// `POST {auth}/token/refresh` with the current token.
+    pub async fn refresh(&self, current: &AccessToken) -> Result<AccessToken, Error> {
+        let authorization = Secret::new(format!("AnaplanAuthToken {}", current.value().expose()));
+        let reply = self
+            .auth_call(&["token", "refresh"], &authorization, None)
+            .await?;
+        Ok(token_from_reply(reply))
+    }
+
+    /// `POST {url}` with a form body, for OAuth token endpoints; returns the JSON text.
+    pub async fn post_form(&self, url: &Url, form: &[(&str, &str)]) -> Result<String, Error> {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let line = request_line(&Method::POST, url);
+        retry(self.clock(), self.retry, |resend| {
+            let (line, body) = (&line, &body);
+            async move {
+                let response = self.transport.post_form(url, line, body, resend).await?;
+                read_text(line, response).await
+            }
+        })
+        .await
+    }
+
+    /// The client's clock (OAuth turns `expires_in` into an expiry with it).
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        self.transport.clock()
+    }
+
+    async fn auth_call(
+        &self,
+        segments: &[&str],
+        authorization: &Secret,
+        body: Option<&[u8]>,
+    ) -> Result<AuthReply, Error> {
+        let url = self.transport.endpoints().auth_url(segments);
+        let line = request_line(&Method::POST, &url);
+        retry(self.clock(), self.retry, |resend| {
+            let (line, url) = (&line, &url);
+            async move {
+                let response = self
+                    .transport
+                    .post_auth(url, line, authorization, body, resend)
+                    .await?;
+                let text = read_text(line, response).await?;
+                AuthReply::parse(&text).map_err(|source| Error::Malformed {
+                    request: line.clone(),
+                    source,
+                })
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,61 @@
+//! The auth layer over the transport: every API request carries the client's one token,
+//! and a 401 makes the manager forget it and the request go once more with a new one.
+
+use reqwest::Response;
+
+use super::manager::TokenManager;
+use super::service::AuthService;
+use crate::Error;
+use crate::retry::RetryPolicy;
+use crate::transport::{ApiRequest, Transport};
+
+/// The transport with the client's token.
+pub(crate) struct Session {
+    transport: Transport,
+    tokens: TokenManager,
+    /// The policy of the auth service's calls.
+    retry: RetryPolicy,
+}
+
+impl Session {
+    pub(crate) fn new(transport: Transport, tokens: TokenManager, retry: RetryPolicy) -> Self {
+        Session {
+            transport,
+            tokens,
+            retry,
+        }
+    }
+
+    /// The transport underneath.
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// One attempt of an API call with the shared token. A 401 makes the token manager
+    /// forget the token; the call is then tried once more with a new one.
+    pub(crate) async fn send(
+        &self,
+        req: &ApiRequest,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let auth = AuthService {
+            transport: &self.transport,
+            retry: self.retry,
+        };
+        let token = self.tokens.token(&auth).await?;
+        match self
+            .transport
+            .send_api(req, &token.header(), resend_count)
+            .await
+        {
+            Err(Error::Auth { status: 401, .. }) => {
+                self.tokens.rejected(&token).await;
+                let token = self.tokens.token(&auth).await?;
+                self.transport
+                    .send_api(req, &token.header(), resend_count)
+                    .await
+            }
+            other => other,
+        }
+    }
+}

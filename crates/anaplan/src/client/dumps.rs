@@ -1,0 +1,82 @@
+//! Failure dumps: the chunk list and the download of every chunk in order. Each chunk is
+//! one idempotent call under the retry policy and is read whole before a byte of it is
+//! written, so a chunk whose body is cut off is fetched again and never written twice.
+
+use reqwest::Method;
+use runwait_core::catalog::{Chunk, ChunkList};
+use runwait_core::{DumpSource, TaskId, TaskTarget};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::segments;
+use crate::error::RequestLine;
+use crate::transport::read_bytes;
+use crate::{Client, Error};
+
+fn dump_segments<'a>(
+    target: &'a TaskTarget,
+    task: &'a TaskId,
+    source: &'a DumpSource,
+) -> Vec<&'a str> {
+    match source {
+        DumpSource::Import => segments(target, &["tasks", task.as_str(), "dump", "chunks"]),
+        DumpSource::ProcessAction(object) => segments(
+            target,
+            &["tasks", task.as_str(), "dumps", object.as_str(), "chunks"],
+        ),
+    }
+}
+
+impl Client {
+    /// The chunks of a dump. A dump that is gone answers [`Error::NotFound`].
+    pub async fn dump_chunks(
+        &self,
+        target: &TaskTarget,
+        task: &TaskId,
+        source: &DumpSource,
+    ) -> Result<Vec<Chunk>, Error> {
+        let req = self.request(Method::GET, &dump_segments(target, task, source), &[]);
+        Ok(self.get(&req, ChunkList::parse).await?.items)
+    }
+
+    /// Downloads every chunk of a dump in order into `out`. Returns the bytes written.
+    ///
+    /// Each chunk is held in memory whole before it is written (a chunk is bounded by
+    /// Anaplan's chunk size, a few megabytes; the dump as a whole never is), so a chunk
+    /// whose body breaks off is fetched again under the retry policy and `out` receives
+    /// every byte exactly once. An error after the retries leaves the chunks before it
+    /// written: write to a temporary file and keep it only on success.
+    pub async fn download_dump<W: AsyncWrite + Unpin + ?Sized>(
+        &self,
+        target: &TaskTarget,
+        task: &TaskId,
+        source: &DumpSource,
+        out: &mut W,
+    ) -> Result<u64, Error> {
+        let chunks = self.dump_chunks(target, task, source).await?;
+        let mut written = 0u64;
+        for chunk in chunks {
+            let mut segments = dump_segments(target, task, source);
+            segments.push(chunk.id.as_str());
+            let req = &self.request(Method::GET, &segments, &[]);
+            let bytes = self
+                .retrying(|resend| async move {
+                    let response = self.inner.session.send(req, resend).await?;
+                    read_bytes(&req.line, response).await
+                })
+                .await?;
+            out.write_all(&bytes).await.map_err(|source| Error::Write {
+                request: req.line.clone(),
+                source,
+            })?;
+            written += bytes.len() as u64;
+        }
+        out.flush().await.map_err(|source| Error::Write {
+            request: RequestLine {
+                method: "GET".into(),
+                path: "dump".into(),
+            },
+            source,
+        })?;
+        Ok(written)
+    }
+}

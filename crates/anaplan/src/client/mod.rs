@@ -1,0 +1,222 @@
+//! The client: its builder, its shared state, and the helpers every call goes through
+//! (a request for a path, an idempotent call retried by the one policy). The calls
+//! themselves are in the submodules, one job each.
+
+mod catalog;
+mod dumps;
+mod start;
+mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use runwait_core::{ParseError, TaskKind, TaskTarget};
+
+use crate::auth::{AuthProvider, Session, TokenManager};
+use crate::retry::{RetryPolicy, retry};
+use crate::transport::{ApiRequest, Transport, build_client, read_text};
+use crate::{Clock, Endpoints, Error, SystemClock};
+
+/// The path segment of a kind (`processes`, …).
+pub(crate) fn segment(kind: TaskKind) -> &'static str {
+    match kind {
+        TaskKind::Process => "processes",
+        TaskKind::Import => "imports",
+        TaskKind::Export => "exports",
+        TaskKind::Action => "actions",
+    }
+}
+
+/// The path of `target` followed by `rest`.
+fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut s = vec![
+        "workspaces",
+        target.workspace.as_str(),
+        "models",
+        target.model.as_str(),
+        segment(target.kind),
+        target.object.as_str(),
+    ];
+    s.extend_from_slice(rest);
+    s
+}
+
+/// Builds a [`Client`].
+pub struct ClientBuilder {
+    endpoints: Endpoints,
+    provider: Arc<dyn AuthProvider>,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    refresh_margin: Duration,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    page_size: usize,
+    start_attempts: usize,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl ClientBuilder {
+    /// How long an idle connection is kept (default 90 s). `None` keeps it forever and
+    /// runs no pool timer, which tests on tokio's paused clock need: an idle timer would
+    /// let paused time jump while a request is in flight.
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// Connect timeout (default 10 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Timeout of one request, reply body included (default 120 s: dormant models answer slowly).
+    pub fn request_timeout(mut self, t: Duration) -> Self {
+        self.request_timeout = t;
+        self
+    }
+
+    /// Renew the token when less than this remains (default 5 minutes).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// Retries of idempotent calls (and the delays of the start's looks and resends).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The clock that decides token expiry and sleeps every retry delay.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Items per page of listings (default 5000, Anaplan's largest).
+    pub fn page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// Start requests sent at most, each after checking that the previous one created
+    /// no task (default 3).
+    pub fn start_attempts(mut self, n: usize) -> Self {
+        self.start_attempts = n.max(1);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> Result<Client, Error> {
+        let client = build_client(
+            self.connect_timeout,
+            self.request_timeout,
+            self.pool_idle_timeout,
+        )?;
+        let transport = Transport::new(client, self.endpoints, self.clock.clone());
+        let tokens = TokenManager::new(self.provider, self.refresh_margin, self.clock);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                session: Session::new(transport, tokens, self.retry),
+                retry: self.retry,
+                page_size: self.page_size,
+                start_attempts: self.start_attempts,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    session: Session,
+    retry: RetryPolicy,
+    page_size: usize,
+    start_attempts: usize,
+}
+
+/// The Anaplan client. Cheap to clone; clones share one token.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoints", self.inner.session.transport().endpoints())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A builder for `endpoints` with these credentials.
+    pub fn builder(endpoints: Endpoints, provider: impl AuthProvider + 'static) -> ClientBuilder {
+        Self::builder_shared(endpoints, Arc::new(provider))
+    }
+
+    /// A builder with a shared provider.
+    pub fn builder_shared(endpoints: Endpoints, provider: Arc<dyn AuthProvider>) -> ClientBuilder {
+        ClientBuilder {
+            endpoints,
+            provider,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            refresh_margin: Duration::from_secs(5 * 60),
+            retry: RetryPolicy::default(),
+            clock: Arc::new(SystemClock),
+            page_size: 5000,
+            start_attempts: 3,
+            pool_idle_timeout: Some(Duration::from_secs(90)),
+        }
+    }
+
+    /// The endpoints this client talks to.
+    pub fn endpoints(&self) -> &Endpoints {
+        self.inner.session.transport().endpoints()
+    }
+
+    fn request(&self, method: Method, segments: &[&str], query: &[(&str, &str)]) -> ApiRequest {
+        let mut url = self.endpoints().api_url(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        ApiRequest::new(method, url)
+    }
+
+    /// The clock every retry delay sleeps through.
+    fn clock(&self) -> &dyn Clock {
+        self.inner.session.transport().clock()
+    }
+
+    /// Runs an idempotent `attempt` under the retry policy.
+    async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, Error>
+    where
+        F: FnMut(usize) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        retry(self.clock(), self.inner.retry, attempt).await
+    }
+
+    /// An idempotent call (GET, DELETE) returning the reply's text, with retries.
+    async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
+        self.retrying(|resend| async move {
+            let response = self.inner.session.send(req, resend).await?;
+            read_text(&req.line, response).await
+        })
+        .await
+    }
+
+    async fn get<T>(
+        &self,
+        req: &ApiRequest,
+        parse: fn(&str) -> Result<T, ParseError>,
+    ) -> Result<T, Error> {
+        let text = self.idempotent(req).await?;
+        parse(&text).map_err(|source| Error::Malformed {
+            request: req.line.clone(),
+            source,
+        })
+    }
+}

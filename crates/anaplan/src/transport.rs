@@ -1,0 +1,216 @@
+//! The bottom of the stack: one attempt of one request over reqwest. It sends, maps a
+//! non-2xx reply or a failed send to [`Error`] (see [`crate::reply`]) and reads bodies.
+//! It knows nothing of tokens or retries; only this module and `reply` touch reqwest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::{Method, Response};
+use tracing::Instrument;
+use url::Url;
+
+use crate::error::RequestLine;
+use crate::reply::{broken, describe, error_type, retry_after, status_error, transport_error};
+use crate::{Clock, Endpoints, Error, Secret};
+
+/// The HTTP client, the endpoints it talks to, and the clock that reads `Retry-After`
+/// dates.
+pub(crate) struct Transport {
+    client: reqwest::Client,
+    endpoints: Endpoints,
+    clock: Arc<dyn Clock>,
+}
+
+/// A call to the Integration API.
+#[derive(Clone)]
+pub(crate) struct ApiRequest {
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) body: Option<serde_json::Value>,
+    /// How errors name the call, built once rather than per attempt.
+    pub(crate) line: RequestLine,
+}
+
+impl ApiRequest {
+    pub(crate) fn new(method: Method, url: Url) -> Self {
+        let line = request_line(&method, &url);
+        ApiRequest {
+            method,
+            url,
+            body: None,
+            line,
+        }
+    }
+}
+
+/// How errors and logs name a request: method and path, never host or query.
+pub(crate) fn request_line(method: &Method, url: &Url) -> RequestLine {
+    RequestLine {
+        method: method.to_string(),
+        path: url.path().to_owned(),
+    }
+}
+
+impl Transport {
+    /// A transport over `client`.
+    pub(crate) fn new(
+        client: reqwest::Client,
+        endpoints: Endpoints,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Transport {
+            client,
+            endpoints,
+            clock,
+        }
+    }
+
+    /// The endpoints requests go to.
+    pub(crate) fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// The clock of the client (expiry, `Retry-After`, retry sleeps).
+    pub(crate) fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// One API request with this `Authorization` header.
+    pub(crate) async fn send_api(
+        &self,
+        req: &ApiRequest,
+        authorization: &str,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let mut builder = self
+            .client
+            .request(req.method.clone(), req.url.clone())
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/json");
+        if let Some(body) = &req.body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_string());
+        }
+        self.send(builder, &req.line, &req.url, resend_count).await
+    }
+
+    /// One `POST` to the auth service with this `Authorization` header and body.
+    pub(crate) async fn post_auth(
+        &self,
+        url: &Url,
+        line: &RequestLine,
+        authorization: &Secret,
+        body: Option<&[u8]>,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let mut builder = self
+            .client
+            .post(url.clone())
+            .header(AUTHORIZATION, authorization.expose())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = body {
+            builder = builder
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        self.send(builder, line, url, resend_count).await
+    }
+
+    /// One form `POST` (OAuth token endpoints).
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        line: &RequestLine,
+        body: &str,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let builder = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        self.send(builder, line, url, resend_count).await
+    }
+
+    /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
+    async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+        line: &RequestLine,
+        url: &Url,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let span = tracing::info_span!(
+            "http.client",
+            otel.name = %line.method,
+            otel.kind = "client",
+            http.request.method = %line.method,
+            url.path = url.path(),
+            server.address = url.host_str().unwrap_or(""),
+            // i64: tracing-opentelemetry exports unsigned integers as strings.
+            server.port = i64::from(url.port_or_known_default().unwrap_or(0)),
+            http.request.resend_count = i64::try_from(resend_count).unwrap_or(i64::MAX),
+            http.response.status_code = tracing::field::Empty,
+            error.type = tracing::field::Empty,
+        );
+        // Instrumented, not entered: the request awaits, and may resume on another thread.
+        let attempt = async {
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| transport_error(line.clone(), &e));
+            let response = match response {
+                Ok(r) => r,
+                Err(e) => {
+                    span.record("error.type", error_type(&e));
+                    return Err(e);
+                }
+            };
+            let status = response.status();
+            span.record("http.response.status_code", i64::from(status.as_u16()));
+            if status.is_success() {
+                return Ok(response);
+            }
+            span.record("error.type", status.as_str());
+            let wait = retry_after(response.headers(), self.clock.now());
+            let body = response.text().await.unwrap_or_default();
+            Err(status_error(line.clone(), status, wait, &body))
+        };
+        attempt.instrument(span.clone()).await
+    }
+}
+
+/// The whole body as text; a body cut off half-way is a broken transport.
+pub(crate) async fn read_text(line: &RequestLine, response: Response) -> Result<String, Error> {
+    response.text().await.map_err(|e| broken(line, &e))
+}
+
+/// The whole body as bytes; a body cut off half-way is a broken transport.
+pub(crate) async fn read_bytes(line: &RequestLine, response: Response) -> Result<Vec<u8>, Error> {
+    // `Vec::from` takes the buffer over without a copy when it is not shared.
+    Ok(response.bytes().await.map_err(|e| broken(line, &e))?.into())
+}
+
+/// Builds the reqwest client with the configured timeouts.
+pub(crate) fn build_client(
+    connect_timeout: Duration,
+    request_timeout: Duration,
+    pool_idle_timeout: Option<Duration>,
+) -> Result<reqwest::Client, Error> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        reqwest::header::USER_AGENT,
+        reqwest::header::HeaderValue::from_static(concat!("runwait/", env!("CARGO_PKG_VERSION"))),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .pool_idle_timeout(pool_idle_timeout)
+        // Never follow a redirect with the Authorization header to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", describe(&e))))
+}
