@@ -21,12 +21,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::connect::{ConnectError, connect};
 use crate::display::{Display, Update};
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, StepReport, summary, verdict};
-use crate::workflow::model::{Condition, ObjectRef, StepSpec, Workflow};
+use runwait_workflow::connect::{ConnectError, connect};
+use runwait_workflow::model::{Condition, ObjectRef, StepSpec, Workflow};
 
 /// Arguments of `runwait run`.
 #[derive(Debug, clap::Args)]

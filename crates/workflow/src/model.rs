@@ -103,11 +103,21 @@ pub struct TelemetrySettings {
     /// `endpoint:`.
     pub endpoint: Option<String>,
     /// `protocol: grpc | http/protobuf`.
-    pub protocol: Option<runwait_otel::Protocol>,
+    pub protocol: Option<Protocol>,
     /// `service_name:`.
     pub service_name: Option<String>,
     /// `enabled:`.
     pub enabled: Option<bool>,
+}
+
+/// `telemetry.protocol:` the OTLP transport (the host maps it to its exporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `grpc`: OTLP over gRPC.
+    Grpc,
+    /// `http/protobuf`: OTLP over HTTP with protobuf bodies.
+    HttpProtobuf,
 }
 
 /// `defaults.poll:`.

@@ -1,4 +1,4 @@
-//! Workflow files: YAML to the validated [`model::Workflow`], in two phases.
+//! The runwait workflow format: YAML to the validated [`model::Workflow`], in two phases.
 //!
 //! 1. serde-saphyr parses the text into a tree whose every node knows its line and column
 //!    ([`tree`]); a YAML syntax error stops here, as it leaves nothing to check.
@@ -10,6 +10,7 @@
 //! connects, so a file validates without them.
 
 mod check;
+pub mod connect;
 mod de;
 mod env;
 pub mod model;

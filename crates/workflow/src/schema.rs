@@ -376,7 +376,7 @@ mod tests {
     use runwait_core::{DumpPolicy, UnsuccessfulWithoutEvidencePolicy};
     use serde_json::Value;
 
-    use super::super::check;
+    use crate::check;
 
     /// The property names of the object schema at `pointer` (following one `$ref`).
     fn keys(schema: &Value, pointer: &str) -> Vec<String> {

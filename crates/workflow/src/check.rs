@@ -12,14 +12,13 @@ use runwait_core::{
     DumpPolicy, ModelId, ObjectId, ObjectKind, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy,
     WorkspaceId,
 };
-use runwait_otel::Protocol;
 use runwait_sim::Scenario;
 
 use super::Diagnostic;
 use super::de;
 use super::env::is_var_name;
 use super::model::{
-    AuthSpec, Condition, Connection, ObjectRef, PollSettings, SecretSource, StepSpec,
+    AuthSpec, Condition, Connection, ObjectRef, PollSettings, Protocol, SecretSource, StepSpec,
     TelemetrySettings, Workflow,
 };
 use super::tree::{Node, Value};
@@ -680,7 +679,7 @@ impl Checker {
                         return None;
                     }
                 };
-                let parsed = match super::parse(&text, &file) {
+                let parsed = match crate::parse(&text, &file) {
                     Ok(root) => scenario(&root, &file, "", false),
                     Err(e) => Err(e.errors),
                 };
