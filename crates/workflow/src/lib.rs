@@ -13,8 +13,8 @@ mod check;
 pub mod connect;
 mod de;
 mod env;
+pub mod format;
 pub mod model;
-mod schema;
 mod tree;
 
 use std::fmt;
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use self::model::Workflow;
 
-pub use self::schema::schema;
+pub use self::format::{StepSpec, schema};
 
 /// One problem of a workflow (or scenario) file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -111,12 +111,14 @@ pub struct TelemetrySettings {
 }
 
 /// `telemetry.protocol:` the OTLP transport (the host maps it to its exporter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
 #[non_exhaustive]
 pub enum Protocol {
     /// `grpc`: OTLP over gRPC.
+    #[serde(rename = "grpc")]
     Grpc,
     /// `http/protobuf`: OTLP over HTTP with protobuf bodies.
+    #[serde(rename = "http/protobuf")]
     HttpProtobuf,
 }
 
@@ -138,17 +140,7 @@ impl Default for PollSettings {
     }
 }
 
-/// `if:` of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Condition {
-    /// `success()`: every step it needs succeeded (default).
-    #[default]
-    Success,
-    /// `failure()`: some step it needs failed.
-    Failure,
-    /// `always()`.
-    Always,
-}
+pub use crate::format::Condition;
 
 /// `with.id` or `with.name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
