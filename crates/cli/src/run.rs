@@ -26,7 +26,7 @@ use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, StepReport, summary, verdict};
 use runwait_workflow::connect::{ConnectError, connect};
-use runwait_workflow::model::{Condition, ObjectRef, StepSpec, Workflow};
+use runwait_workflow::model::{Condition, StepSpec, Workflow};
 
 /// Arguments of `runwait run`.
 #[derive(Debug, clap::Args)]
@@ -159,29 +159,14 @@ impl Runner<'_> {
     ) -> Result<HashMap<String, (TaskTarget, Option<String>)>, (String, Exit)> {
         let mut targets = HashMap::new();
         for spec in &self.workflow.steps {
-            let (object, name) = match &spec.object {
-                ObjectRef::Id(id) => (id.clone(), None),
-                ObjectRef::Name(name) => {
-                    let id = client
-                        .find_object(&spec.workspace, &spec.model, spec.kind, name)
-                        .await
-                        .map_err(|e| {
-                            let exit = if matches!(e, ApiError::Config(_)) {
-                                Exit::Usage
-                            } else {
-                                Exit::Unreachable
-                            };
-                            (format!("step {}: {e}", spec.id), exit)
-                        })?;
-                    (id, Some(name.clone()))
-                }
-            };
-            let target = TaskTarget {
-                workspace: spec.workspace.clone(),
-                model: spec.model.clone(),
-                kind: spec.kind,
-                object,
-            };
+            let (target, name) = runwait_workflow::target(client, spec).await.map_err(|e| {
+                let exit = if matches!(e, ApiError::Config(_)) {
+                    Exit::Usage
+                } else {
+                    Exit::Unreachable
+                };
+                (format!("step {}: {e}", spec.id), exit)
+            })?;
             targets.insert(spec.id.clone(), (target, name));
         }
         Ok(targets)
