@@ -6,7 +6,6 @@
 //!
 //! Exit codes are the CLI-wide convention, see [`exit::Exit`].
 
-mod connect;
 mod display;
 mod exit;
 mod inspect;
@@ -18,7 +17,6 @@ mod sim;
 mod tasks;
 mod telemetry;
 mod validate;
-mod workflow;
 
 use std::process::ExitCode;
 
@@ -51,8 +49,8 @@ enum Command {
 }
 
 /// A workflow file, or its errors printed (one per line) and the usage exit code.
-fn load_workflow(path: &std::path::Path) -> Result<workflow::model::Workflow, Exit> {
-    workflow::load(path).map_err(|errors| {
+fn load_workflow(path: &std::path::Path) -> Result<runwait_workflow::model::Workflow, Exit> {
+    runwait_workflow::load(path).map_err(|errors| {
         eprintln!("{errors}");
         Exit::Usage
     })

@@ -8,7 +8,7 @@ use runwait_executor::{PollPolicy, RateBudget, RunAndWait, TraceHook, WaitConfig
 use runwait_runner::{Condition as NodeCondition, Node};
 
 use crate::exit::Exit;
-use crate::workflow::model::{Condition, ObjectRef, StepSpec, Workflow};
+use runwait_workflow::model::{Condition, StepSpec, Workflow};
 
 /// One node per step, in file order; a name that cannot be looked up is the step's
 /// message and the exit code (`usage` for a bad name, `unreachable` otherwise).
@@ -37,35 +37,20 @@ pub async fn build(workflow: &Workflow, client: &Client) -> Result<Vec<Node>, (S
     Ok(nodes)
 }
 
-/// The step's target, with a name looked up in the model.
+/// The step's target, with a name looked up in the model; a name that cannot be looked
+/// up is the step's message and exit code (`usage` for a bad name, `unreachable` otherwise).
 async fn target(
     client: &Client,
     spec: &StepSpec,
 ) -> Result<(TaskTarget, Option<String>), (String, Exit)> {
-    let (object, name) = match &spec.object {
-        ObjectRef::Id(id) => (id.clone(), None),
-        ObjectRef::Name(name) => {
-            let id = client
-                .find_object(&spec.workspace, &spec.model, spec.kind, name)
-                .await
-                .map_err(|e| {
-                    let exit = if matches!(e, ApiError::Config(_)) {
-                        Exit::Usage
-                    } else {
-                        Exit::Unreachable
-                    };
-                    (format!("step {}: {e}", spec.id), exit)
-                })?;
-            (id, Some(name.clone()))
-        }
-    };
-    let target = TaskTarget {
-        workspace: spec.workspace.clone(),
-        model: spec.model.clone(),
-        kind: spec.kind,
-        object,
-    };
-    Ok((target, name))
+    runwait_workflow::target(client, spec).await.map_err(|e| {
+        let exit = if matches!(e, ApiError::Config(_)) {
+            Exit::Usage
+        } else {
+            Exit::Unreachable
+        };
+        (format!("step {}: {e}", spec.id), exit)
+    })
 }
 
 fn step(

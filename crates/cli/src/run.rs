@@ -17,12 +17,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::connect::{ConnectError, connect};
+use runwait_workflow::connect::{ConnectError, connect};
 use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, summary};
-use crate::workflow::model::Workflow;
+use runwait_workflow::model::Workflow;
 
 /// Arguments of `runwait run`.
 #[derive(Debug, clap::Args)]

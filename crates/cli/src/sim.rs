@@ -24,7 +24,7 @@ pub struct Args {
 /// Runs the command.
 pub fn run(args: &Args) -> Exit {
     let scenario = match &args.scenario {
-        Some(path) => match crate::workflow::load_scenario(path) {
+        Some(path) => match runwait_workflow::load_scenario(path) {
             Ok(s) => s,
             Err(errors) => {
                 eprintln!("{errors}");

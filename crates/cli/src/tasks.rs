@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use runwait_executor::StateStore;
 
-use crate::connect::connect;
 use crate::exit::Exit;
-use crate::workflow::model::Connection;
+use runwait_workflow::connect::connect;
+use runwait_workflow::model::Connection;
 
 /// Arguments of `runwait tasks`.
 #[derive(Debug, clap::Args)]

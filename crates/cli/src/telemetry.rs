@@ -1,8 +1,7 @@
 //! Telemetry for a run: the `OTEL_*` variables, then the workflow's `telemetry:` section.
 
-use runwait_otel::{TelemetryConfig, TelemetryGuard};
-
-use crate::workflow::model::TelemetrySettings;
+use runwait_otel::{Protocol, TelemetryConfig, TelemetryGuard};
+use runwait_workflow::model::{self, TelemetrySettings};
 
 /// Installs logging and tracing. A failure is a warning: a run never stops for telemetry.
 pub fn start(settings: &TelemetrySettings) -> Option<TelemetryGuard> {
@@ -13,7 +12,11 @@ pub fn start(settings: &TelemetrySettings) -> Option<TelemetryGuard> {
         config = config.with_endpoint(endpoint.clone()).with_enabled(true);
     }
     if let Some(protocol) = settings.protocol {
-        config = config.with_protocol(protocol);
+        config = config.with_protocol(match protocol {
+            model::Protocol::Grpc => Protocol::Grpc,
+            // The format's enum grows only with the otel adapter's.
+            _ => Protocol::HttpProtobuf,
+        });
     }
     if let Some(name) = &settings.service_name {
         config = config.with_service_name(name.clone());

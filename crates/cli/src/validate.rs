@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::exit::Exit;
-use crate::workflow;
+use runwait_workflow as workflow;
 
 /// Arguments of `runwait validate`.
 #[derive(Debug, clap::Args)]

@@ -1,19 +1,77 @@
-//! Workflow files: YAML to the validated [`model::Workflow`], in two phases.
+//! `runwait-workflow`: the runwait workflow format as a library, for the `runwait` CLI and
+//! for host runners that embed runwait steps in their own YAML.
 //!
-//! 1. serde-saphyr parses the text into a tree whose every node knows its line and column
-//!    ([`tree`]); a YAML syntax error stops here, as it leaves nothing to check.
-//! 2. The tree is checked field by field ([`check`]) and every problem is collected, so
-//!    that one run of `runwait validate` lists all of them, each as `FILE:LINE:COL: …`.
+//! # Embedding contract (public API, stable for hosts)
 //!
-//! `${VAR}` is substituted in string values between the two phases ([`env`]). Secrets are
-//! only referenced (`{ env: VAR }` / `{ file: PATH }`) and read by the runner when it
+//! - [`StepSpec`] (with [`format::Uses`], [`format::With`], [`format::Condition`],
+//!   [`format::MappingParameterSpec`]): what `uses` + `with` + the step options mean. It
+//!   implements `serde::Deserialize` for any deserializer and checks the rules that span
+//!   its fields, so a host puts it as a field of its own types. With serde-saphyr an
+//!   error carries the line and column in the host's file.
+//! - [`step`]: a [`StepSpec`] and a connected [`runwait_anaplan::Client`] to a runnable
+//!   [`runwait_executor::RunAndWait`] (an object given by `name` is looked up); errors
+//!   are [`StepError`].
+//! - [`connect`]: a workflow `connection:` (embedded simulator, or a tenant with its auth
+//!   kind and secrets read from the environment or files) to a client.
+//! - [`load`] / [`load_str`] and the typed [`model::Workflow`]; [`schema`], the JSON Schema.
+//!   The typed definitions of the whole file are in [`format`](mod@format); the key lists of the
+//!   loader and the schema both come from them.
+//!
+//! Public types that will grow are `#[non_exhaustive]`.
+//!
+//! # Errors
+//!
+//! A workflow file's problems are all collected, one [`Diagnostic`] each, displayed as
+//! `FILE:LINE:COL: field.path: message` ([`WorkflowErrors`] prints one per line). A
+//! `StepSpec` read by a host fails at its first problem, with the deserializer's location.
+//!
+//! # Example: a host's own YAML
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! #[derive(Debug, serde::Deserialize)]
+//! struct HostFile {
+//!     jobs: BTreeMap<String, runwait_workflow::StepSpec>,
+//! }
+//!
+//! let yaml = "\
+//! jobs:
+//!   load:
+//!     uses: anaplan/import
+//!     with: { id: 112000000001, workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21,
+//!             model: 75A40874E6B64FA3AE0743278996850F }
+//!     retries: 2
+//! ";
+//! let host: HostFile = serde_saphyr::from_str(yaml).unwrap();
+//! assert_eq!(host.jobs["load"].retries, 2);
+//!
+//! let bad = yaml.replace("112000000001", "118000000001");
+//! let err = serde_saphyr::from_str::<HostFile>(&bad).unwrap_err();
+//! assert!(err.to_string().contains("is a process id, but `uses: anaplan/import`"));
+//! ```
+//!
+//! # Loading a workflow file
+//!
+//! 1. serde-saphyr parses the text into a tree whose every node knows its line and column;
+//!    a YAML syntax error stops here, as it leaves nothing to check.
+//! 2. The tree is checked field by field and every problem is collected, so that one run
+//!    of `runwait validate` lists all of them. The allowed keys and choices come from the
+//!    typed definitions in [`format`](mod@format); the rules that span fields (needs and cycles, the id
+//!    prefix against `uses`, exclusive keys, literal secrets, the poll floor) are
+//!    hand-written, one concern per file.
+//!
+//! `${VAR}` is substituted in string values between the two phases. Secrets are only
+//! referenced (`{ env: VAR }` / `{ file: PATH }`) and read by [`connect`] when it
 //! connects, so a file validates without them.
 
 mod check;
+pub mod connect;
 mod de;
 mod env;
+pub mod format;
 pub mod model;
-mod schema;
+mod runnable;
 mod tree;
 
 use std::fmt;
@@ -21,7 +79,8 @@ use std::path::{Path, PathBuf};
 
 use self::model::Workflow;
 
-pub use self::schema::schema;
+pub use self::format::{StepSpec, schema};
+pub use self::runnable::{StepError, step, target};
 
 /// One problem of a workflow (or scenario) file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use runwait_anaplan::{
 use runwait_sim::{SimConfig, Simulator};
 use tokio::time::Instant;
 
-use crate::workflow::model::{AuthSpec, Connection, SecretSource};
+use crate::model::{AuthSpec, Connection, SecretSource};
 
 /// Why the runner could not connect: a secret is missing or the simulator did not start.
 #[derive(Debug, thiserror::Error)]

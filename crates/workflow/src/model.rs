@@ -103,11 +103,23 @@ pub struct TelemetrySettings {
     /// `endpoint:`.
     pub endpoint: Option<String>,
     /// `protocol: grpc | http/protobuf`.
-    pub protocol: Option<runwait_otel::Protocol>,
+    pub protocol: Option<Protocol>,
     /// `service_name:`.
     pub service_name: Option<String>,
     /// `enabled:`.
     pub enabled: Option<bool>,
+}
+
+/// `telemetry.protocol:` the OTLP transport (the host maps it to its exporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, schemars::JsonSchema)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// `grpc`: OTLP over gRPC.
+    #[serde(rename = "grpc")]
+    Grpc,
+    /// `http/protobuf`: OTLP over HTTP with protobuf bodies.
+    #[serde(rename = "http/protobuf")]
+    HttpProtobuf,
 }
 
 /// `defaults.poll:`.
@@ -128,17 +140,7 @@ impl Default for PollSettings {
     }
 }
 
-/// `if:` of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Condition {
-    /// `success()`: every step it needs succeeded (default).
-    #[default]
-    Success,
-    /// `failure()`: some step it needs failed.
-    Failure,
-    /// `always()`.
-    Always,
-}
+pub use crate::format::Condition;
 
 /// `with.id` or `with.name`.
 #[derive(Debug, Clone, PartialEq, Eq)]

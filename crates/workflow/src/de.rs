@@ -258,7 +258,7 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::tree::parse;
+    use crate::tree::parse;
 
     #[test]
     fn scenario_from_a_tree() {

@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn problems_point_at_the_reference() {
         let source = "a: 'x ${NOPE}'\nb:\n  - |\n    line\n    ${GONE}\nc: ${GONE} ${GONE}\n";
-        let mut tree = super::super::tree::parse(source).unwrap();
+        let mut tree = crate::tree::parse(source).unwrap();
         let mut problems = Vec::new();
         substitute_tree(&mut tree, "", source, &env, &mut problems);
         let at: Vec<_> = problems.iter().map(|p| p.line_col).collect();

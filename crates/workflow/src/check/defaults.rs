@@ -1,0 +1,179 @@
+//! `telemetry:` and `defaults:`, with the poll floor.
+
+use runwait_core::{DumpPolicy, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy};
+
+use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR, choices};
+use crate::format::{self, fields_of};
+use crate::model::{PollSettings, Protocol, TelemetrySettings};
+use crate::tree::Node;
+
+impl Checker {
+    pub(super) fn telemetry(&mut self, node: &Node) -> Option<TelemetrySettings> {
+        let f = self.fields(
+            node,
+            "telemetry",
+            "telemetry settings",
+            fields_of::<format::TelemetryFile>(),
+        )?;
+        let mut settings = TelemetrySettings::default();
+        let mut ok = true;
+        if let Some(n) = f.get("endpoint") {
+            settings.endpoint = self.url_text(n, &f.path("endpoint"));
+            ok &= settings.endpoint.is_some();
+        }
+        if let Some(n) = f.get("protocol") {
+            settings.protocol = self.choice(
+                n,
+                &f.path("protocol"),
+                &choices::<Protocol, _>(&[Protocol::Grpc, Protocol::HttpProtobuf]),
+            );
+            ok &= settings.protocol.is_some();
+        }
+        if let Some(n) = f.get("service_name") {
+            settings.service_name = self.text(n, &f.path("service_name"));
+            ok &= settings.service_name.is_some();
+        }
+        if let Some(n) = f.get("enabled") {
+            settings.enabled = self.boolean(n, &f.path("enabled"));
+            ok &= settings.enabled.is_some();
+        }
+        ok.then_some(settings)
+    }
+
+    /// An OTLP endpoint: any http(s) URL (a collector is often on another host over http).
+    pub(super) fn url_text(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = self.text(node, path)?;
+        match url::Url::parse(&text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(text),
+            _ => {
+                self.error(
+                    node,
+                    path,
+                    format!(
+                        "`{}` is not an http:// or https:// URL",
+                        text.escape_debug()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `defaults:`: the valid values (each invalid one is reported here), the poll
+    /// settings and the rate.
+    pub(super) fn defaults(
+        &mut self,
+        node: &Node,
+        simulator: bool,
+    ) -> (Defaults, Option<PollSettings>, Option<u32>) {
+        let Some(f) = self.fields(
+            node,
+            "defaults",
+            "defaults",
+            fields_of::<format::DefaultsFile>(),
+        ) else {
+            // Unusable defaults are reported once; the steps must not each add theirs.
+            let unknown = Defaults {
+                workspace: Some(None),
+                model: Some(None),
+                ..Defaults::default()
+            };
+            return (unknown, None, None);
+        };
+        let mut d = Defaults {
+            workspace: f
+                .get("workspace")
+                .map(|n| self.workspace_id(n, &f.path("workspace"))),
+            model: f.get("model").map(|n| self.model_id(n, &f.path("model"))),
+            // An invalid one is reported here; the steps' fallback does not matter then.
+            policy: self
+                .policy(&f, OutcomePolicy::default())
+                .unwrap_or_default(),
+            ..Defaults::default()
+        };
+        if let Some(n) = f.get("locale") {
+            d.locale = self.text(n, &f.path("locale"));
+        }
+        if let Some(n) = f.get("timeout") {
+            d.timeout = self.duration(n, &f.path("timeout"));
+        }
+        let poll = match f.get("poll") {
+            Some(n) => self.poll(n, simulator),
+            None => Some(PollSettings::default()),
+        };
+        let rate = match f.get("rate_per_second") {
+            Some(n) => self.integer(n, &f.path("rate_per_second"), 1),
+            None => Some(DEFAULT_RATE),
+        };
+        (d, poll, rate)
+    }
+
+    /// `on_dump` and `on_unsuccessful_without_evidence` of a step or the defaults, those of
+    /// `fallback` when absent; `None` when one is invalid.
+    pub(super) fn policy(
+        &mut self,
+        f: &Fields<'_>,
+        fallback: OutcomePolicy,
+    ) -> Option<OutcomePolicy> {
+        let on_dump = match f.get("on_dump") {
+            Some(n) => self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES),
+            None => Some(fallback.on_dump),
+        };
+        let key = "on_unsuccessful_without_evidence";
+        let evidence = match f.get(key) {
+            Some(n) => self.choice(n, &f.path(key), &UnsuccessfulWithoutEvidencePolicy::NAMES),
+            None => Some(fallback.on_unsuccessful_without_evidence),
+        };
+        Some(OutcomePolicy {
+            on_dump: on_dump?,
+            on_unsuccessful_without_evidence: evidence?,
+        })
+    }
+
+    pub(super) fn poll(&mut self, node: &Node, simulator: bool) -> Option<PollSettings> {
+        let f = self.fields(
+            node,
+            "defaults.poll",
+            "poll settings",
+            fields_of::<format::PollFile>(),
+        )?;
+        let fallback = PollSettings::default();
+        let min = match f.get("min_interval") {
+            Some(n) => {
+                let min = self.duration(n, &f.path("min_interval"))?;
+                if min < MIN_POLL_FLOOR && !simulator {
+                    self.error(
+                        n,
+                        &f.path("min_interval"),
+                        "must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)",
+                    );
+                    return None;
+                }
+                min
+            }
+            None => fallback.min_interval,
+        };
+        let max = match f.get("max_interval") {
+            Some(n) => {
+                let max = self.duration(n, &f.path("max_interval"))?;
+                if max < min {
+                    self.error(
+                        n,
+                        &f.path("max_interval"),
+                        format!(
+                            "must not be shorter than min_interval ({})",
+                            humantime::format_duration(min)
+                        ),
+                    );
+                    return None;
+                }
+                max
+            }
+            None => fallback.max_interval.max(min),
+        };
+        Some(PollSettings {
+            min_interval: min,
+            max_interval: max,
+        })
+    }
+}

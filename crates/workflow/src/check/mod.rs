@@ -1,0 +1,510 @@
+//! The second phase of loading: the parsed tree to the typed [`Workflow`], collecting every
+//! problem with its position instead of stopping at the first. Each function checks one
+//! part of the format and returns `None` when that part is unusable; the workflow is built
+//! only when no error was found anywhere.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use runwait_core::{ModelId, OutcomePolicy, WorkspaceId};
+
+use crate::Diagnostic;
+use crate::format::{self, fields_of, variants_of};
+use crate::model::{PollSettings, TelemetrySettings, Workflow};
+use crate::tree::{Node, Value};
+
+mod connection;
+mod defaults;
+mod needs;
+mod steps;
+
+pub(crate) use self::connection::scenario;
+
+/// The keys of each mapping, from the typed definitions (in declaration order).
+fn top_keys() -> &'static [&'static str] {
+    fields_of::<format::WorkflowFile>()
+}
+
+/// `auth.kind` and the keys each kind takes besides `kind`.
+fn auth_kinds() -> [(&'static str, &'static [&'static str]); 4] {
+    [
+        ("basic", fields_of::<format::BasicAuthFile>()),
+        ("certificate", fields_of::<format::CertificateAuthFile>()),
+        ("token", fields_of::<format::TokenAuthFile>()),
+        ("oauth", fields_of::<format::OAuthFile>()),
+    ]
+}
+
+/// The keys of `auth:`: `kind` and those of every kind.
+fn auth_keys() -> Vec<&'static str> {
+    let kinds = auth_kinds();
+    let own = kinds.iter().flat_map(|k| k.1.iter().copied());
+    std::iter::once("kind").chain(own).collect()
+}
+
+/// The names of an enum's values as the file writes them, each with its value.
+fn choices<'de, T: serde::Deserialize<'de>, V: Copy>(values: &[V]) -> Vec<(&'static str, V)> {
+    variants_of::<T>()
+        .iter()
+        .copied()
+        .zip(values.iter().copied())
+        .collect()
+}
+
+/// Anaplan asks clients not to poll more often than this; only the simulator may.
+const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
+const DEFAULT_RATE: u32 = 10;
+const DEFAULT_LOCALE: &str = "en_US";
+
+/// Collects the diagnostics of one workflow file.
+pub(crate) struct Checker {
+    file: PathBuf,
+    base: PathBuf,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// Nodes already reported (a `${VAR}` that is not set): checking their unreplaced
+    /// text would only add a misleading second error.
+    reported: HashSet<(u32, u32)>,
+}
+
+/// The entries of a mapping that passed the key checks, with the mapping's path.
+struct Fields<'n> {
+    node: &'n Node,
+    path: String,
+    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|e| e.0 == key).map(|e| e.2)
+    }
+
+    fn key(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|e| e.0 == key).map(|e| e.1)
+    }
+
+    fn path(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+}
+
+pub(crate) fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+pub(crate) fn with_path(path: &str, message: impl std::fmt::Display) -> String {
+    if path.is_empty() {
+        message.to_string()
+    } else {
+        format!("{path}: {message}")
+    }
+}
+
+fn list(items: &[&str]) -> String {
+    items.join(", ")
+}
+
+/// A step's own facts that `needs` checking uses after every step was read.
+struct StepRef<'n> {
+    id: Option<(String, &'n Node)>,
+    needs: Vec<(String, &'n Node)>,
+    path: String,
+}
+
+/// `defaults:` as read.
+#[derive(Default)]
+struct Defaults {
+    /// `Some(None)`: given but invalid, which is reported once, there.
+    workspace: Option<Option<WorkspaceId>>,
+    model: Option<Option<ModelId>>,
+    locale: Option<String>,
+    timeout: Option<Duration>,
+    policy: OutcomePolicy,
+}
+
+impl Checker {
+    pub(crate) fn new(file: &Path) -> Self {
+        let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        Checker {
+            file: file.to_owned(),
+            base,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            reported: HashSet::new(),
+        }
+    }
+
+    /// The errors and warnings, each in file order.
+    pub(crate) fn finish(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        let file = self.file;
+        let order = |d: &Diagnostic| (d.file != file, d.line_col);
+        let mut errors = self.errors;
+        let mut warnings = self.warnings;
+        errors.sort_by_key(order);
+        warnings.sort_by_key(order);
+        (errors, warnings)
+    }
+
+    /// An error about the node at `node_at` (which then gets no further errors), found at
+    /// `line_col`.
+    pub(crate) fn node_error(
+        &mut self,
+        node_at: (u32, u32),
+        line_col: (u32, u32),
+        message: String,
+    ) {
+        self.reported.insert(node_at);
+        self.error_at(line_col, message);
+    }
+
+    fn error_at(&mut self, line_col: (u32, u32), message: String) {
+        self.errors.push(Diagnostic {
+            file: self.file.clone(),
+            line_col: Some(line_col),
+            message,
+        });
+    }
+
+    fn error(&mut self, node: &Node, path: &str, message: impl std::fmt::Display) {
+        let at = (node.pos.line, node.pos.column);
+        if !self.reported.contains(&at) {
+            self.error_at(at, with_path(path, message));
+        }
+    }
+
+    fn warn(&mut self, node: &Node, path: &str, message: impl std::fmt::Display) {
+        self.warnings.push(Diagnostic {
+            file: self.file.clone(),
+            line_col: Some((node.pos.line, node.pos.column)),
+            message: format!("warning: {}", with_path(path, message)),
+        });
+    }
+
+    /// The whole file; `None` when anything is wrong (the errors say what).
+    pub(crate) fn workflow(&mut self, root: &Node) -> Option<Workflow> {
+        if root.value == Value::Null {
+            self.error(
+                root,
+                "",
+                "the file is empty: expected a mapping with `name`, `connection` and `steps`",
+            );
+            return None;
+        }
+        let f = self.fields(root, "", "a workflow", top_keys())?;
+        let name = self.required(&f, "name").and_then(|n| self.text(n, "name"));
+        let (connection, simulator) = match self.required(&f, "connection") {
+            Some(n) => self.connection(n),
+            None => (None, false),
+        };
+        let telemetry = match f.get("telemetry") {
+            Some(n) => self.telemetry(n),
+            None => Some(TelemetrySettings::default()),
+        };
+        let (defaults, poll, rate) = match f.get("defaults") {
+            Some(n) => self.defaults(n, simulator),
+            None => (
+                Defaults::default(),
+                Some(PollSettings::default()),
+                Some(DEFAULT_RATE),
+            ),
+        };
+        let steps = match self.required(&f, "steps") {
+            Some(n) => self.steps(n, &defaults),
+            None => None,
+        };
+        if !self.errors.is_empty() {
+            return None;
+        }
+        Some(Workflow {
+            name: name?,
+            source: self.file.clone(),
+            connection: connection?,
+            telemetry: telemetry?,
+            steps: steps?,
+            rate_per_second: rate?,
+            poll: poll?,
+        })
+    }
+
+    // ---- mappings and scalars ----
+
+    /// Checks that `node` is a mapping whose keys are all in `allowed`, each once.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        what: &str,
+        allowed: &[&str],
+    ) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                node,
+                path,
+                format!(
+                    "expected {what} (a mapping with keys {}), found {}",
+                    list(allowed),
+                    node.describe()
+                ),
+            );
+            return None;
+        };
+        let mut seen: HashMap<&str, &Node> = HashMap::new();
+        let mut kept = Vec::new();
+        for (key, value) in entries {
+            let Some(name) = key.as_str() else {
+                self.error(
+                    key,
+                    path,
+                    format!("expected a key name, found {}", key.describe()),
+                );
+                continue;
+            };
+            if let Some(first) = seen.get(name) {
+                let at = format!(
+                    "duplicate key `{name}` (first at line {}, column {})",
+                    first.pos.line, first.pos.column
+                );
+                self.error(key, path, at);
+                continue;
+            }
+            seen.insert(name, key);
+            if !allowed.contains(&name) {
+                self.error(
+                    key,
+                    path,
+                    format!(
+                        "unknown key `{}`: expected one of {}",
+                        name.escape_debug(),
+                        list(allowed)
+                    ),
+                );
+                continue;
+            }
+            kept.push((name, key, value));
+        }
+        Some(Fields {
+            node,
+            path: path.to_owned(),
+            entries: kept,
+        })
+    }
+
+    fn required<'n>(&mut self, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
+        let found = f.get(key);
+        if found.is_none() {
+            self.error(f.node, &f.path, format!("missing required key `{key}`"));
+        }
+        found
+    }
+
+    /// A non-empty string.
+    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
+        match node.as_str() {
+            Some("") => {
+                self.error(node, path, "expected a non-empty string");
+                None
+            }
+            Some(s) => Some(s.to_owned()),
+            None => {
+                self.error(
+                    node,
+                    path,
+                    format!("expected a string, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice<T: Copy>(&mut self, node: &Node, path: &str, choices: &[(&str, T)]) -> Option<T> {
+        self.entry(node, path, choices).map(|c| c.1)
+    }
+
+    /// [`choice`](Self::choice), with the name that was chosen.
+    fn entry<'c, T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        choices: &'c [(&str, T)],
+    ) -> Option<&'c (&'c str, T)> {
+        let found = node
+            .as_str()
+            .and_then(|s| choices.iter().find(|c| c.0 == s));
+        if found.is_none() {
+            let expected: Vec<&str> = choices.iter().map(|c| c.0).collect();
+            self.error(
+                node,
+                path,
+                format!(
+                    "expected one of {}, found {}",
+                    list(&expected),
+                    node.describe()
+                ),
+            );
+        }
+        found
+    }
+
+    fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
+        let problem = match &node.value {
+            Value::Str { text, .. } => match format::parse_duration(text) {
+                Ok(d) => return Some(d),
+                Err(e) => e,
+            },
+            Value::Int(i) => format::duration_without_unit(i),
+            _ => format!(
+                "expected {}, found {}",
+                format::DURATION_HINT,
+                node.describe()
+            ),
+        };
+        self.error(node, path, problem);
+        None
+    }
+
+    /// An integer, also from a string that `${VAR}` produced.
+    fn integer(&mut self, node: &Node, path: &str, min: i128) -> Option<u32> {
+        let value = match &node.value {
+            Value::Int(i) => Some(*i),
+            Value::Str {
+                text,
+                substituted: true,
+            } => text.trim().parse::<i128>().ok(),
+            _ => None,
+        };
+        let Some(value) = value else {
+            self.error(
+                node,
+                path,
+                format!("expected an integer, found {}", node.describe()),
+            );
+            return None;
+        };
+        if value < min {
+            self.error(node, path, format!("must be {min} or more, found {value}"));
+            return None;
+        }
+        u32::try_from(value).ok().or_else(|| {
+            self.error(node, path, format!("{value} is too large"));
+            None
+        })
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        let value = match &node.value {
+            Value::Bool(b) => Some(*b),
+            Value::Str {
+                text,
+                substituted: true,
+            } => text.trim().parse().ok(),
+            _ => None,
+        };
+        if value.is_none() {
+            self.error(
+                node,
+                path,
+                format!("expected true or false, found {}", node.describe()),
+            );
+        }
+        value
+    }
+
+    /// A finite number greater than 0.
+    fn positive(&mut self, node: &Node, path: &str) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        let value = match &node.value {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Str {
+                text,
+                substituted: true,
+            } => text.trim().parse().ok(),
+            _ => None,
+        };
+        match value {
+            Some(v) if v.is_finite() && v > 0.0 => Some(v),
+            Some(v) => {
+                self.error(node, path, format!("must be greater than 0, found {v}"));
+                None
+            }
+            None => {
+                self.error(
+                    node,
+                    path,
+                    format!(
+                        "expected a number greater than 0, found {}",
+                        node.describe()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `new(text)` when Anaplan would take it (`well_formed`); else an error expecting `what`.
+    fn id<T>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        what: &str,
+        new: fn(String) -> T,
+        well_formed: fn(&T) -> bool,
+    ) -> Option<T> {
+        let id = node.as_str().map(|s| new(s.to_owned())).filter(well_formed);
+        if id.is_none() {
+            self.error(
+                node,
+                path,
+                format!("expected {what}, found {}", node.describe()),
+            );
+        }
+        id
+    }
+
+    fn workspace_id(&mut self, node: &Node, path: &str) -> Option<WorkspaceId> {
+        self.id(
+            node,
+            path,
+            format::WORKSPACE_HINT,
+            WorkspaceId::new,
+            WorkspaceId::is_well_formed,
+        )
+    }
+
+    fn model_id(&mut self, node: &Node, path: &str) -> Option<ModelId> {
+        let what = format::MODEL_HINT;
+        self.id(node, path, what, ModelId::new, ModelId::is_well_formed)
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    /// A file the runner reads later: warn now when it is missing, as the workflow may be
+    /// validated on another machine than the one that runs it.
+    fn later_file(&mut self, node: &Node, path: &str) -> Option<PathBuf> {
+        let text = self.text(node, path)?;
+        let resolved = self.resolve(&text);
+        if !resolved.exists() {
+            self.warn(
+                node,
+                path,
+                format!(
+                    "file `{}` does not exist (yet); it is read when the workflow runs",
+                    resolved.display()
+                ),
+            );
+        }
+        Some(resolved)
+    }
+}

@@ -1,0 +1,27 @@
+//! The workflow format as typed definitions: serde `Deserialize` and schemars `JsonSchema`
+//! on the same types. The JSON Schema (`runwait schema`), the loader's key lists and
+//! choices, and a host's deserialization of a [`StepSpec`] all come from them.
+
+mod step;
+mod values;
+mod workflow;
+
+pub use self::step::{Condition, MappingParameterSpec, StepSpec, Uses, With};
+pub(crate) use self::step::{ID_AND_NAME, NO_ID_OR_NAME, mapping_parameters_message};
+pub(crate) use self::values::{
+    DURATION_HINT, MODEL_HINT, WORKSPACE_HINT, check_object_id, duration_without_unit, fields_of,
+    parse_duration, variants_of,
+};
+pub use self::workflow::{
+    AuthFile, BasicAuthFile, CertificateAuthFile, CertificateFormat, ConnectionFile, DefaultsFile,
+    OAuthFile, PollFile, ScenarioRef, SecretRef, SimulatorFile, TelemetryFile, TokenAuthFile,
+    WorkflowFile, WorkflowStep,
+};
+
+/// The JSON Schema (draft 2020-12) of a runwait workflow file.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(WorkflowFile)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

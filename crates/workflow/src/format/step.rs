@@ -1,0 +1,260 @@
+//! [`StepSpec`]: what a step means (`uses`, `with` and the step options), the one
+//! definition the workflow format and a host's own YAML both read.
+
+use std::time::Duration;
+
+use runwait_core::{
+    DumpPolicy, MappingParameter, ModelId, ObjectId, ObjectKind, TaskKind,
+    UnsuccessfulWithoutEvidencePolicy, WorkspaceId,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, de};
+
+use super::values;
+
+/// `uses:` the kind of object a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub enum Uses {
+    /// A process (ids start with 118).
+    #[serde(rename = "anaplan/process")]
+    Process,
+    /// An import (112).
+    #[serde(rename = "anaplan/import")]
+    Import,
+    /// An export (116).
+    #[serde(rename = "anaplan/export")]
+    Export,
+    /// An action (117).
+    #[serde(rename = "anaplan/action")]
+    Action,
+}
+
+impl Uses {
+    /// Every `uses:` in the order the format lists them.
+    pub const ALL: [Uses; 4] = [Uses::Process, Uses::Import, Uses::Export, Uses::Action];
+
+    /// The name written in the file (`anaplan/process`).
+    pub fn name(self) -> &'static str {
+        values::variants_of::<Uses>()[self as usize]
+    }
+
+    /// The task the step starts.
+    pub fn kind(self) -> TaskKind {
+        match self {
+            Uses::Process => TaskKind::Process,
+            Uses::Import => TaskKind::Import,
+            Uses::Export => TaskKind::Export,
+            Uses::Action => TaskKind::Action,
+        }
+    }
+
+    /// The kind of object it runs (whose id prefix the object id must have).
+    pub fn object_kind(self) -> ObjectKind {
+        match self {
+            Uses::Process => ObjectKind::Process,
+            Uses::Import => ObjectKind::Import,
+            Uses::Export => ObjectKind::Export,
+            Uses::Action => ObjectKind::Action,
+        }
+    }
+}
+
+/// `if:` of a step: when it runs, from the outcome of the steps it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, JsonSchema)]
+pub enum Condition {
+    /// `success()`: every step it needs succeeded (default).
+    #[default]
+    #[serde(rename = "success()")]
+    Success,
+    /// `failure()`: some step it needs failed.
+    #[serde(rename = "failure()")]
+    Failure,
+    /// `always()`: whatever happened.
+    #[serde(rename = "always()")]
+    Always,
+}
+
+impl Condition {
+    /// Every condition in the order the format lists them.
+    pub const ALL: [Condition; 3] = [Condition::Success, Condition::Failure, Condition::Always];
+}
+
+/// A mapping parameter of a process or import, as the format writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingParameterSpec {
+    /// The dimension, e.g. `Version`.
+    #[schemars(length(min = 1))]
+    pub entity_type: String,
+    /// The item, e.g. `Actual`.
+    #[schemars(length(min = 1))]
+    pub entity_name: String,
+}
+
+impl From<MappingParameterSpec> for MappingParameter {
+    fn from(p: MappingParameterSpec) -> Self {
+        MappingParameter {
+            entity_type: p.entity_type,
+            entity_name: p.entity_name,
+        }
+    }
+}
+
+/// `with:` the object to run (by `id` or by `name`, not both) and where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [{"required": ["id"]}, {"required": ["name"]}]))]
+#[non_exhaustive]
+pub struct With {
+    /// The object's id: 12 digits with the prefix of its kind.
+    #[serde(default, deserialize_with = "values::object_id")]
+    #[schemars(schema_with = "values::object_id_schema")]
+    pub id: Option<ObjectId>,
+    /// The object's name, looked up in the model when the step runs.
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+    /// Workspace id (else the workflow's `defaults.workspace`).
+    #[serde(default, deserialize_with = "values::workspace")]
+    #[schemars(schema_with = "values::workspace_schema")]
+    pub workspace: Option<WorkspaceId>,
+    /// Model id (else `defaults.model`).
+    #[serde(default, deserialize_with = "values::model")]
+    #[schemars(schema_with = "values::model_schema")]
+    pub model: Option<ModelId>,
+    /// Locale of Anaplan's messages (else `defaults.locale`, else `en_US`).
+    #[schemars(length(min = 1))]
+    pub locale: Option<String>,
+    /// Mapping parameters (processes and imports only).
+    #[serde(default)]
+    pub mapping_parameters: Vec<MappingParameterSpec>,
+}
+
+/// One step: `uses` + `with` + the step options, as a host embeds it in its own YAML
+/// (`jobs: { load: { uses: anaplan/process, with: {…} } }`) or a workflow's `steps:` list
+/// holds it (with an `id`).
+///
+/// It deserializes from any serde deserializer and checks what spans its fields (`id` or
+/// `name` in `with`, the id's prefix against `uses`, mapping parameters only for processes
+/// and imports). Values the host leaves out (workspace, model, locale, policies) come from
+/// the workflow's `defaults:` or the host's own defaults.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
+#[schemars(rename = "StepSpec")]
+#[non_exhaustive]
+pub struct StepSpec {
+    /// What kind of object the step runs.
+    pub uses: Uses,
+    /// The object and where it is.
+    pub with: With,
+    /// Steps that must finish first: a step id or a list of them.
+    #[serde(default, deserialize_with = "values::needs")]
+    #[schemars(schema_with = "values::needs_schema")]
+    pub needs: Vec<String>,
+    /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
+    #[serde(rename = "if", default)]
+    pub condition: Condition,
+    /// How long the step may run before it is cancelled.
+    #[serde(default, deserialize_with = "values::duration")]
+    #[schemars(schema_with = "values::duration_schema")]
+    pub timeout: Option<Duration>,
+    /// A failure of this step does not fail the workflow.
+    #[serde(default)]
+    #[schemars(schema_with = "values::bool_schema")]
+    pub continue_on_error: bool,
+    /// How often a failed step is run again (a new task each time; default 0).
+    #[serde(default)]
+    #[schemars(schema_with = "values::count_schema")]
+    pub retries: u32,
+    /// What a failure dump on a successful task means (default: the workflow's, else warn).
+    #[serde(default)]
+    #[schemars(schema_with = "values::dump_policy_schema")]
+    pub on_dump: Option<DumpPolicy>,
+    /// What `successful: false` without any evidence means (default: the workflow's, else
+    /// fail).
+    #[serde(default)]
+    #[schemars(schema_with = "values::evidence_policy_schema")]
+    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+}
+
+impl<'de> Deserialize<'de> for StepSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spec = StepSpec::deserialize(d)?;
+        spec.check().map_err(de::Error::custom)?;
+        Ok(spec)
+    }
+}
+
+impl StepSpec {
+    /// A step that runs `uses` on the object `with` names.
+    pub fn new(uses: Uses, with: With) -> Self {
+        StepSpec {
+            uses,
+            with,
+            needs: Vec::new(),
+            condition: Condition::default(),
+            timeout: None,
+            continue_on_error: false,
+            retries: 0,
+            on_dump: None,
+            on_unsuccessful_without_evidence: None,
+        }
+    }
+
+    /// The rules that span fields; the message starts with the field path under the step.
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.with.id, &self.with.name) {
+            (Some(_), Some(_)) => return Err(format!("with: {ID_AND_NAME}")),
+            (None, None) => return Err(format!("with: {NO_ID_OR_NAME}")),
+            (Some(id), None) => {
+                values::check_object_id(id, Some(self.uses), &|| format!("the string `{id}`"))
+                    .map_err(|e| format!("with.id: {e}"))?;
+            }
+            (None, Some(_)) => {}
+        }
+        if !self.with.mapping_parameters.is_empty()
+            && !self.uses.kind().accepts_mapping_parameters()
+        {
+            return Err(format!("with: {}", mapping_parameters_message(self.uses)));
+        }
+        Ok(())
+    }
+}
+
+impl With {
+    /// The object with this id.
+    pub fn id(id: ObjectId) -> Self {
+        With {
+            id: Some(id),
+            ..With::default()
+        }
+    }
+
+    /// The object with this name, looked up in the model when the step runs.
+    pub fn name(name: impl Into<String>) -> Self {
+        With {
+            name: Some(name.into()),
+            ..With::default()
+        }
+    }
+
+    /// In this workspace and model.
+    pub fn in_model(mut self, workspace: WorkspaceId, model: ModelId) -> Self {
+        self.workspace = Some(workspace);
+        self.model = Some(model);
+        self
+    }
+}
+
+/// The message for mapping parameters on a step whose kind takes none.
+pub(crate) fn mapping_parameters_message(uses: Uses) -> String {
+    format!(
+        "mapping parameters apply to processes and imports only, not to `{}`",
+        uses.name()
+    )
+}
+
+/// `with:` gave both ways to name the object.
+pub(crate) const ID_AND_NAME: &str = "`id` and `name` are exclusive: give one of them";
+/// `with:` gave no way to name the object.
+pub(crate) const NO_ID_OR_NAME: &str = "missing `id` or `name` of the object to run";

@@ -1,0 +1,111 @@
+//! The typed definitions are the one source: the schema and the loader's key lists agree
+//! by construction; these tests hold the schema to what the loader accepts.
+
+use serde_json::Value;
+
+use super::*;
+
+/// The property names of the object schema at `pointer` (following one `$ref`), sorted.
+fn keys(schema: &Value, pointer: &str) -> Vec<String> {
+    let mut node = schema
+        .pointer(pointer)
+        .unwrap_or_else(|| panic!("{pointer}"));
+    if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+        node = schema.pointer(r.trim_start_matches('#')).unwrap();
+    }
+    node["properties"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{pointer}: {node}"))
+        .keys()
+        .cloned()
+        .collect()
+}
+
+fn sorted(keys: &[&str]) -> Vec<String> {
+    let mut keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn schema_keys_are_the_loader_keys() {
+    let s = schema();
+    assert_eq!(keys(&s, ""), sorted(fields_of::<WorkflowFile>()));
+    assert_eq!(
+        keys(&s, "/$defs/With"),
+        sorted(&[
+            "id",
+            "name",
+            "workspace",
+            "model",
+            "locale",
+            "mapping_parameters"
+        ])
+    );
+    let mut step = sorted(fields_of::<StepSpec>());
+    step.push("id".to_owned());
+    step.sort();
+    assert_eq!(keys(&s, "/$defs/WorkflowStep"), step);
+    assert_eq!(
+        keys(&s, "/$defs/ConnectionFile"),
+        sorted(fields_of::<ConnectionFile>())
+    );
+}
+
+#[test]
+fn enum_names_come_from_serde() {
+    assert_eq!(
+        variants_of::<Uses>(),
+        [
+            "anaplan/process",
+            "anaplan/import",
+            "anaplan/export",
+            "anaplan/action"
+        ]
+    );
+    assert_eq!(Uses::Export.name(), "anaplan/export");
+    assert_eq!(
+        variants_of::<Condition>(),
+        ["success()", "failure()", "always()"]
+    );
+    let s = schema();
+    let consts: Vec<&str> = s["$defs"]["Uses"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["const"].as_str().unwrap())
+        .collect();
+    assert_eq!(consts, variants_of::<Uses>());
+}
+
+#[test]
+fn schema_takes_variables_in_number_and_boolean_fields() {
+    let s = schema().to_string();
+    let retries = schema()["$defs"]["WorkflowStep"]["properties"]["retries"].clone();
+    let alternatives = retries["anyOf"].as_array().unwrap_or_else(|| panic!("{s}"));
+    assert_eq!(alternatives[0]["type"], "integer");
+    assert_eq!(alternatives[1]["type"], "string");
+}
+
+#[test]
+fn the_schema_is_the_cli_contract() {
+    let s = schema();
+    for def in [
+        "WorkflowStep",
+        "DefaultsFile",
+        "SimulatorFile",
+        "TelemetryFile",
+    ] {
+        let required = &s["$defs"][def]["required"];
+        assert!(
+            required.is_null() || required == &serde_json::json!(["id", "uses", "with"]),
+            "{def}: {required}"
+        );
+    }
+    assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(s["additionalProperties"], false);
+    assert_eq!(
+        s["required"],
+        serde_json::json!(["name", "connection", "steps"])
+    );
+}

@@ -1,0 +1,264 @@
+//! The typed definitions of a workflow file around its steps: `connection:`, `telemetry:`,
+//! `defaults:`. The loader takes its key lists and the JSON Schema from them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use runwait_core::{DumpPolicy, ModelId, UnsuccessfulWithoutEvidencePolicy, WorkspaceId};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::step::StepSpec;
+use super::values;
+
+/// A runwait workflow: Anaplan processes, imports, exports and actions run as steps, each
+/// started and then waited on. `${VAR}` in a string value is replaced by the environment
+/// variable (`$${` writes a literal `${`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "runwait workflow")]
+#[non_exhaustive]
+pub struct WorkflowFile {
+    /// The workflow's name, shown in progress, summaries and traces.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Where Anaplan is: the embedded simulator, or a real tenant.
+    pub connection: ConnectionFile,
+    /// OpenTelemetry overrides (the `OTEL_*` variables apply first).
+    pub telemetry: Option<TelemetryFile>,
+    /// Defaults of every step.
+    pub defaults: Option<DefaultsFile>,
+    /// The steps; they run as a graph of `needs`, independent steps in parallel.
+    #[schemars(length(min = 1))]
+    pub steps: Vec<WorkflowStep>,
+}
+
+/// One item of `steps:`: a [`StepSpec`] with the step's `id`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub struct WorkflowStep {
+    /// Unique id of the step, referred to by `needs`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]+$"))]
+    pub id: String,
+    /// What the step runs and how.
+    #[serde(flatten)]
+    pub spec: StepSpec,
+}
+
+/// `simulator:`, or `region:` (or `api_url:` with `auth_url:`) with `auth:`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    { "required": ["simulator"], "maxProperties": 1 },
+    {
+        "required": ["region", "auth"],
+        "not": { "anyOf": [
+            { "required": ["simulator"] }, { "required": ["api_url"] }, { "required": ["auth_url"] }
+        ] }
+    },
+    {
+        "required": ["api_url", "auth_url", "auth"],
+        "not": { "anyOf": [{ "required": ["simulator"] }, { "required": ["region"] }] }
+    }
+]))]
+#[non_exhaustive]
+pub struct ConnectionFile {
+    /// The embedded simulator on loopback, with its settings (all optional).
+    pub simulator: Option<SimulatorFile>,
+    /// A tenant by its region: us1, us2, us5, us7, us9, eu1, eu2, eu3, eu4, eu5, gb1, ap1,
+    /// au1, ca1, sg1, ae1, in1, id1, me1.
+    pub region: Option<String>,
+    /// A tenant by explicit URLs: the Integration API base, e.g.
+    /// `https://api.anaplan.com/2/0`.
+    pub api_url: Option<String>,
+    /// The auth service base, e.g. `https://auth.anaplan.com`.
+    pub auth_url: Option<String>,
+    /// How to log in.
+    pub auth: Option<AuthFile>,
+    /// OAuth token endpoint for `kind: oauth`; default
+    /// `https://{region}.app.anaplan.com/oauth/token`, required with explicit URLs.
+    pub oauth_token_url: Option<String>,
+}
+
+/// The embedded simulator.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SimulatorFile {
+    /// A scenario file (relative to the workflow file) or an inline scenario; the built-in
+    /// scenario when absent.
+    pub scenario: Option<ScenarioRef>,
+    /// Scenario seconds per real second (default 1).
+    #[serde(default)]
+    #[schemars(schema_with = "values::positive_number_schema")]
+    pub speed: Option<f64>,
+}
+
+/// A scenario file path or an inline scenario (the simulator's scenario format).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum ScenarioRef {
+    /// A path relative to the workflow file.
+    File(PathBuf),
+    /// The scenario itself.
+    Inline(
+        #[schemars(with = "serde_json::Map<String, serde_json::Value>")] Box<runwait_sim::Scenario>,
+    ),
+}
+
+/// How to log in; every secret comes from an environment variable or a file.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+#[schemars(rename = "Auth")]
+#[non_exhaustive]
+pub enum AuthFile {
+    /// User name and password.
+    Basic(BasicAuthFile),
+    /// A CA certificate and its private key (PEM files, relative to the workflow file).
+    Certificate(CertificateAuthFile),
+    /// A ready Anaplan token.
+    Token(TokenAuthFile),
+    /// OAuth refresh-token grant; a rotated token is written back to its file.
+    Oauth(OAuthFile),
+}
+
+/// `kind: basic`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct BasicAuthFile {
+    /// The user's email address.
+    pub user: String,
+    /// The password.
+    pub password: SecretRef,
+}
+
+/// `kind: certificate`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CertificateAuthFile {
+    /// The certificate PEM file.
+    pub certificate: PathBuf,
+    /// The private key PEM file.
+    pub private_key: PathBuf,
+    /// The passphrase of an encrypted key.
+    pub passphrase: Option<SecretRef>,
+    /// The signed-data format (default v2).
+    pub format: Option<CertificateFormat>,
+}
+
+/// `kind: token`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TokenAuthFile {
+    /// The token.
+    pub token: SecretRef,
+}
+
+/// `kind: oauth`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OAuthFile {
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The refresh token.
+    pub refresh_token: SecretRef,
+}
+
+/// The certificate login's signed-data format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CertificateFormat {
+    /// 100 random bytes.
+    V1,
+    /// A timestamp and 100 random bytes.
+    V2,
+}
+
+/// Where a secret comes from: never the workflow file itself.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "Secret",
+    extend("oneOf" = [{"required": ["env"]}, {"required": ["file"]}])
+)]
+#[non_exhaustive]
+pub struct SecretRef {
+    /// An environment variable's name.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub env: Option<String>,
+    /// A file (relative to the workflow file); a trailing newline is ignored.
+    pub file: Option<PathBuf>,
+}
+
+/// OpenTelemetry overrides.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TelemetryFile {
+    /// The OTLP endpoint, e.g. `http://localhost:4317`.
+    pub endpoint: Option<String>,
+    /// The OTLP protocol.
+    pub protocol: Option<crate::model::Protocol>,
+    /// `service.name` of the spans.
+    pub service_name: Option<String>,
+    /// Export spans at all.
+    #[serde(default)]
+    #[schemars(schema_with = "values::bool_schema")]
+    pub enabled: Option<bool>,
+}
+
+/// Defaults of every step.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DefaultsFile {
+    /// Workspace id: 32 lowercase hex digits.
+    #[serde(default, deserialize_with = "values::workspace")]
+    #[schemars(schema_with = "values::workspace_schema")]
+    pub workspace: Option<WorkspaceId>,
+    /// Model id: 32 uppercase hex digits.
+    #[serde(default, deserialize_with = "values::model")]
+    #[schemars(schema_with = "values::model_schema")]
+    pub model: Option<ModelId>,
+    /// Locale of Anaplan's messages (default en_US).
+    pub locale: Option<String>,
+    /// How long a step may run before it is cancelled; none by default.
+    #[serde(default, deserialize_with = "values::duration")]
+    #[schemars(schema_with = "values::duration_schema")]
+    pub timeout: Option<Duration>,
+    /// Poll schedule limits.
+    pub poll: Option<PollFile>,
+    /// Requests per second to the tenant, all steps together (default 10).
+    #[serde(default)]
+    #[schemars(schema_with = "values::positive_count_schema")]
+    pub rate_per_second: Option<u32>,
+    /// What a failure dump on a successful task means (default warn).
+    #[serde(default)]
+    #[schemars(schema_with = "values::dump_policy_schema")]
+    pub on_dump: Option<DumpPolicy>,
+    /// What `successful: false` without any evidence means (default fail).
+    #[serde(default)]
+    #[schemars(schema_with = "values::evidence_policy_schema")]
+    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+}
+
+/// Poll schedule limits.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PollFile {
+    /// The shortest interval between polls (default 5s; below 5s only with the simulator).
+    #[serde(default, deserialize_with = "values::duration")]
+    #[schemars(schema_with = "values::duration_schema")]
+    pub min_interval: Option<Duration>,
+    /// The longest interval between polls (default 60s).
+    #[serde(default, deserialize_with = "values::duration")]
+    #[schemars(schema_with = "values::duration_schema")]
+    pub max_interval: Option<Duration>,
+}

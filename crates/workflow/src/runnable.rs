@@ -1,0 +1,122 @@
+//! From a step definition and a connection to a runnable step: the object's id (looked up
+//! by name when the step gives one) and a [`RunAndWait`] set up as the step says.
+
+use std::sync::Arc;
+
+use runwait_anaplan::{Client, StartOptions, TaskTarget};
+use runwait_core::{ObjectId, OutcomePolicy};
+use runwait_executor::{RateBudget, RunAndWait, WaitConfig};
+
+use crate::format::StepSpec;
+use crate::model::{self, ObjectRef};
+
+/// Why a step could not be made runnable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StepError {
+    /// `with.workspace` is missing (a host has no workflow `defaults:` to fall back on).
+    #[error("no workspace: set `with.workspace`")]
+    NoWorkspace,
+    /// `with.model` is missing.
+    #[error("no model: set `with.model`")]
+    NoModel,
+    /// The object given by `name` could not be looked up (not found, or Anaplan failed).
+    #[error("{0}")]
+    Lookup(#[from] runwait_anaplan::Error),
+}
+
+impl StepError {
+    /// Whether the step itself is wrong (fix the definition) rather than Anaplan unreachable.
+    pub fn is_config(&self) -> bool {
+        !matches!(self, StepError::Lookup(e) if !matches!(e, runwait_anaplan::Error::Config(_)))
+    }
+}
+
+/// The task target of a workflow step, and the object's name when it was given by name
+/// (looked up in the model through `client`).
+pub async fn target(
+    client: &Client,
+    spec: &model::StepSpec,
+) -> Result<(TaskTarget, Option<String>), runwait_anaplan::Error> {
+    let (object, name): (ObjectId, Option<String>) = match &spec.object {
+        ObjectRef::Id(id) => (id.clone(), None),
+        ObjectRef::Name(name) => {
+            let id = client
+                .find_object(&spec.workspace, &spec.model, spec.kind, name)
+                .await?;
+            (id, Some(name.clone()))
+        }
+    };
+    let target = TaskTarget {
+        workspace: spec.workspace.clone(),
+        model: spec.model.clone(),
+        kind: spec.kind,
+        object,
+    };
+    Ok((target, name))
+}
+
+/// A runnable step from a host's [`StepSpec`]: the object resolved (by `name` through the
+/// client's lookup), the start options (locale, default `en_US`; mapping parameters) and
+/// the outcome policies set, and the tenant's shared `budget` when given. The host then
+/// runs it with its own `StepContext` (step id, run key, cancel, state store); the step's
+/// `timeout`, `needs`, `if`, `retries` and `continue_on_error` are the host runner's to
+/// apply.
+pub async fn step(
+    spec: &StepSpec,
+    client: Arc<Client>,
+    budget: Option<RateBudget>,
+) -> Result<RunAndWait, StepError> {
+    let resolved = model::StepSpec {
+        id: String::new(),
+        kind: spec.uses.kind(),
+        workspace: spec.with.workspace.clone().ok_or(StepError::NoWorkspace)?,
+        model: spec.with.model.clone().ok_or(StepError::NoModel)?,
+        object: match (&spec.with.id, &spec.with.name) {
+            (Some(id), _) => ObjectRef::Id(id.clone()),
+            (None, Some(name)) => ObjectRef::Name(name.clone()),
+            // `StepSpec`'s deserialization refuses a step without either.
+            (None, None) => ObjectRef::Name(String::new()),
+        },
+        locale: spec
+            .with
+            .locale
+            .clone()
+            .unwrap_or_else(|| "en_US".to_owned()),
+        mapping_parameters: spec
+            .with
+            .mapping_parameters
+            .iter()
+            .cloned()
+            .map(Into::into)
+            .collect(),
+        needs: spec.needs.clone(),
+        condition: spec.condition,
+        timeout: spec.timeout,
+        continue_on_error: spec.continue_on_error,
+        retries: spec.retries,
+        policy: OutcomePolicy {
+            on_dump: spec.on_dump.unwrap_or_default(),
+            on_unsuccessful_without_evidence: spec
+                .on_unsuccessful_without_evidence
+                .unwrap_or_default(),
+        },
+    };
+    let (target, name) = self::target(&client, &resolved).await?;
+    let mut step = RunAndWait::new(client, target)
+        .start_options(StartOptions {
+            locale_name: resolved.locale,
+            mapping_parameters: resolved.mapping_parameters,
+        })
+        .config(WaitConfig {
+            outcome_policy: resolved.policy,
+            ..WaitConfig::default()
+        });
+    if let Some(budget) = budget {
+        step = step.budget(budget);
+    }
+    if let Some(name) = name {
+        step = step.object_name(name);
+    }
+    Ok(step)
+}
