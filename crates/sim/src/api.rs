@@ -22,15 +22,15 @@ use crate::auth::authorization;
 use crate::dump;
 use crate::reply::{Fail, Query, api_error, json, meta, page, paged_meta};
 use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
-use crate::server::Shared;
+use crate::state::AppState;
 use crate::world::{DumpGone, Phase, TaskRec, task_body};
 
-type Sh = State<Arc<Shared>>;
+type Sh = State<Arc<AppState>>;
 type Reply = Result<Response, Fail>;
 
 const OBJ: &str = "/2/0/workspaces/{ws}/models/{m}/{kind}/{id}";
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/2/0/workspaces", get(workspaces))
         .route("/2/0/workspaces/{ws}/models", get(models))
@@ -61,18 +61,18 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
 }
 
 /// The caller's user name, from a live `AnaplanAuthToken` (or `Bearer`) token.
-fn user(sh: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<String, Fail> {
+fn user(sh: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<String, Fail> {
     authorization(headers, "AnaplanAuthToken")
         .or_else(|| authorization(headers, "Bearer"))
         .and_then(|t| sh.world().token_user(t, sh.clock.now()).map(str::to_owned))
         .ok_or_else(|| api_error(sh, StatusCode::UNAUTHORIZED, uri.path()).into())
 }
 
-fn not_found(sh: &Shared, uri: &Uri) -> Fail {
+fn not_found(sh: &AppState, uri: &Uri) -> Fail {
     api_error(sh, StatusCode::NOT_FOUND, uri.path()).into()
 }
 
-fn workspace<'a>(sh: &'a Shared, ws: &str, uri: &Uri) -> Result<&'a WorkspaceSpec, Fail> {
+fn workspace<'a>(sh: &'a AppState, ws: &str, uri: &Uri) -> Result<&'a WorkspaceSpec, Fail> {
     sh.scenario
         .workspaces
         .iter()
@@ -81,7 +81,7 @@ fn workspace<'a>(sh: &'a Shared, ws: &str, uri: &Uri) -> Result<&'a WorkspaceSpe
 }
 
 fn model<'a>(
-    sh: &'a Shared,
+    sh: &'a AppState,
     ws: &str,
     m: &str,
     uri: &Uri,
@@ -95,7 +95,7 @@ fn model<'a>(
 }
 
 fn model_anywhere<'a>(
-    sh: &'a Shared,
+    sh: &'a AppState,
     m: &str,
     uri: &Uri,
 ) -> Result<(&'a WorkspaceSpec, &'a ModelSpec), Fail> {
@@ -108,7 +108,7 @@ fn model_anywhere<'a>(
 
 /// The model and the kind of a runnable object that exists in it.
 fn object<'a>(
-    sh: &'a Shared,
+    sh: &'a AppState,
     (ws, m, kind, id): &(String, String, String, String),
     uri: &Uri,
 ) -> Result<(&'a ModelSpec, JobKind, ObjectId), Fail> {
@@ -153,7 +153,7 @@ async fn workspaces(State(sh): Sh, headers: HeaderMap, uri: Uri, RawQuery(q): Ra
     ))
 }
 
-fn model_body(sh: &Shared, w: &WorkspaceSpec, m: &ModelSpec, details: bool) -> Model {
+fn model_body(sh: &AppState, w: &WorkspaceSpec, m: &ModelSpec, details: bool) -> Model {
     let running = details.then(|| {
         sh.world()
             .running(&sh.scenario, m, sh.clock.now())
@@ -195,7 +195,7 @@ async fn models(
     ))
 }
 
-fn model_reply(sh: &Shared, w: &WorkspaceSpec, m: &ModelSpec, q: Option<&str>) -> Response {
+fn model_reply(sh: &AppState, w: &WorkspaceSpec, m: &ModelSpec, q: Option<&str>) -> Response {
     let details = Query::parse(q).flag("modelDetails");
     json(
         StatusCode::OK,
@@ -301,7 +301,7 @@ async fn objects(
     })
 }
 
-fn metadata_reply(sh: &Shared, m: &ModelSpec, p: &str, uri: &Uri) -> Reply {
+fn metadata_reply(sh: &AppState, m: &ModelSpec, p: &str, uri: &Uri) -> Reply {
     let p = m
         .process(&ObjectId::new(p))
         .ok_or_else(|| not_found(sh, uri))?;
@@ -489,7 +489,7 @@ async fn list(
 
 /// The task of this object with this id, with its phase now.
 fn task_of<'a>(
-    sh: &'a Shared,
+    sh: &'a AppState,
     p: &(String, String, String, String),
     t: &str,
     uri: &Uri,
@@ -505,7 +505,7 @@ fn task_of<'a>(
 }
 
 fn status_reply(
-    sh: &Shared,
+    sh: &AppState,
     model: &ModelSpec,
     rec: &TaskRec,
     phase: Phase,
@@ -562,7 +562,7 @@ async fn cancel(
 
 /// The dump of `object` from task `t`, if this user may still read it.
 fn dump_content(
-    sh: &Shared,
+    sh: &AppState,
     who: &str,
     p: &(String, String, String, String),
     t: &str,
@@ -582,7 +582,7 @@ fn dump_content(
 }
 
 /// Every chunk, however many: the chunk list is not paged.
-fn chunk_list(sh: &Shared, content: &[u8]) -> Response {
+fn chunk_list(sh: &AppState, content: &[u8]) -> Response {
     let n = dump::chunk_count(content.len(), sh.scenario.dump_chunk_size);
     let items: Vec<Chunk> = (0..n)
         .map(|i| Chunk {
@@ -600,7 +600,7 @@ fn chunk_list(sh: &Shared, content: &[u8]) -> Response {
     )
 }
 
-fn chunk_body(sh: &Shared, content: &Bytes, n: &str, uri: &Uri) -> Reply {
+fn chunk_body(sh: &AppState, content: &Bytes, n: &str, uri: &Uri) -> Reply {
     let chunk = n
         .parse()
         .ok()
@@ -618,7 +618,7 @@ fn chunk_body(sh: &Shared, content: &Bytes, n: &str, uri: &Uri) -> Reply {
 
 /// Import dumps live under `imports/{i}/tasks/{t}/dump`.
 fn import_dump(
-    sh: &Shared,
+    sh: &AppState,
     headers: &HeaderMap,
     p: &(String, String, String, String),
     t: &str,
@@ -633,7 +633,7 @@ fn import_dump(
 
 /// Process dumps live under `processes/{p}/tasks/{t}/dumps/{objectId}`, one per import.
 fn process_dump(
-    sh: &Shared,
+    sh: &AppState,
     headers: &HeaderMap,
     p: &(String, String, String, String),
     t: &str,
