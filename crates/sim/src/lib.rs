@@ -30,11 +30,15 @@ mod clock;
 mod control;
 mod dump;
 mod fault;
+mod ids;
 mod journal;
 mod reply;
+mod result;
 mod scenario;
 mod server;
 mod state;
+mod task;
+mod tokens;
 mod world;
 
 use std::future::Future;
@@ -51,7 +55,7 @@ pub use scenario::{
     CertificateMatch, Curve, DetailSpec, JobSpec, ModelSpec, OAuthClient, Outcome, ProcessSpec,
     Scenario, User, WorkspaceSpec,
 };
-pub use world::TaskSnapshot;
+pub use task::TaskSnapshot;
 
 use crate::clock::Clock;
 use crate::state::AppState;

@@ -11,7 +11,8 @@ use crate::dump::DumpCache;
 use crate::fault::Fault;
 use crate::journal::JournalEntry;
 use crate::scenario::Scenario;
-use crate::world::{TaskSnapshot, World};
+use crate::task::TaskSnapshot;
+use crate::world::World;
 
 /// State shared by every request.
 #[derive(Debug)]

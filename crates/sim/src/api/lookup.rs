@@ -6,7 +6,7 @@ use runwait_core::{ObjectId, TaskId};
 use crate::reply::{Fail, api_error};
 use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
 use crate::state::AppState;
-use crate::world::{Phase, TaskRec};
+use crate::task::{Phase, TaskRec};
 
 pub(super) fn not_found(sh: &AppState, uri: &Uri) -> Fail {
     api_error(sh, StatusCode::NOT_FOUND, uri.path()).into()

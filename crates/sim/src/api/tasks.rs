@@ -11,9 +11,10 @@ use super::lookup::{model, not_found, object, task_of};
 use super::user::AuthUser;
 use super::{Reply, Sh, ok};
 use crate::reply::{Fail, Query, api_error, json, meta, page};
+use crate::result::task_body;
 use crate::scenario::{JobKind, ModelSpec};
 use crate::state::AppState;
-use crate::world::{Phase, TaskRec, task_body};
+use crate::task::{Phase, TaskRec};
 
 /// Checks a start body: `localeName` like `en_US`, optional `mappingParameters` as a list
 /// of `{entityType, entityName}`.
