@@ -17,9 +17,7 @@ use runwait_core::token::{
 
 use crate::reply::{auth_failure, json};
 use crate::scenario::CertificateMatch;
-use crate::state::AppState;
-
-type Sh = State<Arc<AppState>>;
+use crate::state::{AppState, Sh};
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()

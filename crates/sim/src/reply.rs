@@ -26,6 +26,14 @@ impl IntoResponse for Fail {
     }
 }
 
+/// A handler's answer: an error is a whole response too.
+pub(crate) type Reply = Result<Response, Fail>;
+
+/// The `status` of a successful API reply.
+pub(crate) fn ok() -> Option<ApiStatus> {
+    Some(ApiStatus::success())
+}
+
 /// A JSON body with a status.
 pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {

@@ -21,7 +21,7 @@ use tower::ServiceExt;
 use crate::fault::{CallKind, FaultKind};
 use crate::journal::{Answer, JournalEntry};
 use crate::reply::api_error;
-use crate::state::AppState;
+use crate::state::{AppState, Sh};
 
 /// Lets a request's handler close its own connection.
 #[derive(Debug, Clone)]
@@ -97,7 +97,7 @@ pub(crate) fn classify(method: &Method, path: &str) -> CallKind {
 }
 
 /// Journals every call and applies the fault, if any, that it hits.
-async fn gate(State(sh): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+async fn gate(State(sh): Sh, req: Request, next: Next) -> Response {
     let kind = classify(req.method(), req.uri().path());
     let mut entry = JournalEntry {
         seq: 0,
@@ -201,10 +201,10 @@ pub(crate) fn router(sh: Arc<AppState>) -> Router {
     crate::control::routes().merge(gated).with_state(sh)
 }
 
-async fn method_not_allowed(State(sh): State<Arc<AppState>>, req: Request) -> Response {
+async fn method_not_allowed(State(sh): Sh, req: Request) -> Response {
     api_error(&sh, StatusCode::METHOD_NOT_ALLOWED, req.uri().path())
 }
 
-async fn not_found(State(sh): State<Arc<AppState>>, req: Request) -> Response {
+async fn not_found(State(sh): Sh, req: Request) -> Response {
     api_error(&sh, StatusCode::NOT_FOUND, req.uri().path())
 }

@@ -1,8 +1,9 @@
 //! The state every request shares: the clock, the scenario, the mutable world behind
 //! one lock, the dump cache and the shutdown signal.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use axum::extract::State;
 use tokio_util::sync::CancellationToken;
 
 use crate::SimError;
@@ -13,6 +14,9 @@ use crate::journal::JournalEntry;
 use crate::scenario::Scenario;
 use crate::task::TaskSnapshot;
 use crate::world::World;
+
+/// The shared state, as a handler extracts it.
+pub(crate) type Sh = State<Arc<AppState>>;
 
 /// State shared by every request.
 #[derive(Debug)]

@@ -12,10 +12,9 @@ use runwait_core::catalog::{
 
 use super::lookup::{model, model_anywhere, not_found, workspace};
 use super::user::AuthUser;
-use super::{Reply, Sh, ok};
-use crate::reply::{Query, json, meta, page};
+use crate::reply::{Query, Reply, json, meta, ok, page};
 use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
-use crate::state::AppState;
+use crate::state::{AppState, Sh};
 
 pub(super) async fn workspaces(State(sh): Sh, _: AuthUser, RawQuery(q): RawQuery) -> Reply {
     let all: Vec<Workspace> = sh

@@ -10,10 +10,9 @@ use runwait_core::catalog::{Chunk, ChunkList};
 
 use super::lookup::{not_found, task_of};
 use super::user::AuthUser;
-use super::{Reply, Sh, ok};
 use crate::dump;
-use crate::reply::{Fail, json, paged_meta};
-use crate::state::AppState;
+use crate::reply::{Fail, Reply, json, ok, paged_meta};
+use crate::state::{AppState, Sh};
 use crate::world::DumpGone;
 
 /// The dump of `object` from task `t`, if this user may still read it.

@@ -10,12 +10,8 @@ mod user;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
-use axum::response::Response;
 use axum::routing::{get, post};
-use runwait_core::ApiStatus;
 
-use crate::reply::Fail;
 use crate::state::AppState;
 use catalog::{
     model_by_id, model_in_workspace, model_status, models, object_metadata, objects,
@@ -23,11 +19,6 @@ use catalog::{
 };
 use dumps::{import_chunk, import_chunks, process_chunk, process_chunks};
 use tasks::{cancel, list, start, status};
-
-/// The state, as handlers extract it.
-type Sh = State<Arc<AppState>>;
-/// A handler's answer: an error is a whole response too.
-type Reply = Result<Response, Fail>;
 
 const OBJ: &str = "/2/0/workspaces/{ws}/models/{m}/{kind}/{id}";
 
@@ -59,9 +50,4 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             &format!("{OBJ}/tasks/{{t}}/dumps/{{o}}/chunks/{{n}}"),
             get(process_chunk),
         )
-}
-
-/// The `status` of a successful reply.
-fn ok() -> Option<ApiStatus> {
-    Some(ApiStatus::success())
 }

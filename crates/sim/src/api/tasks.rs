@@ -9,11 +9,10 @@ use serde_json::Value;
 
 use super::lookup::{model, not_found, object, task_of};
 use super::user::AuthUser;
-use super::{Reply, Sh, ok};
-use crate::reply::{Fail, Query, api_error, json, meta, page};
+use crate::reply::{Fail, Query, Reply, api_error, json, meta, ok, page};
 use crate::result::task_body;
 use crate::scenario::{JobKind, ModelSpec};
-use crate::state::AppState;
+use crate::state::{AppState, Sh};
 use crate::task::{Phase, TaskRec};
 
 /// Checks a start body: `localeName` like `en_US`, optional `mappingParameters` as a list

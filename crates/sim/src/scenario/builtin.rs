@@ -39,7 +39,14 @@ fn process(id: &str, name: &str, actions: &[&str]) -> ProcessSpec {
     }
 }
 
-pub(super) fn scenario() -> Scenario {
+impl Scenario {
+    /// The built-in scenario served when none is given; see the crate README.
+    pub fn builtin() -> Scenario {
+        scenario()
+    }
+}
+
+fn scenario() -> Scenario {
     let file_gone = DetailSpec {
         detail_type: "importFailedGeneralError".into(),
         message: Some(FILE_GONE.into()),
@@ -172,6 +179,6 @@ pub(super) fn scenario() -> Scenario {
 mod tests {
     #[test]
     fn builtin_scenario_is_valid() {
-        super::scenario().validate().unwrap();
+        super::Scenario::builtin().validate().unwrap();
     }
 }

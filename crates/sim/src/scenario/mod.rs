@@ -367,12 +367,7 @@ impl ModelSpec {
     }
 }
 
-impl Scenario {
-    /// The built-in scenario served when none is given; see the crate README.
-    pub fn builtin() -> Scenario {
-        builtin::scenario()
-    }
-}
+impl Scenario {}
 
 /// Adds durations without the panic of `Sum` on overflow.
 pub(crate) fn saturating_sum(durations: impl Iterator<Item = Duration>) -> Duration {
