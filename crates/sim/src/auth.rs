@@ -17,11 +17,9 @@ use runwait_core::token::{
 
 use crate::reply::{auth_failure, json};
 use crate::scenario::CertificateMatch;
-use crate::server::Shared;
+use crate::state::{AppState, Sh};
 
-type Sh = State<Arc<Shared>>;
-
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/token/authenticate", post(authenticate))
         .route("/token/refresh", post(refresh))
@@ -108,7 +106,7 @@ async fn authenticate(
     ))
 }
 
-fn basic_user(sh: &Shared, encoded: &str) -> Result<String, AuthError> {
+fn basic_user(sh: &AppState, encoded: &str) -> Result<String, AuthError> {
     let decoded = STANDARD
         .decode(encoded)
         .ok()
@@ -127,7 +125,7 @@ fn basic_user(sh: &Shared, encoded: &str) -> Result<String, AuthError> {
         .ok_or(AuthError::BadCredential)
 }
 
-fn certificate_user(sh: &Shared, encoded_pem: &str, body: &[u8]) -> Result<String, AuthError> {
+fn certificate_user(sh: &AppState, encoded_pem: &str, body: &[u8]) -> Result<String, AuthError> {
     let request: CertificateAuthRequest = serde_json::from_slice(body)
         .map_err(|e| AuthError::Malformed(format!("certificate login body: {e}")))?;
     let identity = crate::cert::verify(encoded_pem, &request).map_err(|e| match e {

@@ -13,25 +13,25 @@ use serde_json::json;
 
 use crate::fault::Fault;
 use crate::reply::json;
-use crate::server::Shared;
+use crate::state::{AppState, Sh};
 
-pub(crate) fn routes() -> Router<Arc<Shared>> {
+pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/__sim/journal", get(journal))
         .route("/__sim/tasks", get(tasks))
         .route("/__sim/faults", axum::routing::post(add_fault))
 }
 
-async fn journal(State(sh): State<Arc<Shared>>) -> Response {
+async fn journal(State(sh): Sh) -> Response {
     json(StatusCode::OK, &sh.world().journal)
 }
 
-async fn tasks(State(sh): State<Arc<Shared>>) -> Response {
+async fn tasks(State(sh): Sh) -> Response {
     json(StatusCode::OK, &sh.snapshots())
 }
 
 /// Takes one fault as JSON, in the scenario's shape.
-async fn add_fault(State(sh): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn add_fault(State(sh): Sh, body: Bytes) -> Response {
     let added = serde_json::from_slice::<Fault>(&body)
         .map_err(|e| e.to_string())
         .and_then(|f| sh.add_fault(f).map_err(|e| e.to_string()));

@@ -6,8 +6,7 @@ use std::sync::{Mutex, PoisonError};
 use axum::body::Bytes;
 use runwait_core::{ModelId, ObjectId};
 
-use crate::scenario::{JobSpec, ModelSpec, Outcome};
-use crate::world::dump_rows;
+use crate::scenario::{JobKind, JobSpec, ModelSpec, Outcome};
 
 /// Each import's dump, generated on first use: it depends only on the scenario, and a
 /// download asks for it once per chunk.
@@ -42,6 +41,15 @@ fn content(job: &JobSpec, rows: u64) -> Vec<u8> {
         ));
     }
     out.into_bytes()
+}
+
+/// Rows in the job's dump (imports only).
+pub(crate) fn dump_rows(kind: JobKind, j: &JobSpec) -> u64 {
+    match (kind, j.outcome) {
+        (JobKind::Import, Outcome::Warnings) => j.dump_rows.unwrap_or(3),
+        (JobKind::Import, Outcome::Failure) => j.dump_rows.unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// How many chunks `len` bytes make (at least one, so an empty dump still lists a chunk).

@@ -30,10 +30,15 @@ mod clock;
 mod control;
 mod dump;
 mod fault;
+mod ids;
 mod journal;
 mod reply;
+mod result;
 mod scenario;
 mod server;
+mod state;
+mod task;
+mod tokens;
 mod world;
 
 use std::future::Future;
@@ -50,10 +55,10 @@ pub use scenario::{
     CertificateMatch, Curve, DetailSpec, JobSpec, ModelSpec, OAuthClient, Outcome, ProcessSpec,
     Scenario, User, WorkspaceSpec,
 };
-pub use world::TaskSnapshot;
+pub use task::TaskSnapshot;
 
 use crate::clock::Clock;
-use crate::server::Shared;
+use crate::state::AppState;
 
 /// Why the simulator could not start or a fault was refused.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +128,7 @@ impl SimConfig {
 #[derive(Debug)]
 pub struct Simulator {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<AppState>,
     task: JoinHandle<()>,
 }
 
@@ -145,7 +150,7 @@ impl Simulator {
             source,
         })?;
         let clock = Clock::new(config.speed, config.epoch.unwrap_or_else(SystemTime::now));
-        let shared = Arc::new(Shared::new(clock, config.scenario));
+        let shared = Arc::new(AppState::new(clock, config.scenario));
         let router = server::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, router, shared.shutdown.clone()));
         tracing::info!(%addr, speed = config.speed, "simulator listening");

@@ -8,7 +8,7 @@ use runwait_core::{ApiStatus, Meta, Paging};
 use serde::Serialize;
 
 use crate::clock::iso8601;
-use crate::server::Shared;
+use crate::state::AppState;
 
 /// An error answer, boxed because a `Response` is large for the `Err` side of a `Result`.
 #[derive(Debug)]
@@ -24,6 +24,14 @@ impl IntoResponse for Fail {
     fn into_response(self) -> Response {
         *self.0
     }
+}
+
+/// A handler's answer: an error is a whole response too.
+pub(crate) type Reply = Result<Response, Fail>;
+
+/// The `status` of a successful API reply.
+pub(crate) fn ok() -> Option<ApiStatus> {
+    Some(ApiStatus::success())
 }
 
 /// A JSON body with a status.
@@ -43,7 +51,7 @@ pub(crate) fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 }
 
 /// `{"status":{"code":…,"message":…},"path":…,"timestamp":…}` with that status.
-pub(crate) fn api_error(sh: &Shared, status: StatusCode, path: &str) -> Response {
+pub(crate) fn api_error(sh: &AppState, status: StatusCode, path: &str) -> Response {
     let body = ApiError {
         status: ApiStatus {
             code: status.as_u16(),

@@ -2,7 +2,7 @@
 //! answering), the fault and journal gate around every call, and graceful shutdown.
 
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -18,57 +18,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::SimError;
-use crate::clock::Clock;
-use crate::dump::DumpCache;
-use crate::fault::{CallKind, Fault, FaultKind};
+use crate::fault::{CallKind, FaultKind};
 use crate::journal::{Answer, JournalEntry};
 use crate::reply::api_error;
-use crate::scenario::Scenario;
-use crate::world::{TaskSnapshot, World};
-
-/// State shared by every request.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) clock: Clock,
-    pub(crate) scenario: Scenario,
-    world: Mutex<World>,
-    pub(crate) dumps: DumpCache,
-    pub(crate) shutdown: CancellationToken,
-}
-
-impl Shared {
-    pub(crate) fn new(clock: Clock, scenario: Scenario) -> Self {
-        let mut world = World::default();
-        for f in &scenario.faults {
-            world.faults.add(f.clone());
-        }
-        Shared {
-            clock,
-            scenario,
-            world: Mutex::new(world),
-            dumps: DumpCache::default(),
-            shutdown: CancellationToken::new(),
-        }
-    }
-
-    /// The state; a panic elsewhere must not take the simulator down with it.
-    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Arms a fault; its `after` counts calls from now on.
-    pub(crate) fn add_fault(&self, fault: Fault) -> Result<(), SimError> {
-        fault.validate()?;
-        self.world().faults.add(fault);
-        Ok(())
-    }
-
-    /// Every task with its state now.
-    pub(crate) fn snapshots(&self) -> Vec<TaskSnapshot> {
-        self.world().snapshots(&self.scenario, self.clock.now())
-    }
-}
+use crate::state::{AppState, Sh};
 
 /// Lets a request's handler close its own connection.
 #[derive(Debug, Clone)]
@@ -144,7 +97,7 @@ pub(crate) fn classify(method: &Method, path: &str) -> CallKind {
 }
 
 /// Journals every call and applies the fault, if any, that it hits.
-async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+async fn gate(State(sh): Sh, req: Request, next: Next) -> Response {
     let kind = classify(req.method(), req.uri().path());
     let mut entry = JournalEntry {
         seq: 0,
@@ -203,7 +156,7 @@ async fn gate(State(sh): State<Arc<Shared>>, req: Request, next: Next) -> Respon
         }
     };
     entry.answer = Answer::Status(response.status().as_u16());
-    record(&sh, entry);
+    sh.record(entry);
     response
 }
 
@@ -211,20 +164,14 @@ fn status_code(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn record(sh: &Shared, mut entry: JournalEntry) {
-    let mut world = sh.world();
-    entry.seq = world.journal.len() as u64;
-    world.journal.push(entry);
-}
-
 /// Never answers: closes the connection at once (`Reset`) or at shutdown (`Hang`).
 async fn never(
-    sh: &Shared,
+    sh: &AppState,
     entry: JournalEntry,
     conn: Option<ConnControl>,
     answer: Answer,
 ) -> Response {
-    record(sh, JournalEntry { answer, ..entry });
+    sh.record(JournalEntry { answer, ..entry });
     if answer == Answer::Hang {
         sh.shutdown.cancelled().await;
     }
@@ -245,7 +192,7 @@ async fn truncate(response: Response) -> Response {
 }
 
 /// The whole application: auth and API behind the gate, control routes beside it.
-pub(crate) fn router(sh: Arc<Shared>) -> Router {
+pub(crate) fn router(sh: Arc<AppState>) -> Router {
     let gated = crate::auth::routes()
         .merge(crate::api::routes())
         .fallback(not_found)
@@ -254,10 +201,10 @@ pub(crate) fn router(sh: Arc<Shared>) -> Router {
     crate::control::routes().merge(gated).with_state(sh)
 }
 
-async fn method_not_allowed(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+async fn method_not_allowed(State(sh): Sh, req: Request) -> Response {
     api_error(&sh, StatusCode::METHOD_NOT_ALLOWED, req.uri().path())
 }
 
-async fn not_found(State(sh): State<Arc<Shared>>, req: Request) -> Response {
+async fn not_found(State(sh): Sh, req: Request) -> Response {
     api_error(&sh, StatusCode::NOT_FOUND, req.uri().path())
 }

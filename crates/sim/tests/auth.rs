@@ -9,7 +9,7 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA512, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{T, advance, assert_envelope, authenticate, http, login, scenario};
+use common::{MODEL, T, WS, advance, assert_envelope, authenticate, http, login, scenario};
 use reqwest::StatusCode;
 use runwait_core::token::{AuthFailure, AuthReply, CertificateAuthRequest};
 use runwait_sim::{Scenario, SimConfig, Simulator};
@@ -149,6 +149,56 @@ async fn the_api_refuses_missing_and_unknown_tokens() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(api_status(&t.sim, &t.token).await, StatusCode::OK);
+}
+
+/// Every API route asks for a live token before anything else, with the same envelope.
+#[tokio::test(start_paused = true)]
+async fn every_api_route_refuses_a_call_without_a_token() {
+    let t = T::builtin().await;
+    let task = t.start_task("imports", "112000000002").await;
+    let import = t.obj("imports", "112000000002");
+    let process = t.obj("processes", "118000000002");
+    let model = t.url(&format!("/workspaces/{WS}/models/{MODEL}"));
+    let calls = [
+        ("GET", t.url("/workspaces")),
+        ("GET", t.url(&format!("/workspaces/{WS}/models"))),
+        ("GET", t.url(&format!("/models/{MODEL}"))),
+        ("GET", model.clone()),
+        ("POST", format!("{model}/status")),
+        ("GET", format!("{model}/imports")),
+        (
+            "GET",
+            t.url(&format!("/models/{MODEL}/processes/118000000001")),
+        ),
+        ("GET", process.clone()),
+        ("POST", format!("{import}/tasks")),
+        ("GET", format!("{import}/tasks")),
+        ("GET", format!("{import}/tasks/{task}")),
+        ("DELETE", format!("{import}/tasks/{task}")),
+        ("GET", format!("{import}/tasks/{task}/dump/chunks")),
+        ("GET", format!("{import}/tasks/{task}/dump/chunks/0")),
+        (
+            "GET",
+            format!("{process}/tasks/{task}/dumps/112000000002/chunks"),
+        ),
+        (
+            "GET",
+            format!("{process}/tasks/{task}/dumps/112000000002/chunks/0"),
+        ),
+    ];
+    for (method, url) in calls {
+        let req = t.http.request(method.parse().unwrap(), &url);
+        let req = if method == "POST" {
+            req.json(&serde_json::json!({"localeName": "en_US"}))
+        } else {
+            req
+        };
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{method} {url}");
+        let path = url.strip_prefix(&t.sim.auth_url()).unwrap().to_owned();
+        assert_envelope(&res.json().await.unwrap(), 401, &path);
+    }
+    assert_eq!(t.sim.tasks().len(), 1, "a refused start starts nothing");
 }
 
 #[tokio::test(start_paused = true)]

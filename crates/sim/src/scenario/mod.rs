@@ -5,13 +5,14 @@
 //! [`Scenario::builtin`]. Durations are humantime strings ("30s", "2h") and are scenario
 //! time: `--speed N` makes them pass N times faster.
 
-use std::collections::HashSet;
+mod builtin;
+mod validate;
+
 use std::time::Duration;
 
 use runwait_core::{ModelId, ObjectId, ObjectKind, WorkspaceId};
 use serde::Deserialize;
 
-use crate::SimError;
 use crate::fault::Fault;
 
 /// Everything the simulated tenant holds.
@@ -366,243 +367,11 @@ impl ModelSpec {
     }
 }
 
-impl Scenario {
-    /// Checks what serde cannot: id formats and prefixes, unique ids, process actions
-    /// that exist, dumps only on imports, faults that make sense.
-    pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |msg: String| Err(SimError::Scenario(msg));
-        let mut users = HashSet::new();
-        for u in &self.users {
-            if !users.insert(u.name.as_str()) {
-                return bad(format!("user `{}` is declared twice", u.name));
-            }
-        }
-        if self.dump_chunk_size == 0 {
-            return bad("dump_chunk_size must be at least 1".into());
-        }
-        let mut ids = HashSet::new();
-        for ws in &self.workspaces {
-            if !ws.id.is_well_formed() || !ids.insert(ws.id.to_string()) {
-                return bad(format!(
-                    "workspace id `{}` must be 32 lowercase hex digits, unique",
-                    ws.id
-                ));
-            }
-            for m in &ws.models {
-                if !m.id.is_well_formed() || !ids.insert(m.id.to_string()) {
-                    return bad(format!(
-                        "model id `{}` must be 32 uppercase hex digits, unique",
-                        m.id
-                    ));
-                }
-                let mut objects = HashSet::new();
-                let jobs = m.job_lists();
-                let all = jobs
-                    .iter()
-                    .flat_map(|(k, js)| js.iter().map(move |j| (*k, &j.id)))
-                    .chain(m.processes.iter().map(|p| (JobKind::Process, &p.id)));
-                for (kind, id) in all {
-                    let ok = id.is_well_formed() && id.kind() == Some(kind.object_kind());
-                    if !ok || !objects.insert(id.clone()) {
-                        return bad(format!(
-                            "object id `{id}` in model {} must be 12 digits with the {} prefix, unique",
-                            m.id,
-                            kind.object_kind()
-                        ));
-                    }
-                }
-                for (kind, js) in jobs {
-                    for j in js.iter().filter(|j| j.dump_rows.is_some_and(|n| n > 0)) {
-                        if kind != JobKind::Import {
-                            return bad(format!("`{}`: only imports have dumps", j.id));
-                        }
-                    }
-                }
-                for p in &m.processes {
-                    if let Some(a) = p.actions.iter().find(|a| m.job(a).is_none()) {
-                        return bad(format!(
-                            "process `{}` runs `{a}`, which is not an import, export or action of model {}",
-                            p.id, m.id
-                        ));
-                    }
-                }
-            }
-        }
-        self.faults.iter().try_for_each(Fault::validate)
-    }
-
-    /// The built-in scenario served when none is given; see the crate README.
-    pub fn builtin() -> Scenario {
-        builtin::scenario()
-    }
-}
+impl Scenario {}
 
 /// Adds durations without the panic of `Sum` on overflow.
 pub(crate) fn saturating_sum(durations: impl Iterator<Item = Duration>) -> Duration {
     durations.fold(Duration::ZERO, Duration::saturating_add)
-}
-
-mod builtin {
-    use super::*;
-
-    const FILE_GONE: &str =
-        "The uploaded file is no longer available; please upload the file again";
-
-    fn job(id: &str, name: &str, secs: u64, outcome: Outcome) -> JobSpec {
-        JobSpec {
-            id: ObjectId::new(id),
-            name: name.to_owned(),
-            action_type: None,
-            duration: Duration::from_secs(secs),
-            progress: Curve::Linear,
-            outcome,
-            dump_rows: None,
-            details: None,
-            cancellable: true,
-        }
-    }
-
-    fn process(id: &str, name: &str, actions: &[&str]) -> ProcessSpec {
-        ProcessSpec {
-            id: ObjectId::new(id),
-            name: name.to_owned(),
-            actions: actions.iter().map(|a| ObjectId::new(*a)).collect(),
-            duration: None,
-            progress: Curve::Linear,
-            outcome: None,
-            details: None,
-            cancellable: true,
-        }
-    }
-
-    pub(super) fn scenario() -> Scenario {
-        let file_gone = DetailSpec {
-            detail_type: "importFailedGeneralError".into(),
-            message: Some(FILE_GONE.into()),
-            occurrences: 0,
-            values: vec![Some("errorMessage".into()), Some(FILE_GONE.into())],
-        };
-        let imports = vec![
-            job(
-                "112000000001",
-                "Products from products.csv",
-                20,
-                Outcome::Success,
-            ),
-            JobSpec {
-                progress: Curve::Steps(4),
-                ..job(
-                    "112000000002",
-                    "Sales from sales.csv",
-                    20,
-                    Outcome::Warnings,
-                )
-            },
-            JobSpec {
-                dump_rows: Some(5),
-                ..job(
-                    "112000000003",
-                    "Customers from customers.csv",
-                    20,
-                    Outcome::Failure,
-                )
-            },
-            JobSpec {
-                details: Some(vec![file_gone]),
-                ..job(
-                    "112000000004",
-                    "Forecast from forecast.csv",
-                    5,
-                    Outcome::Failure,
-                )
-            },
-        ];
-        let exports = vec![
-            job("116000000001", "Revenue.csv", 10, Outcome::Success),
-            job("116000000002", "Plan.xls", 10, Outcome::Failure),
-            job("116000000004", "Summary.csv", 5, Outcome::Success),
-        ];
-        let actions = vec![
-            job("117000000001", "Delete old versions", 5, Outcome::Success),
-            JobSpec {
-                action_type: Some("ORDER_HIERARCHY".into()),
-                ..job("117000000002", "Sort products", 5, Outcome::Failure)
-            },
-            JobSpec {
-                cancellable: false,
-                progress: Curve::Stuck,
-                ..job(
-                    "117000000003",
-                    "Rebuild hierarchy (cannot cancel)",
-                    60,
-                    Outcome::Success,
-                )
-            },
-        ];
-        let processes = vec![
-            process(
-                "118000000001",
-                "Nightly load",
-                &["112000000001", "116000000001"],
-            ),
-            process(
-                "118000000002",
-                "Sales load (warnings)",
-                &["112000000002", "116000000001"],
-            ),
-            process(
-                "118000000003",
-                "Customer load (fails)",
-                &["112000000003", "116000000001"],
-            ),
-            process(
-                "118000000004",
-                "Forecast load (file gone)",
-                &["112000000004", "116000000004"],
-            ),
-            ProcessSpec {
-                outcome: Some(Outcome::UnsuccessfulWithoutEvidence),
-                ..process("118000000005", "Cleanup (no evidence)", &["117000000001"])
-            },
-        ];
-        Scenario {
-            users: vec![
-                User {
-                    name: "demo@runwait.local".into(),
-                    password: Some("demo".into()),
-                    certificate: None,
-                },
-                User {
-                    name: "certificate-user@runwait.local".into(),
-                    password: None,
-                    certificate: Some(CertificateMatch::Subject(
-                        "CN=runwait test user,O=runwait test".into(),
-                    )),
-                },
-            ],
-            token_ttl: default_token_ttl(),
-            dump_chunk_size: default_chunk_size(),
-            cancel_duration: default_cancel_duration(),
-            workspaces: vec![WorkspaceSpec {
-                id: WorkspaceId::new("8a81b09d5e8c6f27015e8d6c3f4a0b21"),
-                name: "Demo Workspace".into(),
-                models: vec![ModelSpec {
-                    id: ModelId::new("75A40874E6B64FA3AE0743278996850F"),
-                    name: "Demo Model".into(),
-                    imports,
-                    exports,
-                    actions,
-                    processes,
-                }],
-            }],
-            faults: Vec::new(),
-            oauth_clients: vec![OAuthClient {
-                client_id: "runwait-demo".into(),
-                user: "demo@runwait.local".into(),
-                refresh_token: "demo-refresh-token".into(),
-            }],
-        }
-    }
 }
 
 #[cfg(test)]
@@ -610,43 +379,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_scenario_is_valid() {
-        Scenario::builtin().validate().unwrap();
-    }
-
-    #[test]
     fn curves() {
         assert_eq!(Curve::Linear.at(0.25), 0.25);
         assert_eq!(Curve::Steps(4).at(0.49), 0.25);
         assert_eq!(Curve::Stuck.at(0.99), 0.0);
         assert_eq!(Curve::Linear.at(2.0), 1.0);
-    }
-
-    #[test]
-    fn validation_rejects_bad_ids_and_dangling_actions() {
-        let mut s = Scenario::builtin();
-        s.workspaces[0].models[0].imports[0].id = ObjectId::new("116000000009");
-        let err = s.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("`116000000009`") && err.contains("with the import prefix"),
-            "{err}"
-        );
-        let mut s = Scenario::builtin();
-        s.workspaces[0].models[0].processes[0]
-            .actions
-            .push(ObjectId::new("112999999999"));
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .to_string()
-                .contains("112999999999")
-        );
-        let mut s = Scenario::builtin();
-        s.workspaces[0].models[0].exports[0].dump_rows = Some(2);
-        let err = s.validate().unwrap_err().to_string();
-        assert!(
-            err.contains("`116000000001`: only imports have dumps"),
-            "{err}"
-        );
     }
 }
