@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use runwait_anaplan::{DumpSource, Error, TaskKind, TaskTarget};
 use runwait_core::catalog::NamedObject;
+use runwait_core::target::{DumpSource, TaskKind, TaskTarget};
 use runwait_core::{NestedSummary, ObjectId, TaskId};
 
-use crate::api::TaskApi;
+use crate::api::{ApiError, TaskApi};
 use crate::step::DumpFile;
 use crate::store::{sync_dir, temp_path};
 
@@ -63,13 +63,12 @@ pub(crate) async fn fetch(
     target: &TaskTarget,
     task: &TaskId,
     job: &DumpJob,
-) -> Result<DumpFile, Error> {
-    let write_error = |source| Error::Write {
-        request: runwait_anaplan::RequestLine {
-            method: "GET".into(),
-            path: job.path.display().to_string(),
-        },
-        source,
+) -> Result<DumpFile, ApiError> {
+    let write_error = |source: std::io::Error| {
+        ApiError::permanent(format!(
+            "writing the dump of GET {}: {source}",
+            job.path.display()
+        ))
     };
     if let Some(dir) = job.path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(write_error)?;
@@ -84,9 +83,10 @@ pub(crate) async fn fetch(
         Err(e) => {
             drop(file);
             let _ = tokio::fs::remove_file(&tmp).await;
-            return match e {
-                Error::NotFound { .. } => Ok(DumpFile::missing(job.object_id.clone(), true)),
-                e => Err(e),
+            return if e.is_not_found() {
+                Ok(DumpFile::missing(job.object_id.clone(), true))
+            } else {
+                Err(e)
             };
         }
     };

@@ -20,6 +20,8 @@
 //! What it is not: a workflow runner (ordering steps, `needs`, retries of failed steps
 //! belong to the host, such as the `runwait` CLI) or a place for output formatting.
 
+#[cfg(feature = "anaplan")]
+mod anaplan;
 mod api;
 mod budget;
 mod dumps;
@@ -29,7 +31,7 @@ mod run_and_wait;
 mod step;
 mod store;
 
-pub use api::TaskApi;
+pub use api::{ApiError, ApiErrorKind, TaskApi};
 pub use budget::RateBudget;
 pub use env::{TokioEnv, WaitEnv};
 pub use poll::{PollPolicy, Schedule, next_poll_at};

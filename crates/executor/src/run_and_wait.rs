@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use runwait_anaplan::{Error, StartOptions, TaskKind, TaskTarget};
+use runwait_core::target::{KnownTasks, StartOptions, TaskKind, TaskTarget};
 use runwait_core::{NestedSummary, Outcome, OutcomePolicy, Task, TaskId, TaskState, classify};
 use tokio::time::Instant;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use crate::api::TaskApi;
+use crate::api::{ApiError, ApiErrorKind, TaskApi};
 use crate::budget::RateBudget;
 use crate::dumps;
 use crate::env::{TokioEnv, WaitEnv};
@@ -226,8 +226,10 @@ fn record_result(span: &tracing::Span, result: &StepResult) {
     );
 }
 
-/// Downloads of one dump before it is reported as not downloaded.
-const DUMP_ATTEMPTS: usize = 3;
+/// Downloads of one dump before it is reported as not downloaded. The task API retries
+/// within a call; this one extra try of a whole download cut off half-way stays only
+/// until the client retries a broken dump chunk itself.
+const DUMP_ATTEMPTS: usize = 2;
 
 /// Why the remote task is being cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -268,8 +270,10 @@ impl Wait<'_> {
     }
 
     /// Lets the whole tenant slow down after a 429.
-    fn note(&self, error: &Error) {
-        if let (Some(budget), Error::RateLimited { retry_after, .. }) = (&self.step.budget, error) {
+    fn note(&self, error: &ApiError) {
+        if let (Some(budget), ApiErrorKind::RetryAfter(retry_after)) =
+            (&self.step.budget, error.kind())
+        {
             budget.slow_down(retry_after.unwrap_or(self.step.config.poll.min_interval));
         }
     }
@@ -304,7 +308,7 @@ impl Wait<'_> {
         self.wait().await
     }
 
-    fn record(&self, task_id: Option<TaskId>, known: runwait_anaplan::KnownTasks) -> StepRecord {
+    fn record(&self, task_id: Option<TaskId>, known: KnownTasks) -> StepRecord {
         StepRecord {
             workflow: self.ctx.workflow.clone(),
             step_id: self.ctx.step_id.clone(),
@@ -334,7 +338,7 @@ impl Wait<'_> {
             }) => {
                 self.admit(self.now()).await;
                 match self.api().status(self.target(), &task).await {
-                    Err(Error::NotFound { .. }) => {
+                    Err(e) if e.is_not_found() => {
                         tracing::warn!(task_id = %task, "the task of an earlier run is unknown to Anaplan; starting a new one");
                         self.fresh_start().await
                     }
@@ -380,11 +384,7 @@ impl Wait<'_> {
         }
     }
 
-    fn save(
-        &self,
-        task_id: Option<TaskId>,
-        known: runwait_anaplan::KnownTasks,
-    ) -> Result<(), String> {
+    fn save(&self, task_id: Option<TaskId>, known: KnownTasks) -> Result<(), String> {
         self.ctx
             .state
             .save(&self.record(task_id, known))
@@ -406,10 +406,7 @@ impl Wait<'_> {
         self.start(known).await
     }
 
-    async fn start(
-        &mut self,
-        known: runwait_anaplan::KnownTasks,
-    ) -> Result<Option<TaskId>, String> {
+    async fn start(&mut self, known: KnownTasks) -> Result<Option<TaskId>, String> {
         if self.ctx.cancel.is_cancelled() || self.ctx.detach.is_cancelled() {
             return Ok(None);
         }
@@ -543,7 +540,7 @@ impl Wait<'_> {
     /// One status request, in its own span (returned, for the decision that follows).
     /// `failed_before` is how many polls in a row failed before this one. The caller keeps
     /// the status in `last`.
-    async fn poll(&mut self, failed_before: u32) -> (tracing::Span, Result<Task, Error>) {
+    async fn poll(&mut self, failed_before: u32) -> (tracing::Span, Result<Task, ApiError>) {
         self.polls += 1;
         let span = tracing::info_span!(
             "anaplan.task.poll",
