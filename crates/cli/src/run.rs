@@ -12,8 +12,8 @@ use std::time::SystemTime;
 
 use runwait_anaplan::{Client, Error as ApiError, StartOptions, TaskTarget};
 use runwait_executor::{
-    EventSink, PollPolicy, RateBudget, RunAndWait, RunKey, StateStore, Step, StepContext,
-    StepOutcome, StepResult, TraceHook, WaitConfig,
+    EventSink, FileStore, PollPolicy, RateBudget, RunAndWait, RunKey, StateStore, Step,
+    StepContext, StepOutcome, StepResult, TraceHook, WaitConfig,
 };
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -290,21 +290,19 @@ impl Runner<'_> {
         spec: &StepSpec,
         budget: RateBudget,
     ) -> RunAndWait {
-        let poll = PollPolicy {
-            min_interval: self.workflow.poll.min_interval,
-            max_interval: self.workflow.poll.max_interval,
-            ..PollPolicy::default()
-        };
+        let poll = PollPolicy::default()
+            .with_min_interval(self.workflow.poll.min_interval)
+            .with_max_interval(self.workflow.poll.max_interval);
         let mut step = RunAndWait::new(api, target)
             .start_options(StartOptions {
                 locale_name: spec.locale.clone(),
                 mapping_parameters: spec.mapping_parameters.clone(),
             })
-            .config(WaitConfig {
-                poll,
-                outcome_policy: spec.policy,
-                ..WaitConfig::default()
-            })
+            .config(
+                WaitConfig::default()
+                    .with_poll(poll)
+                    .with_outcome_policy(spec.policy),
+            )
             .budget(budget)
             .trace_hook(Arc::new(OtelHook));
         if let Some(name) = name {
@@ -320,22 +318,20 @@ impl Runner<'_> {
         detach: &CancellationToken,
         updates: mpsc::UnboundedSender<Update>,
     ) -> StepContext {
-        StepContext {
-            step_id: spec.id.clone(),
-            workflow: self.workflow.name.clone(),
-            run_key: self.run_key.clone(),
-            cancel: abort.child_token(),
-            detach: detach.child_token(),
-            deadline: None,
-            state: StateStore::new(&self.args.state_dir),
-            out_dir: self.args.out_dir.clone(),
-            events: EventSink::new(move |step, event| {
+        let state: Arc<dyn StateStore> = Arc::new(FileStore::new(&self.args.state_dir));
+        StepContext::builder(spec.id.clone(), self.run_key.clone())
+            .workflow(self.workflow.name.clone())
+            .cancel(abort.child_token())
+            .detach(detach.child_token())
+            .state(state)
+            .out_dir(self.args.out_dir.clone())
+            .events(EventSink::new(move |step, event| {
                 let _ = updates.send(Update::Event {
                     step: step.to_owned(),
                     event,
                 });
-            }),
-        }
+            }))
+            .build()
     }
 
     fn finish(&self, reports: &HashMap<String, StepReport>, aborted: bool) -> Exit {
@@ -426,13 +422,14 @@ impl StepJob {
             let mut ctx = self.ctx.clone();
             if attempt > 1 {
                 // A retry is a new step run: its own record, so it starts a new task.
-                ctx.step_id = format!("{}.retry{}", self.spec.id, attempt - 1);
+                ctx = ctx.with_step_id(format!("{}.retry{}", self.spec.id, attempt - 1));
             }
             // An absurd timeout is no deadline rather than an overflow.
-            ctx.deadline = self
-                .spec
-                .timeout
-                .and_then(|t| tokio::time::Instant::now().checked_add(t));
+            let ctx = ctx.with_deadline(
+                self.spec
+                    .timeout
+                    .and_then(|t| tokio::time::Instant::now().checked_add(t)),
+            );
             let result: StepResult = self.step.run(ctx).await;
             let _ = self.updates.send(Update::End {
                 step: self.spec.id.clone(),
@@ -441,8 +438,8 @@ impl StepJob {
             let retryable = is_retryable(&result);
             if !retryable
                 || attempt > self.spec.retries
-                || self.ctx.cancel.is_cancelled()
-                || self.ctx.detach.is_cancelled()
+                || self.ctx.cancel().is_cancelled()
+                || self.ctx.detach().is_cancelled()
             {
                 return (
                     self.spec.id.clone(),

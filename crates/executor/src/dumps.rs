@@ -9,8 +9,8 @@ use runwait_core::target::{DumpSource, TaskKind, TaskTarget};
 use runwait_core::{NestedSummary, ObjectId, TaskId};
 
 use crate::api::{ApiError, TaskApi};
+use crate::atomic::{sync_dir, temp_path};
 use crate::step::DumpFile;
-use crate::store::{sync_dir, temp_path};
 
 /// One dump to fetch: which action, where to write it.
 pub(crate) struct DumpJob {

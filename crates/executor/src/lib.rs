@@ -23,9 +23,12 @@
 #[cfg(feature = "anaplan")]
 mod anaplan;
 mod api;
+mod atomic;
 mod budget;
+mod context;
 mod dumps;
 mod env;
+mod events;
 mod poll;
 mod run_and_wait;
 mod step;
@@ -33,8 +36,12 @@ mod store;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
 pub use budget::RateBudget;
+pub use context::{StepContext, StepContextBuilder};
 pub use env::{TokioEnv, WaitEnv};
+pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, next_poll_at};
 pub use run_and_wait::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
-pub use step::{DumpFile, EventSink, Step, StepContext, StepEvent, StepOutcome, StepResult};
-pub use store::{RunKey, StateStore, StepLock, StepRecord, StoreError};
+pub use step::{DumpFile, Step, StepOutcome, StepResult};
+pub use store::{
+    FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
+};

@@ -13,14 +13,18 @@ use tracing::field::Empty;
 
 use crate::api::{ApiError, ApiErrorKind, TaskApi};
 use crate::budget::RateBudget;
+use crate::context::StepContext;
 use crate::dumps;
 use crate::env::{TokioEnv, WaitEnv};
+use crate::events::StepEvent;
 use crate::poll::{PollPolicy, Schedule, next_poll_at};
-use crate::step::{DumpFile, Step, StepContext, StepEvent, StepOutcome, StepResult};
+use crate::step::{DumpFile, Step, StepOutcome, StepResult};
 use crate::store::StepRecord;
 
-/// How a wait behaves, beyond the poll schedule.
+/// How a wait behaves, beyond the poll schedule. Build it from the default with the
+/// `with_*` methods.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct WaitConfig {
     /// The poll schedule.
     pub poll: PollPolicy,
@@ -31,6 +35,32 @@ pub struct WaitConfig {
     /// How long the API may stay unreachable before the step ends as `error`
     /// (default 10 minutes); until then the wait goes on with backoff.
     pub unreachable_tolerance: Duration,
+}
+
+impl WaitConfig {
+    /// With the poll schedule.
+    pub fn with_poll(mut self, poll: PollPolicy) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// With the outcome policy.
+    pub fn with_outcome_policy(mut self, policy: OutcomePolicy) -> Self {
+        self.outcome_policy = policy;
+        self
+    }
+
+    /// With the cancel grace period.
+    pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// With the unreachable tolerance.
+    pub fn with_unreachable_tolerance(mut self, tolerance: Duration) -> Self {
+        self.unreachable_tolerance = tolerance;
+        self
+    }
 }
 
 impl Default for WaitConfig {
@@ -152,7 +182,7 @@ impl Step for RunAndWait {
     async fn run(&self, ctx: StepContext) -> StepResult {
         let span = step_span!(
             self.target.kind,
-            runwait.step.id = %ctx.step_id,
+            runwait.step.id = %ctx.step_id(),
             anaplan.kind = %self.target.kind,
             anaplan.object.id = %self.target.object,
             anaplan.object.name = self.object_name.as_deref().unwrap_or(""),
@@ -279,20 +309,15 @@ impl Wait<'_> {
     }
 
     fn emit(&self, event: StepEvent) {
-        self.ctx.events.emit(&self.ctx.step_id, event);
+        self.ctx.emit(event);
     }
 
     async fn run(mut self) -> StepResult {
         // Held to the end of the step: no other process works on this step run meanwhile.
-        let _lock =
-            match self
-                .ctx
-                .state
-                .lock(&self.ctx.workflow, &self.ctx.step_id, &self.ctx.run_key)
-            {
-                Ok(lock) => lock,
-                Err(e) => return self.result(StepOutcome::Error, e.to_string()),
-            };
+        let _lock = match self.ctx.state().lock(&self.ctx.key()).await {
+            Ok(lock) => lock,
+            Err(e) => return self.result(StepOutcome::Error, e.to_string()),
+        };
         let task_id = match self.start_or_reattach().await {
             Ok(Some(task)) => task,
             Ok(None) => {
@@ -309,23 +334,19 @@ impl Wait<'_> {
     }
 
     fn record(&self, task_id: Option<TaskId>, known: KnownTasks) -> StepRecord {
-        StepRecord {
-            workflow: self.ctx.workflow.clone(),
-            step_id: self.ctx.step_id.clone(),
-            run_key: self.ctx.run_key.clone(),
-            target: self.target().clone(),
-            known_tasks: known,
-            task_id,
-            traceparent: self.step.trace.traceparent(&tracing::Span::current()),
-        }
+        StepRecord::new(&self.ctx.key(), self.target().clone(), known)
+            .task_id(task_id)
+            .traceparent(self.step.trace.traceparent(&tracing::Span::current()))
     }
 
     /// The task to wait on: the one an earlier run started, the one a lost start
     /// created, or a new one. `Ok(None)` when aborted before anything was started.
     async fn start_or_reattach(&mut self) -> Result<Option<TaskId>, String> {
-        let store = &self.ctx.state;
-        let earlier = store
-            .load(&self.ctx.workflow, &self.ctx.step_id, &self.ctx.run_key)
+        let earlier = self
+            .ctx
+            .state()
+            .load(&self.ctx.key())
+            .await
             .map_err(|e| e.to_string())?
             .filter(|r| &r.target == self.target());
         if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
@@ -370,7 +391,7 @@ impl Wait<'_> {
                     .map_err(|e| e.to_string())?
                 {
                     Some(found) => {
-                        self.save(Some(found.task_id.clone()), known_tasks)?;
+                        self.save(Some(found.task_id.clone()), known_tasks).await?;
                         self.reattached = true;
                         self.emit(StepEvent::Reattached {
                             task_id: found.task_id.clone(),
@@ -384,15 +405,16 @@ impl Wait<'_> {
         }
     }
 
-    fn save(&self, task_id: Option<TaskId>, known: KnownTasks) -> Result<(), String> {
+    async fn save(&self, task_id: Option<TaskId>, known: KnownTasks) -> Result<(), String> {
         self.ctx
-            .state
+            .state()
             .save(&self.record(task_id, known))
+            .await
             .map_err(|e| e.to_string())
     }
 
     async fn fresh_start(&mut self) -> Result<Option<TaskId>, String> {
-        if self.ctx.cancel.is_cancelled() || self.ctx.detach.is_cancelled() {
+        if self.ctx.cancel().is_cancelled() || self.ctx.detach().is_cancelled() {
             return Ok(None);
         }
         self.admit(self.now()).await;
@@ -402,12 +424,12 @@ impl Wait<'_> {
             .await
             .map_err(|e| e.to_string())?;
         // Saved before the start: a crash after it can still find the task.
-        self.save(None, known.clone())?;
+        self.save(None, known.clone()).await?;
         self.start(known).await
     }
 
     async fn start(&mut self, known: KnownTasks) -> Result<Option<TaskId>, String> {
-        if self.ctx.cancel.is_cancelled() || self.ctx.detach.is_cancelled() {
+        if self.ctx.cancel().is_cancelled() || self.ctx.detach().is_cancelled() {
             return Ok(None);
         }
         let span = tracing::info_span!(
@@ -426,7 +448,7 @@ impl Wait<'_> {
             .map_err(|e| e.to_string())?;
         span.record("anaplan.task.id", started.task_id.as_str());
         span.record("runwait.adopted", started.adopted);
-        self.save(Some(started.task_id.clone()), known)?;
+        self.save(Some(started.task_id.clone()), known).await?;
         self.emit(StepEvent::Started {
             task_id: started.task_id.clone(),
             adopted: started.adopted,
@@ -451,22 +473,22 @@ impl Wait<'_> {
             None => next_poll_at(
                 self.now(),
                 self.step.config.poll.min_interval,
-                self.ctx.deadline,
+                self.ctx.deadline(),
             ),
         };
         loop {
             // A paused tenant budget must not hold up an abort or a detach either.
             tokio::select! {
                 biased;
-                _ = self.ctx.detach.cancelled() => return self.detached(),
-                _ = self.ctx.cancel.cancelled() => return self.cancel_remote(CancelCause::Abort).await,
+                _ = self.ctx.detach().cancelled() => return self.detached(),
+                _ = self.ctx.cancel().cancelled() => return self.cancel_remote(CancelCause::Abort).await,
                 _ = async {
                     self.step.env.sleep_until(next_at).await;
                     self.admit(next_at).await;
                 } => {}
             }
             let (span, polled) = self.poll(failed_in_a_row).await;
-            let past_deadline = self.ctx.deadline.is_some_and(|d| self.now() >= d);
+            let past_deadline = self.ctx.deadline().is_some_and(|d| self.now() >= d);
             match polled {
                 Ok(task) => {
                     unreachable_since = None;
@@ -529,7 +551,7 @@ impl Wait<'_> {
         let now = self.now();
         schedule.observe(now, progress);
         let delay = schedule.next_delay(&self.step.config.poll, self.step.env.random());
-        let next_at = next_poll_at(now, delay, self.ctx.deadline);
+        let next_at = next_poll_at(now, delay, self.ctx.deadline());
         span.record(
             "runwait.next_poll_delay_ms",
             (next_at - now).as_millis() as i64,
@@ -603,7 +625,7 @@ impl Wait<'_> {
             let at = (self.now() + self.step.config.poll.min_interval).min(grace_end);
             tokio::select! {
                 biased;
-                _ = self.ctx.detach.cancelled() => return self.detached(),
+                _ = self.ctx.detach().cancelled() => return self.detached(),
                 _ = self.step.env.sleep_until(at) => {}
             }
             self.admit(at).await;
@@ -663,7 +685,7 @@ impl Wait<'_> {
             (CancelCause::Timeout, completed) => {
                 let after = self
                     .ctx
-                    .deadline
+                    .deadline()
                     .map(|d| d.saturating_duration_since(self.began).as_secs())
                     .unwrap_or(0);
                 match completed {
@@ -726,7 +748,7 @@ impl Wait<'_> {
         let Some(task_id) = &self.task_id else {
             return Vec::new();
         };
-        let dir = self.ctx.out_dir.join(&self.ctx.step_id);
+        let dir = self.ctx.out_dir().join(self.ctx.step_id());
         let needs_names = self.target().kind == TaskKind::Process
             && actions
                 .iter()
