@@ -27,20 +27,20 @@ mod atomic;
 mod budget;
 mod context;
 mod dumps;
+mod engine;
 mod env;
 mod events;
 mod poll;
-mod run_and_wait;
 mod step;
 mod store;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
 pub use budget::RateBudget;
 pub use context::{StepContext, StepContextBuilder};
+pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, next_poll_at};
-pub use run_and_wait::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use step::{DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
