@@ -95,10 +95,16 @@ pub(crate) async fn fetch(
     tokio::fs::rename(&tmp, &job.path)
         .await
         .map_err(write_error)?;
-    sync_dir(&job.path).map_err(write_error)?;
+    // The directory sync and the count read the disk: off the async workers.
+    let path = job.path.clone();
+    let (synced, counted) =
+        tokio::task::spawn_blocking(move || (sync_dir(&path), count_rows(&path)))
+            .await
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+    synced.map_err(write_error)?;
     // The file is on disk whatever the counting says: a row it cannot read only costs
     // the counts.
-    let (error_rows, warning_rows) = count_rows(&job.path).unwrap_or_else(|e| {
+    let (error_rows, warning_rows) = counted.unwrap_or_else(|e| {
         tracing::warn!(error = %e, path = %job.path.display(), "cannot count the rows of the dump");
         (0, 0)
     });
