@@ -123,6 +123,8 @@ impl Display {
                 None if d.gone => format!("dump of {} is gone (404)", d.object_id),
                 None => format!("dump of {} could not be downloaded", d.object_id),
             },
+            // An event a newer executor added: nothing to show until the display knows it.
+            _ => return,
         };
         match self.bars.get_mut(step) {
             Some((bar, task)) => {

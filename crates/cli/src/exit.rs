@@ -42,7 +42,8 @@ impl Exit {
             StepOutcome::Failed => Exit::Failed,
             StepOutcome::TimedOut => Exit::TimedOut,
             StepOutcome::Cancelled | StepOutcome::Detached => Exit::Cancelled,
-            StepOutcome::Error => Exit::Unreachable,
+            // Errors, and any outcome a newer executor adds, exit as unreachable.
+            _ => Exit::Unreachable,
         }
     }
 

@@ -61,21 +61,19 @@ fn step(
     spec: &StepSpec,
     budget: RateBudget,
 ) -> RunAndWait {
-    let poll = PollPolicy {
-        min_interval: workflow.poll.min_interval,
-        max_interval: workflow.poll.max_interval,
-        ..PollPolicy::default()
-    };
+    let poll = PollPolicy::default()
+        .with_min_interval(workflow.poll.min_interval)
+        .with_max_interval(workflow.poll.max_interval);
     let mut step = RunAndWait::new(api, target)
         .start_options(StartOptions {
             locale_name: spec.locale.clone(),
             mapping_parameters: spec.mapping_parameters.clone(),
         })
-        .config(WaitConfig {
-            poll,
-            outcome_policy: spec.policy,
-            ..WaitConfig::default()
-        })
+        .config(
+            WaitConfig::default()
+                .with_poll(poll)
+                .with_outcome_policy(spec.policy),
+        )
         .budget(budget)
         .trace_hook(Arc::new(OtelHook));
     if let Some(name) = name {

@@ -9,19 +9,20 @@
 //! running and recorded in the state store for a rerun with the same `--run-key`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use runwait_executor::{RunKey, StateStore};
+use runwait_executor::{FileStore, RunKey};
 use runwait_runner::{Node, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use runwait_workflow::connect::{ConnectError, connect};
 use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, summary};
+use runwait_workflow::connect::{ConnectError, connect};
 use runwait_workflow::model::Workflow;
 
 /// Arguments of `runwait run`.
@@ -151,7 +152,7 @@ impl Run<'_> {
         let (events, mut rx) = RunEventSink::channel();
         let runner = Runner::builder(self.workflow.name.as_str(), self.run_key.clone())
             .max_parallel(self.args.max_parallel)
-            .state(StateStore::new(&self.args.state_dir))
+            .state(Arc::new(FileStore::new(&self.args.state_dir)))
             .out_dir(&self.args.out_dir)
             .cancel(abort)
             .detach(detach)

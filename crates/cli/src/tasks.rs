@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use runwait_executor::StateStore;
+use runwait_executor::{FileStore, StateStore};
 
 use crate::exit::Exit;
 use runwait_workflow::connect::connect;
@@ -25,7 +25,11 @@ pub fn run(args: &Args) -> Exit {
         Ok(w) => w,
         Err(exit) => return exit,
     };
-    let records = match StateStore::new(&args.state_dir).list() {
+    let runtime = match crate::runtime() {
+        Ok(rt) => rt,
+        Err(exit) => return exit,
+    };
+    let records = match runtime.block_on(FileStore::new(&args.state_dir).list()) {
         Ok(records) => records,
         Err(e) => {
             eprintln!("runwait: {e}");
@@ -52,10 +56,6 @@ pub fn run(args: &Args) -> Exit {
         );
         return Exit::Success;
     }
-    let runtime = match crate::runtime() {
-        Ok(rt) => rt,
-        Err(exit) => return exit,
-    };
     runtime.block_on(async {
         // An embedded simulator lives only as long as its run: nothing to ask.
         let live = match &workflow.connection {

@@ -115,7 +115,7 @@ pub struct OutcomePolicy {
 }
 
 /// Why a step failed or carries warnings: one message about one object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// The action (or the task's own object) the message is about.
     pub object_id: Option<ObjectId>,
@@ -397,7 +397,7 @@ fn describe_problem_rows(counts: &RowCounts) -> String {
 }
 
 /// One action's result, for reports: what ran, whether it worked, its counts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NestedSummary {
     /// The action.
     pub object_id: Option<ObjectId>,

@@ -353,7 +353,7 @@ macro_rules! row_counts {
         /// Row counts read from a detail's `values`. Known keys get a field; any other
         /// numeric value (such as `fileSize`) is kept in [`other`](RowCounts::other)
         /// under its wire name.
-        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
         pub struct RowCounts {
             $(
                 #[doc = concat!("`", $wire, "`")]

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use runwait_anaplan::{BasicAuth, Client, Endpoints, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
-    EventSink, PollPolicy, RunAndWait, RunKey, StateStore, Step, StepContext, StepEvent, WaitConfig,
+    EventSink, FileStore, PollPolicy, RunAndWait, Step, StepContext, StepEvent, WaitConfig,
 };
 use runwait_sim::{Scenario, SimConfig, Simulator};
-use tokio_util::sync::CancellationToken;
 
 const WORKSPACE: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
 const MODEL: &str = "75A40874E6B64FA3AE0743278996850F";
@@ -28,15 +27,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?,
     );
     // Anaplan asks for 5 s between polls; the simulator's time runs 60 times faster.
-    let config = WaitConfig {
-        poll: PollPolicy {
-            min_interval: Duration::from_millis(100),
-            max_interval: Duration::from_secs(1),
-            ..PollPolicy::default()
-        },
-        ..WaitConfig::default()
-    };
-    let work = std::env::temp_dir().join("runwait-example");
+    let config = WaitConfig::default().with_poll(
+        PollPolicy::default()
+            .with_min_interval(Duration::from_millis(100))
+            .with_max_interval(Duration::from_secs(1)),
+    );
+    // Progress arrives on a channel; a task of the host prints it.
+    let (events, mut progress) = EventSink::channel();
+    let printer = tokio::spawn(async move {
+        while let Some((step, event)) = progress.recv().await {
+            if let StepEvent::Polled {
+                state, progress, ..
+            } = event
+            {
+                println!("  {step}: {state} {:.0}%", progress.unwrap_or(0.0) * 100.0);
+            }
+        }
+    });
+    let state = Arc::new(FileStore::new(work_dir().join("state")));
     let steps = [
         ("nightly_load", "118000000001"),
         ("customer_load", "118000000003"),
@@ -47,24 +55,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             TaskTarget::new(WORKSPACE, MODEL, TaskKind::Process, process),
         )
         .config(config);
-        let ctx = StepContext {
-            step_id: step_id.to_owned(),
-            workflow: "example".to_owned(),
-            run_key: RunKey::new(format!("{}", std::process::id())),
-            cancel: CancellationToken::new(),
-            detach: CancellationToken::new(),
-            deadline: None,
-            state: StateStore::new(work.join("state")),
-            out_dir: work.join("out"),
-            events: EventSink::new(|step, event| {
-                if let StepEvent::Polled {
-                    state, progress, ..
-                } = event
-                {
-                    println!("  {step}: {state} {:.0}%", progress.unwrap_or(0.0) * 100.0);
-                }
-            }),
-        };
+        let ctx = StepContext::builder(step_id, format!("{}", std::process::id()))
+            .workflow("example")
+            .state(state.clone())
+            .out_dir(work_dir().join("out"))
+            .events(events.clone())
+            .build();
         let result = step.run(ctx).await;
         println!(
             "{step_id}: {} after {} polls: {}",
@@ -80,6 +76,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             break;
         }
     }
+    drop(events);
+    printer.await?;
     sim.shutdown().await;
     Ok(())
+}
+
+fn work_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("runwait-example")
 }

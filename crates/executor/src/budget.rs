@@ -1,184 +1,201 @@
 //! The shared rate budget of a tenant: every request of every wait in the process goes
-//! through it, so the aggregate never exceeds the quota (GCRA, from `governor`).
+//! through it, so the aggregate never exceeds the quota.
 //!
 //! It is also the scheduler of the waits: requests queue by the time they became due,
-//! and one dispatcher hands out permits earliest-due first, so a wait whose estimated
-//! completion is due does not starve behind a crowd of blind polls. A 429 from Anaplan
-//! pauses the whole tenant, not only the wait that got it.
+//! and permits go earliest-due first, so a wait whose estimated completion is due does
+//! not starve behind a crowd of blind polls. A 429 from Anaplan pauses the whole tenant,
+//! not only the wait that got it.
+//!
+//! How: no task of its own. The waiters drive the dispatch themselves: they queue in a
+//! shared ordered map under a mutex; the one at the head sleeps (on the injected
+//! [`WaitEnv`] clock) until the next free slot, takes it and wakes the next head. Slots
+//! are reserved arithmetically (GCRA without burst: one every `1/rate`), so a head that
+//! wakes a little late (timer resolution) hands out the slots already due at once, and
+//! high rates are delivered accurately instead of one permit per timer wake.
 //!
 //! What it counts: each call a step makes (list, start, status, cancel, a dump download).
 //! What it does not: the client's own retries inside one call and its logins, which are
 //! few and bounded by the client's retry policy; size the budget with that margin
 //! (runwait's default of 10 per second is a sixth of Anaplan's 600 per minute).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::num::NonZeroU32;
-use std::ops::Add;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use governor::clock::{Clock, Reference};
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// A tokio instant for governor, so the budget follows paused time in tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct TokioInstant(Instant);
-
-impl Add<Nanos> for TokioInstant {
-    type Output = Self;
-
-    fn add(self, other: Nanos) -> Self {
-        TokioInstant(self.0 + Duration::from(other))
-    }
-}
-
-impl Reference for TokioInstant {
-    fn duration_since(&self, earlier: Self) -> Nanos {
-        self.0.saturating_duration_since(earlier.0).into()
-    }
-
-    fn saturating_sub(&self, duration: Nanos) -> Self {
-        TokioInstant(
-            self.0
-                .checked_sub(Duration::from(duration))
-                .unwrap_or(self.0),
-        )
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = TokioInstant;
-
-    fn now(&self) -> TokioInstant {
-        TokioInstant(Instant::now())
-    }
-}
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
-
-/// A request waiting for a permit: earliest due first, then first come.
-struct Waiter {
-    due: Instant,
-    seq: u64,
-    grant: oneshot::Sender<()>,
-}
-
-impl PartialEq for Waiter {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due, self.seq) == (other.due, other.seq)
-    }
-}
-impl Eq for Waiter {}
-impl PartialOrd for Waiter {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Waiter {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.due, self.seq).cmp(&(other.due, other.seq))
-    }
-}
+use crate::env::{TokioEnv, WaitEnv};
 
 /// The longest pause of a tenant after a 429.
 const MAX_PAUSE: Duration = Duration::from_secs(5 * 60);
 
-/// The rate budget of one tenant. Clones share it.
-#[derive(Clone, Debug)]
-pub struct RateBudget {
-    queue: mpsc::UnboundedSender<Waiter>,
-    seq: Arc<AtomicU64>,
-    paused_until: Arc<Mutex<Option<Instant>>>,
+/// How late a slot may be taken and still count as its own time rather than now: the
+/// timer's resolution. A head woken this late catches up; an idle budget does not
+/// bank slots for a burst.
+const CATCH_UP: Duration = Duration::from_millis(1);
+
+/// A queued request: earliest due first, then first come.
+type Key = (Instant, u64);
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// The waiters, each with its own wake-up (a stored permit, so none is lost).
+    waiting: BTreeMap<Key, Arc<Notify>>,
+    /// The theoretical time of the next slot (GCRA's TAT); `None` before the first.
+    next_slot: Option<Instant>,
+    /// A 429 pauses everyone until then.
+    paused_until: Option<Instant>,
+    seq: u64,
+}
+
+impl Queue {
+    /// Wakes whoever is at the head now.
+    fn wake_head(&self) {
+        if let Some(notify) = self.waiting.values().next() {
+            notify.notify_one();
+        }
+    }
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    interval: Duration,
     per_second: u32,
+    env: Arc<dyn WaitEnv>,
+}
+
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The rate budget of one tenant. Clones share it.
+#[derive(Clone)]
+pub struct RateBudget {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateBudget")
+            .field("per_second", &self.shared.per_second)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Takes a request out of the queue if its future is dropped before its permit.
+struct Queued<'a> {
+    shared: &'a Shared,
+    key: Option<Key>,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut queue = self.shared.queue();
+            queue.waiting.remove(&key);
+            queue.wake_head();
+        }
+    }
 }
 
 impl RateBudget {
     /// `per_second` requests per second at most (Anaplan's tenant limit is 600 per
-    /// minute; runwait's default is 10 per second). Bursts are not allowed: permits are
-    /// spread evenly. Must be called inside a tokio runtime.
+    /// minute; runwait's default is 10 per second), on tokio's clock. Bursts are not
+    /// allowed: permits are spread evenly. Spawns nothing; works outside a runtime too
+    /// (only [`acquire`](Self::acquire) needs one to sleep).
     pub fn per_second(per_second: u32) -> Self {
-        let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-        let limiter = RateLimiter::direct_with_clock(
-            Quota::per_second(rate).allow_burst(NonZeroU32::MIN),
-            TokioClock,
-        );
-        let (tx, rx) = mpsc::unbounded_channel();
-        let paused_until = Arc::new(Mutex::new(None));
-        tokio::spawn(dispatch(limiter, rx, paused_until.clone()));
+        RateBudget::with_env(per_second, Arc::new(TokioEnv::new()))
+    }
+
+    /// Like [`per_second`](Self::per_second), sleeping on `env`'s clock.
+    pub fn with_env(per_second: u32, env: Arc<dyn WaitEnv>) -> Self {
+        let per_second = per_second.max(1);
         RateBudget {
-            queue: tx,
-            seq: Arc::new(AtomicU64::new(0)),
-            paused_until,
-            per_second: rate.get(),
+            shared: Arc::new(Shared {
+                queue: Mutex::default(),
+                interval: Duration::from_secs(1) / per_second,
+                per_second,
+                env,
+            }),
         }
     }
 
     /// The quota.
     pub fn rate(&self) -> u32 {
-        self.per_second
+        self.shared.per_second
     }
 
-    /// Waits for a permit for a request that became due at `due`.
+    /// Waits for a permit for a request that became due at `due`. Dropping the future
+    /// leaves the queue.
     pub async fn acquire(&self, due: Instant) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let (grant, granted) = oneshot::channel();
-        if self.queue.send(Waiter { due, seq, grant }).is_ok() {
-            // The dispatcher only stops when every budget handle is gone.
-            let _ = granted.await;
+        let shared = &*self.shared;
+        let notify = Arc::new(Notify::new());
+        let key = {
+            let mut queue = shared.queue();
+            queue.seq += 1;
+            let key = (due, queue.seq);
+            queue.waiting.insert(key, notify.clone());
+            key
+        };
+        let mut queued = Queued {
+            shared,
+            key: Some(key),
+        };
+        loop {
+            let sleep_until = {
+                let mut queue = shared.queue();
+                let head = queue.waiting.keys().next().copied();
+                if head == Some(key) {
+                    let now = shared.env.now();
+                    let gate = match (queue.next_slot, queue.paused_until) {
+                        (Some(slot), Some(paused)) => Some(slot.max(paused)),
+                        (slot, paused) => slot.or(paused),
+                    };
+                    match gate {
+                        Some(at) if at > now => Some(at),
+                        _ => {
+                            // Taken at its own time when only a timer tick late, so the
+                            // rate holds; at now after an idle spell, so no burst.
+                            let slot = match queue.next_slot {
+                                Some(slot) if now.saturating_duration_since(slot) <= CATCH_UP => {
+                                    slot
+                                }
+                                _ => now,
+                            };
+                            queue.next_slot = Some(slot + shared.interval);
+                            queue.waiting.remove(&key);
+                            queued.key = None;
+                            queue.wake_head();
+                            return;
+                        }
+                    }
+                } else {
+                    None
+                }
+            };
+            match sleep_until {
+                // The head sleeps to its slot, unless a newcomer due earlier takes the head.
+                Some(at) => {
+                    tokio::select! {
+                        _ = shared.env.sleep_until(at) => {}
+                        _ = notify.notified() => {}
+                    }
+                }
+                None => notify.notified().await,
+            }
         }
     }
 
     /// Pauses every request of the tenant for `wait` (a 429's `Retry-After`), at most
     /// five minutes.
     pub fn slow_down(&self, wait: Duration) {
-        let until = Instant::now() + wait.min(MAX_PAUSE);
-        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
-        *paused = Some(paused.map_or(until, |p| p.max(until)));
-    }
-}
-
-async fn dispatch(
-    limiter: Limiter,
-    mut incoming: mpsc::UnboundedReceiver<Waiter>,
-    paused: Arc<Mutex<Option<Instant>>>,
-) {
-    let mut queue: BinaryHeap<Reverse<Waiter>> = BinaryHeap::new();
-    loop {
-        while let Ok(w) = incoming.try_recv() {
-            queue.push(Reverse(w));
-        }
-        if queue.is_empty() {
-            match incoming.recv().await {
-                Some(w) => queue.push(Reverse(w)),
-                None => return,
-            }
-            continue;
-        }
-        let pause = *paused.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(until) = pause.filter(|u| *u > Instant::now()) {
-            tokio::time::sleep_until(until).await;
-            continue;
-        }
-        if let Err(not_until) = limiter.check() {
-            tokio::time::sleep(not_until.wait_time_from(TokioClock.now())).await;
-            continue;
-        }
-        // The permit goes to the most overdue request still waiting.
-        while let Some(Reverse(w)) = queue.pop() {
-            if w.grant.send(()).is_ok() {
-                break;
-            }
-        }
+        let until = self.shared.env.now() + wait.min(MAX_PAUSE);
+        let mut queue = self.shared.queue();
+        queue.paused_until = Some(queue.paused_until.map_or(until, |p| p.max(until)));
     }
 }
 
@@ -227,5 +244,47 @@ mod tests {
         let before = Instant::now();
         budget.acquire(Instant::now()).await;
         assert!(Instant::now() - before >= Duration::from_secs(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_thousand_permits_at_a_thousand_a_second_take_one_second() {
+        let budget = RateBudget::per_second(1000);
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for _ in 0..1000 {
+            let budget = budget.clone();
+            handles.push(tokio::spawn(async move {
+                budget.acquire(start).await;
+                Instant::now()
+            }));
+        }
+        let mut last = start;
+        for h in handles {
+            last = last.max(h.await.unwrap());
+        }
+        // The first at once, the 1000th 999 slots of 1 ms later.
+        let took = last - start;
+        assert!(
+            took >= Duration::from_millis(999) && took <= Duration::from_millis(1010),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_request_leaves_the_queue() {
+        let budget = RateBudget::per_second(1);
+        budget.acquire(Instant::now()).await;
+        // Queued behind the slot, then given up: the next request is not held behind it.
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(10), budget.acquire(Instant::now()));
+        assert!(gave_up.await.is_err());
+        let before = Instant::now();
+        budget.acquire(Instant::now()).await;
+        assert!(Instant::now() - before <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_budget_is_built_outside_a_runtime() {
+        assert_eq!(RateBudget::per_second(0).rate(), 1);
     }
 }

@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use runwait_anaplan::{DumpSource, Error, TaskKind, TaskTarget};
 use runwait_core::catalog::NamedObject;
+use runwait_core::target::{DumpSource, TaskKind, TaskTarget};
 use runwait_core::{NestedSummary, ObjectId, TaskId};
 
-use crate::api::TaskApi;
+use crate::api::{ApiError, TaskApi};
+use crate::atomic::{sync_dir, temp_path};
 use crate::step::DumpFile;
-use crate::store::{sync_dir, temp_path};
 
 /// One dump to fetch: which action, where to write it.
 pub(crate) struct DumpJob {
@@ -63,13 +63,12 @@ pub(crate) async fn fetch(
     target: &TaskTarget,
     task: &TaskId,
     job: &DumpJob,
-) -> Result<DumpFile, Error> {
-    let write_error = |source| Error::Write {
-        request: runwait_anaplan::RequestLine {
-            method: "GET".into(),
-            path: job.path.display().to_string(),
-        },
-        source,
+) -> Result<DumpFile, ApiError> {
+    let write_error = |source: std::io::Error| {
+        ApiError::permanent(format!(
+            "writing the dump of GET {}: {source}",
+            job.path.display()
+        ))
     };
     if let Some(dir) = job.path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(write_error)?;
@@ -84,9 +83,10 @@ pub(crate) async fn fetch(
         Err(e) => {
             drop(file);
             let _ = tokio::fs::remove_file(&tmp).await;
-            return match e {
-                Error::NotFound { .. } => Ok(DumpFile::missing(job.object_id.clone(), true)),
-                e => Err(e),
+            return if e.is_not_found() {
+                Ok(DumpFile::missing(job.object_id.clone(), true))
+            } else {
+                Err(e)
             };
         }
     };
@@ -95,10 +95,16 @@ pub(crate) async fn fetch(
     tokio::fs::rename(&tmp, &job.path)
         .await
         .map_err(write_error)?;
-    sync_dir(&job.path).map_err(write_error)?;
+    // The directory sync and the count read the disk: off the async workers.
+    let path = job.path.clone();
+    let (synced, counted) =
+        tokio::task::spawn_blocking(move || (sync_dir(&path), count_rows(&path)))
+            .await
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
+    synced.map_err(write_error)?;
     // The file is on disk whatever the counting says: a row it cannot read only costs
     // the counts.
-    let (error_rows, warning_rows) = count_rows(&job.path).unwrap_or_else(|e| {
+    let (error_rows, warning_rows) = counted.unwrap_or_else(|e| {
         tracing::warn!(error = %e, path = %job.path.display(), "cannot count the rows of the dump");
         (0, 0)
     });

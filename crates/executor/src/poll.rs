@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The knobs of the schedule.
+/// The knobs of the schedule. Build it from the default with the `with_*` methods.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct PollPolicy {
     /// The shortest delay between two polls of one task (default 5 s; lower it only for
     /// the simulator).
@@ -34,6 +35,32 @@ pub struct PollPolicy {
     pub growth: f64,
     /// Relative jitter, 0 to 1 (default 0.1: ±10 %).
     pub jitter: f64,
+}
+
+impl PollPolicy {
+    /// With the shortest delay between two polls.
+    pub fn with_min_interval(mut self, interval: Duration) -> Self {
+        self.min_interval = interval;
+        self
+    }
+
+    /// With the longest delay.
+    pub fn with_max_interval(mut self, interval: Duration) -> Self {
+        self.max_interval = interval;
+        self
+    }
+
+    /// With the growth of the blind delay per poll.
+    pub fn with_growth(mut self, growth: f64) -> Self {
+        self.growth = growth;
+        self
+    }
+
+    /// With the relative jitter (0 to 1).
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
 }
 
 impl Default for PollPolicy {

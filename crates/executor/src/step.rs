@@ -2,16 +2,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runwait_core::{NestedSummary, ObjectId, Outcome, Reason, TaskId, TaskState};
-use serde::Serialize;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use serde::{Deserialize, Serialize};
 
-use crate::store::{RunKey, StateStore};
+use crate::context::StepContext;
 
 /// What a pipeline runner embeds: one unit of work with a clear outcome.
 #[async_trait]
@@ -21,33 +18,10 @@ pub trait Step: Send + Sync {
     async fn run(&self, ctx: StepContext) -> StepResult;
 }
 
-/// Everything a step gets from its runner.
-#[derive(Clone)]
-pub struct StepContext {
-    /// The step's id in its workflow (`load_actuals`).
-    pub step_id: String,
-    /// The workflow's name, part of the state-store key.
-    pub workflow: String,
-    /// The run's key: a rerun with the same key reattaches instead of starting again.
-    pub run_key: RunKey,
-    /// Fires when the user aborts: the remote task is cancelled, then `cancelled`.
-    pub cancel: CancellationToken,
-    /// Fires to stop waiting without cancelling: the task keeps running and stays in
-    /// the state store for a rerun; the outcome is `detached`.
-    pub detach: CancellationToken,
-    /// When the step times out: the remote task is cancelled, then `timed_out`.
-    pub deadline: Option<Instant>,
-    /// Where started tasks are remembered for reattaching.
-    pub state: StateStore,
-    /// Where failure dumps go (`<out_dir>/<step_id>/…`).
-    pub out_dir: PathBuf,
-    /// Progress for the runner's display.
-    pub events: EventSink,
-}
-
 /// The outcome of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StepOutcome {
     /// Complete and successful.
     Succeeded,
@@ -107,7 +81,8 @@ impl fmt::Display for StepOutcome {
 }
 
 /// A failure dump of one action, as written to disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DumpFile {
     /// The action whose dump it is.
     pub object_id: ObjectId,
@@ -142,8 +117,10 @@ impl DumpFile {
     }
 }
 
-/// What a step ended with.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What a step ended with. Serializes (and deserializes) with serde, so a host can store
+/// or send it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StepResult {
     /// The outcome.
     pub outcome: StepOutcome,
@@ -192,67 +169,50 @@ impl StepResult {
     }
 }
 
-/// What a step tells its runner while it runs.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StepEvent {
-    /// A task was started (or a lost start adopted).
-    Started {
-        /// The task.
-        task_id: TaskId,
-        /// True when the start's reply was lost and the task found in the list.
-        adopted: bool,
-    },
-    /// The step waits on a task an earlier run started.
-    Reattached {
-        /// The task.
-        task_id: TaskId,
-    },
-    /// A status poll answered.
-    Polled {
-        /// The state seen.
-        state: TaskState,
-        /// The progress seen (0.0 to 1.0).
-        progress: Option<f64>,
-        /// Anaplan's free-text step ("Processing ...").
-        current_step: Option<String>,
-        /// When the next poll is due.
-        next_poll_in: Duration,
-    },
-    /// A status poll failed for now; the wait goes on.
-    PollFailed {
-        /// Why.
-        message: String,
-    },
-    /// The remote task is being cancelled (timeout or abort).
-    Cancelling,
-    /// A dump was written (or found gone).
-    Dump(DumpFile),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runwait_core::RowCounts;
 
-/// Where a step sends its [`StepEvent`]s.
-#[derive(Clone)]
-pub struct EventSink(Arc<EventFn>);
-
-type EventFn = dyn Fn(&str, StepEvent) + Send + Sync;
-
-impl EventSink {
-    /// Calls `f(step_id, event)` for each event.
-    pub fn new(f: impl Fn(&str, StepEvent) + Send + Sync + 'static) -> Self {
-        EventSink(Arc::new(f))
-    }
-
-    /// Drops every event.
-    pub fn none() -> Self {
-        EventSink::new(|_, _| {})
-    }
-
-    pub(crate) fn emit(&self, step_id: &str, event: StepEvent) {
-        (self.0)(step_id, event)
-    }
-}
-
-impl fmt::Debug for EventSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EventSink")
+    #[test]
+    fn a_result_round_trips_through_json() {
+        let counts = RowCounts {
+            success_row_count: Some(4),
+            other: [("fileSize".to_owned(), 120)].into(),
+            ..RowCounts::default()
+        };
+        let mut result = StepResult::without_task(
+            StepOutcome::SucceededWithWarnings,
+            "succeeded_with_warnings: 1 row rejected",
+            Duration::from_millis(1500),
+        );
+        result.task_id = Some(TaskId::new("A1B2"));
+        result.task_state = Some(TaskState::Complete);
+        result.successful = Some(true);
+        result.reattached = true;
+        result.polls = 3;
+        result.nested = vec![NestedSummary {
+            object_id: Some(ObjectId::new("112000000003")),
+            object_name: Some("Customers".into()),
+            successful: true,
+            failure_dump_available: true,
+            counts,
+        }];
+        result.dumps = vec![
+            DumpFile {
+                path: Some(PathBuf::from("out/load/1-112000000003-Customers.csv")),
+                bytes: 42,
+                error_rows: 1,
+                ..DumpFile::missing(ObjectId::new("112000000003"), false)
+            },
+            DumpFile::missing(ObjectId::new("112000000004"), true),
+        ];
+        let json = serde_json::to_string(&result).unwrap();
+        let back: StepResult = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, result);
+        assert!(
+            json.contains(r#""outcome":"succeeded_with_warnings""#),
+            "{json}"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::*;
 use runwait_anaplan::{StartOptions, TaskKind};
 use runwait_core::{TaskId, TaskState};
-use runwait_executor::{RunKey, Step, StepOutcome, StepRecord, TraceHook};
+use runwait_executor::{Step, StepKey, StepOutcome, StepRecord, TraceHook};
 use runwait_sim::{Curve, Scenario};
 use tokio::time::Instant;
 
@@ -24,8 +24,8 @@ fn deletes(h: &Harness) -> usize {
 #[tokio::test(start_paused = true)]
 async fn the_deadline_gets_a_last_poll_then_a_cancel() {
     let h = harness(hour_long()).await;
-    let mut ctx = h.ctx("slow", "r1");
-    ctx.deadline = Some(Instant::now() + Duration::from_secs(600));
+    let ctx = h.ctx("slow", "r1");
+    let ctx = ctx.with_deadline(Some(Instant::now() + Duration::from_secs(600)));
     let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::TimedOut, "{}", result.message);
     assert_eq!(result.task_state, Some(TaskState::Cancelled));
@@ -55,7 +55,7 @@ async fn the_deadline_gets_a_last_poll_then_a_cancel() {
 async fn an_abort_cancels_the_remote_task() {
     let h = harness(hour_long()).await;
     let ctx = h.ctx("slow", "r1");
-    fire_after(&ctx.cancel, 30);
+    fire_after(ctx.cancel(), 30);
     let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
     assert_eq!(result.task_state, Some(TaskState::Cancelled));
@@ -76,7 +76,7 @@ async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
     // 117000000003 cannot be cancelled: it runs 60 s and completes.
     let h = harness(Scenario::builtin()).await;
     let ctx = h.ctx("rebuild", "r1");
-    fire_after(&ctx.cancel, 20);
+    fire_after(ctx.cancel(), 20);
     let result = h.step(TaskKind::Action, "117000000003").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
     assert_eq!(result.task_state, Some(TaskState::Complete));
@@ -86,8 +86,8 @@ async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
         result.message
     );
 
-    let mut ctx = h.ctx("rebuild-timeout", "r1");
-    ctx.deadline = Some(Instant::now() + Duration::from_secs(20));
+    let ctx = h.ctx("rebuild-timeout", "r1");
+    let ctx = ctx.with_deadline(Some(Instant::now() + Duration::from_secs(20)));
     let result = h.step(TaskKind::Action, "117000000003").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::TimedOut);
     assert_eq!(result.task_state, Some(TaskState::Complete));
@@ -104,7 +104,7 @@ async fn a_task_that_cannot_roll_back_reports_what_really_happened() {
 async fn detach_leaves_the_task_and_a_rerun_reattaches() {
     let h = harness(hour_long()).await;
     let ctx = h.ctx("slow", "nightly-1");
-    fire_after(&ctx.detach, 30);
+    fire_after(ctx.detach(), 30);
     let first = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(first.outcome, StepOutcome::Detached);
     assert!(
@@ -138,7 +138,7 @@ async fn detach_leaves_the_task_and_a_rerun_reattaches() {
 async fn a_task_that_finished_while_nobody_watched_is_reported_at_once() {
     let h = harness(with_action(Duration::from_secs(600), Curve::Linear)).await;
     let ctx = h.ctx("slow", "r1");
-    fire_after(&ctx.detach, 10);
+    fire_after(ctx.detach(), 10);
     h.step(TaskKind::Action, "117000000001").run(ctx).await;
     tokio::time::sleep(Duration::from_secs(3600)).await;
     let result = h
@@ -156,9 +156,10 @@ async fn a_crash_right_after_the_start_is_recovered_by_adopting_the_task() {
     let t = target(TaskKind::Action, "117000000001");
     // What the crashed run did: saved the task list, sent the start, died before saving the answer.
     let known = h.client.known_tasks(&t).await.unwrap();
-    let store = h.ctx("crashy", "r1").state;
+    let store = h.ctx("crashy", "r1").state().clone();
     store
         .save(&record("crashy", t.clone(), known.clone(), None))
+        .await
         .unwrap();
     let started = h
         .client
@@ -175,7 +176,8 @@ async fn a_crash_right_after_the_start_is_recovered_by_adopting_the_task() {
     assert_eq!(result.task_id, Some(started.task_id));
     assert_eq!(h.starts(), 1);
     let saved = store
-        .load("nightly", "crashy", &RunKey::new("r1"))
+        .load(&StepKey::new("nightly", "crashy", "r1"))
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(saved.task_id, result.task_id, "the adopted task is saved");
@@ -187,8 +189,9 @@ async fn a_crash_before_the_start_starts_exactly_once() {
     let t = target(TaskKind::Action, "117000000001");
     let known = h.client.known_tasks(&t).await.unwrap();
     h.ctx("crashy", "r1")
-        .state
+        .state()
         .save(&record("crashy", t, known, None))
+        .await
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -204,13 +207,14 @@ async fn a_stored_task_unknown_to_anaplan_is_replaced() {
     let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
     let t = target(TaskKind::Action, "117000000001");
     h.ctx("gone", "r1")
-        .state
+        .state()
         .save(&record(
             "gone",
             t,
             Default::default(),
             Some(TaskId::new("00000000000000000000000000000000")),
         ))
+        .await
         .unwrap();
     let result = h
         .step(TaskKind::Action, "117000000001")
@@ -221,7 +225,7 @@ async fn a_stored_task_unknown_to_anaplan_is_replaced() {
 }
 
 fn detach_after_a_second(ctx: runwait_executor::StepContext) -> runwait_executor::StepContext {
-    fire_after(&ctx.detach, 1);
+    fire_after(ctx.detach(), 1);
     ctx
 }
 
@@ -248,8 +252,9 @@ async fn a_reattached_wait_links_to_the_run_that_started_the_task() {
     assert!(hook.0.lock().unwrap().is_empty());
     let record = h
         .ctx("slow", "r1")
-        .state
-        .load("nightly", "slow", &RunKey::new("r1"))
+        .state()
+        .load(&StepKey::new("nightly", "slow", "r1"))
+        .await
         .unwrap()
         .unwrap();
     assert_eq!(
@@ -279,15 +284,7 @@ fn record(
     known: runwait_anaplan::KnownTasks,
     task: Option<TaskId>,
 ) -> StepRecord {
-    StepRecord {
-        workflow: "nightly".into(),
-        step_id: step_id.into(),
-        run_key: RunKey::new("r1"),
-        target,
-        known_tasks: known,
-        task_id: task,
-        traceparent: None,
-    }
+    StepRecord::new(&StepKey::new("nightly", step_id, "r1"), target, known).task_id(task)
 }
 
 #[tokio::test(start_paused = true)]
@@ -302,7 +299,7 @@ async fn an_abort_whose_cancel_fails_leaves_the_task_reattachable() {
         ))
         .unwrap();
     let ctx = h.ctx("slow", "r1");
-    fire_after(&ctx.cancel, 30);
+    fire_after(ctx.cancel(), 30);
     let result = h.step(TaskKind::Action, "117000000001").run(ctx).await;
     assert_eq!(result.outcome, StepOutcome::Detached, "{}", result.message);
     assert!(

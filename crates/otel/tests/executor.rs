@@ -10,11 +10,10 @@ use std::time::{Duration, SystemTime};
 use common::{Span, Value, http_receiver_in_real_time};
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
-    EventSink, PollPolicy, RunAndWait, RunKey, StateStore, Step, StepContext, StepOutcome,
-    StepResult, TokioEnv, TraceHook, WaitConfig,
+    FileStore, PollPolicy, RunAndWait, Step, StepContext, StepOutcome, StepResult, TokioEnv,
+    TraceHook, WaitConfig,
 };
 use runwait_sim::{CallKind, Curve, Scenario, SimConfig, Simulator};
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -66,13 +65,7 @@ impl Harness {
     }
 
     fn step(&self, kind: TaskKind, object: &str) -> RunAndWait {
-        let config = WaitConfig {
-            poll: PollPolicy {
-                jitter: 0.0,
-                ..PollPolicy::default()
-            },
-            ..WaitConfig::default()
-        };
+        let config = WaitConfig::default().with_poll(PollPolicy::default().with_jitter(0.0));
         RunAndWait::new(
             Arc::new(self.client.clone()),
             TaskTarget::new(WORKSPACE, MODEL, kind, object),
@@ -83,17 +76,11 @@ impl Harness {
     }
 
     fn ctx(&self, step_id: &str) -> StepContext {
-        StepContext {
-            step_id: step_id.to_owned(),
-            workflow: "nightly".to_owned(),
-            run_key: RunKey::new("r1"),
-            cancel: CancellationToken::new(),
-            detach: CancellationToken::new(),
-            deadline: None,
-            state: StateStore::new(self.dir.path().join("state")),
-            out_dir: self.dir.path().join("out"),
-            events: EventSink::none(),
-        }
+        StepContext::builder(step_id, "r1")
+            .workflow("nightly")
+            .state(Arc::new(FileStore::new(self.dir.path().join("state"))))
+            .out_dir(self.dir.path().join("out"))
+            .build()
     }
 
     fn status_requests(&self) -> usize {
@@ -242,7 +229,7 @@ async fn a_reattached_wait_links_to_the_step_span_that_started_the_task() {
 
     let step = h.step(TaskKind::Action, "117000000001");
     let detach_soon = |ctx: StepContext| {
-        let detach = ctx.detach.clone();
+        let detach = ctx.detach().clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(10)).await;
             detach.cancel();

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -15,7 +16,7 @@ use crate::node::{Node, NodeId};
 use crate::report::NodeEnd;
 
 /// The state store the runner hands each step.
-pub type Store = StateStore;
+pub type Store = Arc<dyn StateStore>;
 
 /// What every step of a run shares.
 #[derive(Debug, Clone)]
@@ -42,17 +43,17 @@ fn step_context(
     deadline: Option<Instant>,
     events: EventSink,
 ) -> StepContext {
-    StepContext {
-        step_id,
-        workflow: shared.workflow.clone(),
-        run_key: shared.run_key.clone(),
-        cancel: shared.cancel.child_token(),
-        detach: shared.detach.child_token(),
-        deadline,
-        state: shared.state.clone(),
-        out_dir: shared.out_dir.clone(),
-        events,
+    let mut ctx = StepContext::builder(step_id, shared.run_key.clone())
+        .workflow(shared.workflow.clone())
+        .cancel(shared.cancel.child_token())
+        .detach(shared.detach.child_token())
+        .state(shared.state.clone())
+        .out_dir(shared.out_dir.clone())
+        .events(events);
+    if let Some(deadline) = deadline {
+        ctx = ctx.deadline(deadline);
     }
+    ctx.build()
 }
 
 /// The state-store id of an attempt: a retry is a new step run with its own record, so

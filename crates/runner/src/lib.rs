@@ -45,7 +45,7 @@
 //! #[async_trait]
 //! impl Step for Hello {
 //!     async fn run(&self, ctx: StepContext) -> StepResult {
-//!         let message = format!("hello from {}", ctx.step_id);
+//!         let message = format!("hello from {}", ctx.step_id());
 //!         StepResult::without_task(StepOutcome::Succeeded, message, Default::default())
 //!     }
 //! }
@@ -55,7 +55,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let (events, mut rx) = RunEventSink::channel();
 //! let runner = Runner::builder("nightly", RunKey::new("run-1"))
-//!     .state(runwait_runner::Store::new(dir.path().join("state")))
+//!     .state(std::sync::Arc::new(runwait_executor::FileStore::new(dir.path().join("state"))))
 //!     .out_dir(dir.path().join("out"))
 //!     .max_parallel(2)
 //!     .events(events)

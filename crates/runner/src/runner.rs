@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use runwait_executor::RunKey;
+use runwait_executor::{FileStore, RunKey};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -37,7 +38,7 @@ impl Runner {
             shared: Shared {
                 workflow: workflow.into(),
                 run_key,
-                state: Store::new(".runwait/state"),
+                state: Arc::new(FileStore::default()),
                 out_dir: PathBuf::from(".runwait/out"),
                 cancel: CancellationToken::new(),
                 detach: CancellationToken::new(),

@@ -38,11 +38,12 @@ impl Step for Sleeper {
         }
         tokio::select! {
             _ = tokio::time::sleep(self.time) => {}
-            _ = ctx.cancel.cancelled() => {}
+            _ = ctx.cancel().cancelled() => {}
         }
         let mut log = self.log.lock().unwrap();
         log.running -= 1;
-        log.runs.push((ctx.step_id.clone(), start, Instant::now()));
+        log.runs
+            .push((ctx.step_id().to_owned(), start, Instant::now()));
         let outcome = {
             let mut outcomes = self.outcomes.lock().unwrap();
             if outcomes.len() > 1 {
@@ -51,7 +52,7 @@ impl Step for Sleeper {
                 outcomes[0]
             }
         };
-        let outcome = if ctx.cancel.is_cancelled() {
+        let outcome = if ctx.cancel().is_cancelled() {
             StepOutcome::Cancelled
         } else {
             outcome
@@ -81,7 +82,7 @@ fn setup(max_parallel: usize, cancel: CancellationToken) -> Setup {
     let events: Arc<Mutex<Vec<RunEvent>>> = Arc::default();
     let seen = events.clone();
     let runner = Runner::builder("nightly", RunKey::new("r1"))
-        .state(runwait_runner::Store::new(dir.path().join("state")))
+        .state(std::sync::Arc::new(runwait_executor::MemoryStore::new()))
         .out_dir(dir.path().join("out"))
         .max_parallel(max_parallel)
         .cancel(cancel)
@@ -319,7 +320,7 @@ async fn the_timeout_is_each_attempts_deadline() {
     #[async_trait]
     impl Step for Deadline {
         async fn run(&self, ctx: StepContext) -> StepResult {
-            self.0.lock().unwrap().push(ctx.deadline);
+            self.0.lock().unwrap().push(ctx.deadline());
             tokio::time::sleep(Duration::from_secs(7)).await;
             StepResult::without_task(StepOutcome::Failed, "no", Duration::ZERO)
         }

@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_core::TaskState;
 use runwait_executor::{
-    PollPolicy, RunAndWait, RunKey, StepEvent, StepOutcome, TokioEnv, WaitConfig,
+    FileStore, PollPolicy, RunAndWait, RunKey, StepEvent, StepKey, StepOutcome, TokioEnv,
+    WaitConfig,
 };
 use runwait_runner::{Node, RunEvent, RunEventSink, RunReport, Runner, Store};
 use runwait_sim::{Curve, Scenario, SimConfig, Simulator};
@@ -73,19 +74,13 @@ impl Harness {
             self.client.clone(),
             TaskTarget::new(WORKSPACE, MODEL, kind, object),
         )
-        .config(WaitConfig {
-            poll: PollPolicy {
-                jitter: 0.0,
-                ..PollPolicy::default()
-            },
-            ..WaitConfig::default()
-        })
+        .config(WaitConfig::default().with_poll(PollPolicy::default().with_jitter(0.0)))
         .env(Arc::new(TokioEnv::seeded(7)));
         Node::builder(id, Arc::new(step))
     }
 
     fn store(&self) -> Store {
-        Store::new(self.dir.path().join("state"))
+        Arc::new(FileStore::new(self.dir.path().join("state")))
     }
 
     fn runner(&self, run_key: &str) -> Runner {
@@ -146,9 +141,13 @@ async fn a_retry_starts_a_new_task_and_reports_under_the_node_id() {
     assert_eq!(h.starts(), 2, "each attempt starts its own task");
     // The state store keeps a record per attempt, as before.
     let store = h.store();
-    let key = RunKey::new("r1");
-    assert!(store.path("nightly", "customers", &key).exists());
-    assert!(store.path("nightly", "customers.retry1", &key).exists());
+    for step in ["customers", "customers.retry1"] {
+        let key = StepKey::new("nightly", step, "r1");
+        assert!(
+            store.load(&key).await.unwrap().is_some(),
+            "no record of {key}"
+        );
+    }
 
     let events = h.events.lock().unwrap();
     assert!(

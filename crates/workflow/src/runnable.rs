@@ -108,10 +108,7 @@ pub async fn step(
             locale_name: resolved.locale,
             mapping_parameters: resolved.mapping_parameters,
         })
-        .config(WaitConfig {
-            outcome_policy: resolved.policy,
-            ..WaitConfig::default()
-        });
+        .config(WaitConfig::default().with_outcome_policy(resolved.policy));
     if let Some(budget) = budget {
         step = step.budget(budget);
     }

@@ -9,11 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
-    EventSink, PollPolicy, RunAndWait, RunKey, StateStore, StepContext, StepEvent, TokioEnv,
-    WaitConfig,
+    EventSink, FileStore, PollPolicy, RunAndWait, StepContext, StepEvent, TokioEnv, WaitConfig,
 };
 use runwait_sim::{JournalEntry, Scenario, SimConfig, Simulator};
-use tokio_util::sync::CancellationToken;
 
 pub const WORKSPACE: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
 pub const MODEL: &str = "75A40874E6B64FA3AE0743278996850F";
@@ -62,13 +60,7 @@ pub fn target(kind: TaskKind, object: &str) -> TaskTarget {
 
 /// The default schedule without jitter, so poll times are exact.
 pub fn exact() -> WaitConfig {
-    WaitConfig {
-        poll: PollPolicy {
-            jitter: 0.0,
-            ..PollPolicy::default()
-        },
-        ..WaitConfig::default()
-    }
+    WaitConfig::default().with_poll(PollPolicy::default().with_jitter(0.0))
 }
 
 impl Harness {
@@ -80,17 +72,12 @@ impl Harness {
 
     pub fn ctx(&self, step_id: &str, run_key: &str) -> StepContext {
         let events = self.events.clone();
-        StepContext {
-            step_id: step_id.to_owned(),
-            workflow: "nightly".to_owned(),
-            run_key: RunKey::new(run_key),
-            cancel: CancellationToken::new(),
-            detach: CancellationToken::new(),
-            deadline: None,
-            state: StateStore::new(self.dir.path().join("state")),
-            out_dir: self.dir.path().join("out"),
-            events: EventSink::new(move |_, e| events.lock().unwrap().push(e)),
-        }
+        StepContext::builder(step_id, run_key)
+            .workflow("nightly")
+            .state(Arc::new(FileStore::new(self.dir.path().join("state"))))
+            .out_dir(self.dir.path().join("out"))
+            .events(EventSink::new(move |_, e| events.lock().unwrap().push(e)))
+            .build()
     }
 
     pub fn out(&self) -> PathBuf {

@@ -1,0 +1,130 @@
+//! Finish: download the failure dumps of the finished task (before Anaplan deletes them),
+//! then build the step's result and its one-line message.
+
+use runwait_core::target::TaskKind;
+use runwait_core::{NestedSummary, Outcome, Task, TaskId};
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use super::Run;
+use super::phase::Then;
+use super::spans::int;
+use crate::dumps;
+use crate::events::StepEvent;
+use crate::step::{DumpFile, StepOutcome, StepResult};
+
+impl Run<'_> {
+    /// Downloads the dumps of the finished task in `last`, then builds its result.
+    pub(super) async fn finish(&self, task: &TaskId, outcome: Outcome, then: Then) -> StepResult {
+        let (nested, mut message) = match &self.last {
+            Some(seen) => (NestedSummary::of_task(seen), describe(&outcome, seen)),
+            None => (Vec::new(), outcome.name().to_owned()),
+        };
+        let dumps = self.download_dumps(task, &nested).await;
+        if let Then::Note(note) = &then {
+            message = format!("{message} ({note})");
+        }
+        let failed: Vec<String> = dumps
+            .iter()
+            .filter(|d| d.failed())
+            .map(|d| d.object_id.to_string())
+            .collect();
+        if !failed.is_empty() {
+            message.push_str(&format!(
+                "; dump could not be downloaded for {}",
+                failed.join(", ")
+            ));
+        }
+        let gone: Vec<String> = dumps
+            .iter()
+            .filter(|d| d.gone)
+            .map(|d| d.object_id.to_string())
+            .collect();
+        if !gone.is_empty() {
+            message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
+        }
+        let mut result = self.result(StepOutcome::of(&outcome), message);
+        result.nested = nested;
+        result.reasons = outcome.reasons().to_vec();
+        result.dumps = dumps;
+        if let Then::TimedOut {
+            after_secs,
+            successful,
+            note,
+        } = then
+        {
+            result.message = format!(
+                "timed out after {after_secs}s; the task completed after the cancel request \
+                 (could not roll back), successful: {successful}: {}{note}",
+                result.message
+            );
+            result.outcome = StepOutcome::TimedOut;
+        }
+        result
+    }
+
+    async fn download_dumps(&self, task: &TaskId, actions: &[NestedSummary]) -> Vec<DumpFile> {
+        let dir = self.ctx.out_dir().join(self.ctx.step_id());
+        let needs_names = self.target().kind == TaskKind::Process
+            && actions
+                .iter()
+                .any(|a| a.failure_dump_available && a.object_name.is_none());
+        let names = if needs_names {
+            self.admit(self.now()).await;
+            self.api()
+                .process_actions(self.target())
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let mut files = Vec::new();
+        for job in dumps::jobs(self.target(), actions, &dir, &names) {
+            let span = tracing::info_span!(
+                "anaplan.dump.download",
+                anaplan.object.id = job.object_id.as_str(),
+                runwait.dump.bytes = Empty,
+                runwait.dump.gone = Empty,
+            );
+            // The task API retries within the call (the client fetches a cut-off chunk
+            // again), so one failed download is final.
+            self.admit(self.now()).await;
+            let fetched = dumps::fetch(self.api(), self.target(), task, &job)
+                .instrument(span.clone())
+                .await;
+            let file = fetched.unwrap_or_else(|e| {
+                span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                DumpFile::missing(job.object_id.clone(), false)
+            });
+            span.record("runwait.dump.bytes", int(file.bytes));
+            span.record("runwait.dump.gone", file.gone);
+            self.emit(StepEvent::Dump(file.clone()));
+            files.push(file);
+        }
+        files
+    }
+}
+
+/// One line about a finished task: the outcome and its first reason.
+fn describe(outcome: &Outcome, task: &Task) -> String {
+    let reasons = outcome.reasons();
+    match (outcome, reasons.first()) {
+        (
+            Outcome::Cancelled {
+                cancelled_by: Some(by),
+            },
+            _,
+        ) => format!("cancelled in Anaplan by {by}"),
+        (Outcome::Cancelled { cancelled_by: None }, _) => "cancelled in Anaplan".to_owned(),
+        (_, Some(first)) if reasons.len() > 1 => {
+            format!("{}: {first} (+{} more)", outcome.name(), reasons.len() - 1)
+        }
+        (_, Some(first)) => format!("{}: {first}", outcome.name()),
+        (_, None) => format!(
+            "{}: task {} {}",
+            outcome.name(),
+            task.task_id,
+            task.task_state
+        ),
+    }
+}

@@ -1,0 +1,243 @@
+//! [`RunAndWait`]: the step that starts (or reattaches to) an Anaplan task, waits for it,
+//! cancels it on timeout or abort, downloads its dumps, and reports its outcome.
+//!
+//! A step's life is a sequence of [`Phase`]s (`phase.rs`), each the job of one file:
+//! lock and recover or start (`start.rs`), wait (`wait.rs`), cancel (`cancel.rs`),
+//! finish with dumps (`finish.rs`); `spans.rs` holds what the spans record.
+
+mod cancel;
+mod config;
+mod finish;
+mod phase;
+mod spans;
+mod start;
+mod wait;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use runwait_core::target::{StartOptions, TaskTarget};
+use runwait_core::{Task, TaskId};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::api::{ApiError, ApiErrorKind, TaskApi};
+use crate::budget::RateBudget;
+use crate::context::StepContext;
+use crate::env::{TokioEnv, WaitEnv};
+use crate::events::StepEvent;
+use crate::step::{Step, StepOutcome, StepResult};
+use crate::store::StepLock;
+
+pub use config::WaitConfig;
+use phase::Phase;
+pub use spans::{NoTraceHook, TraceHook};
+
+/// Runs an Anaplan process, import, export or action and waits for its outcome.
+#[derive(Clone)]
+pub struct RunAndWait {
+    api: Arc<dyn TaskApi>,
+    target: TaskTarget,
+    object_name: Option<String>,
+    options: StartOptions,
+    config: WaitConfig,
+    budget: Option<RateBudget>,
+    env: Arc<dyn WaitEnv>,
+    trace: Arc<dyn TraceHook>,
+}
+
+impl RunAndWait {
+    /// A step for `target`, driven through `api`.
+    pub fn new(api: Arc<dyn TaskApi>, target: TaskTarget) -> Self {
+        RunAndWait {
+            api,
+            target,
+            object_name: None,
+            options: StartOptions::default(),
+            config: WaitConfig::default(),
+            budget: None,
+            env: Arc::new(TokioEnv::new()),
+            trace: Arc::new(NoTraceHook),
+        }
+    }
+
+    /// The object's name, for spans, messages and dump files.
+    pub fn object_name(mut self, name: impl Into<String>) -> Self {
+        self.object_name = Some(name.into());
+        self
+    }
+
+    /// Locale and mapping parameters of the start request.
+    pub fn start_options(mut self, options: StartOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Poll schedule, outcome policy, cancel grace, unreachable tolerance.
+    pub fn config(mut self, config: WaitConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The tenant's shared rate budget: every request of this step waits for a permit.
+    pub fn budget(mut self, budget: RateBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Clock, sleep and randomness.
+    pub fn env(mut self, env: Arc<dyn WaitEnv>) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Trace-context hook for reattached waits.
+    pub fn trace_hook(mut self, trace: Arc<dyn TraceHook>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// What the step runs.
+    pub fn target(&self) -> &TaskTarget {
+        &self.target
+    }
+}
+
+#[async_trait]
+impl Step for RunAndWait {
+    async fn run(&self, ctx: StepContext) -> StepResult {
+        let span = spans::step_span(
+            self.target.kind,
+            ctx.step_id(),
+            &self.target,
+            self.object_name.as_deref(),
+        );
+        let run = Run {
+            step: self,
+            ctx,
+            began: self.env.now(),
+            polls: 0,
+            task_id: None,
+            reattached: false,
+            last: None,
+        };
+        let result = run.life().instrument(span.clone()).await;
+        spans::record_result(&span, &result);
+        result
+    }
+}
+
+/// One run of the step: what it has learnt so far.
+struct Run<'a> {
+    step: &'a RunAndWait,
+    ctx: StepContext,
+    began: Instant,
+    /// Status requests made.
+    polls: u32,
+    /// The task, once started or reattached (for the result).
+    task_id: Option<TaskId>,
+    reattached: bool,
+    /// The last status seen.
+    last: Option<Task>,
+}
+
+impl Run<'_> {
+    /// The life of the step, phase by phase.
+    async fn life(mut self) -> StepResult {
+        // Held to the end of the step: no other run works on this step run meanwhile.
+        let mut _lock: Option<Box<dyn StepLock>> = None;
+        let mut phase = Phase::Lock;
+        loop {
+            phase = match phase {
+                Phase::Lock => match self.ctx.state().lock(&self.ctx.key()).await {
+                    Ok(lock) => {
+                        _lock = Some(lock);
+                        Phase::Recover
+                    }
+                    Err(e) => self.done(StepOutcome::Error, e.to_string()),
+                },
+                Phase::Recover => self.recover().await,
+                Phase::List => self.list().await,
+                Phase::Start { known } => self.start(known).await,
+                Phase::Wait { task } => self.wait(task).await,
+                Phase::Cancel { task, cause } => self.cancel(task, cause).await,
+                Phase::Finish {
+                    task,
+                    outcome,
+                    then,
+                } => Phase::Done(Box::new(self.finish(&task, outcome, then).await)),
+                Phase::Done(result) => return *result,
+            }
+        }
+    }
+
+    fn api(&self) -> &dyn TaskApi {
+        self.step.api.as_ref()
+    }
+
+    fn target(&self) -> &TaskTarget {
+        &self.step.target
+    }
+
+    fn config(&self) -> &WaitConfig {
+        &self.step.config
+    }
+
+    fn now(&self) -> Instant {
+        self.step.env.now()
+    }
+
+    /// Waits for the tenant's budget (a request due at `due`).
+    async fn admit(&self, due: Instant) {
+        if let Some(budget) = &self.step.budget {
+            budget.acquire(due).await;
+        }
+    }
+
+    /// Lets the whole tenant slow down after a 429.
+    fn note(&self, error: &ApiError) {
+        if let (Some(budget), ApiErrorKind::RetryAfter(retry_after)) =
+            (&self.step.budget, error.kind())
+        {
+            budget.slow_down(retry_after.unwrap_or(self.config().poll.min_interval));
+        }
+    }
+
+    fn emit(&self, event: StepEvent) {
+        self.ctx.emit(event);
+    }
+
+    /// The task to wait on from now: on the span, in the result.
+    fn waiting_on(&mut self, task: TaskId) -> Phase {
+        tracing::Span::current().record("anaplan.task.id", task.as_str());
+        self.task_id = Some(task.clone());
+        Phase::Wait { task }
+    }
+
+    /// The step ends here with `outcome`.
+    fn done(&self, outcome: StepOutcome, message: String) -> Phase {
+        Phase::Done(Box::new(self.result(outcome, message)))
+    }
+
+    /// The step stops waiting; `task` keeps running.
+    fn detached(&self, task: &TaskId) -> Phase {
+        self.done(
+            StepOutcome::Detached,
+            format!("detached: task {task} keeps running in Anaplan; rerun with the same run key to reattach"),
+        )
+    }
+
+    fn result(&self, outcome: StepOutcome, message: String) -> StepResult {
+        let mut result = StepResult::without_task(outcome, message, self.now() - self.began);
+        result.task_id = self.task_id.clone();
+        result.task_state = self.last.as_ref().map(|t| t.task_state.clone());
+        result.successful = self
+            .last
+            .as_ref()
+            .and_then(|t| t.result.as_ref())
+            .map(|r| r.successful);
+        result.reattached = self.reattached;
+        result.polls = self.polls;
+        result
+    }
+}

@@ -1,0 +1,202 @@
+//! The state store: what a step run remembers so a rerun after a crash finds the task it
+//! started instead of starting another, and the lock that keeps two processes off the
+//! same step run.
+//!
+//! [`StateStore`] is a trait (object safe: `Arc<dyn StateStore>`). Two stores come with
+//! the crate: [`FileStore`], one small JSON file per step run (the default, and the
+//! `runwait` CLI's), and [`MemoryStore`], for tests and hosts that keep nothing between
+//! processes. A store with leases (a database) implements [`StepLock`] as a guard whose
+//! drop releases the lease.
+
+mod file;
+mod memory;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use runwait_core::TaskId;
+use runwait_core::target::{KnownTasks, TaskTarget};
+use serde::{Deserialize, Serialize};
+
+pub use file::FileStore;
+pub use memory::MemoryStore;
+
+/// Identifies one run of a workflow; a rerun with the same key reattaches.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunKey(String);
+
+impl RunKey {
+    /// Wraps a key.
+    pub fn new(key: impl Into<String>) -> Self {
+        RunKey(key.into())
+    }
+
+    /// The key as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RunKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for RunKey {
+    fn from(key: String) -> Self {
+        RunKey(key)
+    }
+}
+
+impl From<&str> for RunKey {
+    fn from(key: &str) -> Self {
+        RunKey(key.to_owned())
+    }
+}
+
+/// Which step run a record or a lock is about: the workflow, the step and the run key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StepKey {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The step's id in the workflow.
+    pub step_id: String,
+    /// The run's key.
+    pub run_key: RunKey,
+}
+
+impl StepKey {
+    /// The key of one step run.
+    pub fn new(
+        workflow: impl Into<String>,
+        step_id: impl Into<String>,
+        run_key: impl Into<RunKey>,
+    ) -> Self {
+        StepKey {
+            workflow: workflow.into(),
+            step_id: step_id.into(),
+            run_key: run_key.into(),
+        }
+    }
+}
+
+impl fmt::Display for StepKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}@{}", self.workflow, self.step_id, self.run_key)
+    }
+}
+
+/// What the store remembers of one step run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StepRecord {
+    /// The workflow's name.
+    pub workflow: String,
+    /// The step's id.
+    pub step_id: String,
+    /// The run's key.
+    pub run_key: RunKey,
+    /// What the step runs.
+    pub target: TaskTarget,
+    /// The object's tasks just before the start: a task beyond these, found after a
+    /// crash between the start and the save of its id, is the one this run started.
+    pub known_tasks: KnownTasks,
+    /// The task, once the start answered.
+    pub task_id: Option<TaskId>,
+    /// W3C traceparent of the span that started the task, to link a reattached wait.
+    #[serde(default)]
+    pub traceparent: Option<String>,
+}
+
+impl StepRecord {
+    /// The record of the step run `key` about to start `target` (no task yet).
+    pub fn new(key: &StepKey, target: TaskTarget, known_tasks: KnownTasks) -> Self {
+        StepRecord {
+            workflow: key.workflow.clone(),
+            step_id: key.step_id.clone(),
+            run_key: key.run_key.clone(),
+            target,
+            known_tasks,
+            task_id: None,
+            traceparent: None,
+        }
+    }
+
+    /// With the task the start answered.
+    pub fn task_id(mut self, task_id: Option<TaskId>) -> Self {
+        self.task_id = task_id;
+        self
+    }
+
+    /// With the traceparent of the starting span.
+    pub fn traceparent(mut self, traceparent: Option<String>) -> Self {
+        self.traceparent = traceparent;
+        self
+    }
+
+    /// The step run it belongs to.
+    pub fn key(&self) -> StepKey {
+        StepKey::new(&self.workflow, &self.step_id, self.run_key.clone())
+    }
+}
+
+/// Why the state store failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading or writing a file failed.
+    #[error("state store {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another run holds the step run (the same workflow, step and run key).
+    #[error("state store {location}: another run with the same run key is running this step")]
+    Busy {
+        /// Where the lock is (the lock file of a [`FileStore`]).
+        location: String,
+    },
+    /// A record is not valid JSON of the expected shape.
+    #[error("state store {path}: unreadable record: {source}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why it did not parse.
+        source: serde_json::Error,
+    },
+    /// Any other failure of a store's backend (a database, a lost lease).
+    #[error("state store: {0}")]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A step run held by one run until the guard is dropped (a file lock, a lease).
+pub trait StepLock: Send + Sync + fmt::Debug {
+    /// The step run held.
+    fn key(&self) -> &StepKey;
+}
+
+/// Where step runs are remembered for reattaching.
+///
+/// The engine takes the [`lock`](Self::lock) first and holds it to the step's end, then
+/// [`load`](Self::load)s, and [`save`](Self::save)s before a start (the known tasks) and
+/// after it (the task id). An implementation must make a save durable before it returns:
+/// the next call may be the start of a task that must never be started twice.
+#[async_trait]
+pub trait StateStore: Send + Sync + fmt::Debug {
+    /// Takes the step run until the guard is dropped, so two runs with the same run key
+    /// (a scheduler's overlapping retry) cannot both start its task. A held step run is
+    /// [`StoreError::Busy`] at once, never a wait.
+    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError>;
+    /// The record of a step run, if any.
+    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError>;
+    /// Saves a record (replacing the step run's earlier one) durably.
+    async fn save(&self, record: &StepRecord) -> Result<(), StoreError>;
+    /// Every record in the store, in a stable order; a record that cannot be read is
+    /// reported in place.
+    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError>;
+}
