@@ -41,7 +41,8 @@
 //! OpenTelemetry. It needs a tokio runtime; it spawns no task of its own.
 //!
 //! What it is not: a workflow runner (ordering steps, `needs`, retries of failed steps
-//! belong to the host, such as the `runwait` CLI) or a place for output formatting.
+//! belong to the host, or to `runwait-runner`, the DAG runner the `runwait` CLI uses) or
+//! a place for output formatting.
 //!
 //! # Example
 //!
