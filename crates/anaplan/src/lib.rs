@@ -50,6 +50,17 @@
 //! What it is not: it does not wait for tasks or decide outcomes (that is
 //! `runwait-executor` and `runwait-core`), and it keeps no state on disk.
 //!
+//! # Embedding contract
+//!
+//! A host builds one [`Client`] per tenant and identity ([`Client::builder`]) and shares
+//! it (it is cheap to clone; clones share the connection pool and the token), so every
+//! wait of the tenant uses one login. Each call is complete in itself: it retries what
+//! may be retried under the [`RetryPolicy`], and returns an [`Error`] whose message names
+//! the method and path and what to do, never a token, a password or a full URL. Time
+//! comes from the injected [`Clock`] (wall time for token expiry, and the sleeps between
+//! retries), so a host's simulated or paused clock applies to the client too. A
+//! `runwait_executor::RunAndWait` drives the client through its `TaskApi` trait.
+//!
 //! No secret ever prints: passwords, keys and tokens are [`Secret`]s or
 //! `runwait_core::token::TokenValue`s, and errors carry method and path only.
 //!

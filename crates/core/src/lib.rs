@@ -19,6 +19,15 @@
 //!
 //! What it is not: it performs no I/O, knows no HTTP, no async runtime, no YAML and no
 //! terminal. The client, the simulator, the executor and the CLI build on it.
+//!
+//! # Embedding contract
+//!
+//! A host uses core's types as the words it shares with the other runwait crates: the
+//! ids, the task-call vocabulary of [`target`] (what a host's own `TaskApi` receives)
+//! and the task body with its classification. Parsing is tolerant and never panics on
+//! any input ([`TaskStatusBody::parse`] and its siblings return a [`ParseError`] naming the JSON
+//! path, line and column); [`classify`] is pure and total. Everything here is
+//! `Send + Sync`, owns its data and can be serialized.
 
 pub mod catalog;
 pub mod ids;
