@@ -56,6 +56,13 @@ fn load_workflow(path: &std::path::Path) -> Result<runwait_workflow::model::Work
     })
 }
 
+/// The warnings `connect` returns, as `runwait: warning: …` lines on standard error.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("runwait: warning: {w}");
+    }
+}
+
 /// The async runtime of the commands that talk to Anaplan or serve the simulator.
 fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     tokio::runtime::Builder::new_multi_thread()

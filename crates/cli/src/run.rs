@@ -17,11 +17,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use runwait_workflow::connect::{ConnectError, connect};
 use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, summary};
+use runwait_workflow::connect::{ConnectError, connect};
 use runwait_workflow::model::Workflow;
 
 /// Arguments of `runwait run`.
@@ -112,7 +112,10 @@ impl Run<'_> {
     async fn run(self) -> Exit {
         let mut display = Display::new();
         let connected = match connect(&self.workflow.connection).await {
-            Ok(c) => c,
+            Ok(c) => {
+                crate::print_warnings(&c.warnings);
+                c
+            }
             Err(e) => {
                 eprintln!("runwait: {}: {e}", self.workflow.source.display());
                 return match e {

@@ -67,11 +67,14 @@
 
 mod check;
 pub mod connect;
+#[cfg(feature = "simulator")]
 mod de;
 mod env;
 pub mod format;
 pub mod model;
 mod runnable;
+#[cfg(feature = "simulator")]
+mod simulator;
 mod tree;
 
 use std::fmt;
@@ -167,6 +170,7 @@ pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, Workf
     }
 }
 
+#[cfg(feature = "simulator")]
 /// Reads a simulator scenario file (`runwait sim --scenario`, `connection.simulator.scenario`)
 /// and checks it. Scenario files take no `${VAR}`: they are test data, used as written.
 pub fn load_scenario(path: &Path) -> Result<runwait_sim::Scenario, WorkflowErrors> {
@@ -287,6 +291,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "simulator")]
     #[test]
     fn simulator_defaults_to_the_built_in_scenario() {
         let text = format!(
