@@ -9,7 +9,6 @@
 mod display;
 mod exit;
 mod inspect;
-mod nodes;
 mod report;
 mod run;
 mod signals;
