@@ -9,7 +9,6 @@
 mod display;
 mod exit;
 mod inspect;
-mod nodes;
 mod report;
 mod run;
 mod signals;
@@ -54,6 +53,13 @@ fn load_workflow(path: &std::path::Path) -> Result<runwait_workflow::model::Work
         eprintln!("{errors}");
         Exit::Usage
     })
+}
+
+/// The warnings `connect` returns, as `runwait: warning: …` lines on standard error.
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("runwait: warning: {w}");
+    }
 }
 
 /// The async runtime of the commands that talk to Anaplan or serve the simulator.

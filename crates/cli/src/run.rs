@@ -113,7 +113,10 @@ impl Run<'_> {
     async fn run(self) -> Exit {
         let mut display = Display::new();
         let connected = match connect(&self.workflow.connection).await {
-            Ok(c) => c,
+            Ok(c) => {
+                crate::print_warnings(&c.warnings);
+                c
+            }
             Err(e) => {
                 eprintln!("runwait: {}: {e}", self.workflow.source.display());
                 return match e {
@@ -131,11 +134,22 @@ impl Run<'_> {
             "run key {} (rerun with --run-key {} to reattach)",
             self.run_key, self.run_key
         ));
-        let exit = match crate::nodes::build(self.workflow, &connected.client).await {
+        let built = runwait_workflow::nodes(
+            self.workflow,
+            &connected.client,
+            Arc::new(crate::telemetry::OtelHook),
+        )
+        .await;
+        let exit = match built {
             Ok(nodes) => self.run_nodes(nodes, &mut display).await,
-            Err((message, exit)) => {
-                eprintln!("runwait: {}: {message}", self.workflow.source.display());
-                exit
+            Err(e) => {
+                eprintln!("runwait: {}: {e}", self.workflow.source.display());
+                // A name that is not in the model is the workflow's fault.
+                if e.is_config() {
+                    Exit::Usage
+                } else {
+                    Exit::Unreachable
+                }
             }
         };
         if let Some(sim) = connected.simulator {

@@ -61,7 +61,10 @@ pub fn run(args: &Args) -> Exit {
         let live = match &workflow.connection {
             Connection::Simulator { .. } => None,
             other => match connect(other).await {
-                Ok(c) => Some(c.client),
+                Ok(c) => {
+                    crate::print_warnings(&c.warnings);
+                    Some(c.client)
+                }
                 Err(e) => {
                     eprintln!("runwait: cannot reach Anaplan for the live state: {e}");
                     None

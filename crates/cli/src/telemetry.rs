@@ -32,3 +32,16 @@ pub fn start(settings: &TelemetrySettings) -> Option<TelemetryGuard> {
         }
     }
 }
+
+/// Trace context for reattached waits, through the OpenTelemetry adapter.
+pub struct OtelHook;
+
+impl runwait_executor::TraceHook for OtelHook {
+    fn traceparent(&self, span: &tracing::Span) -> Option<String> {
+        runwait_otel::current_traceparent(span)
+    }
+
+    fn link(&self, span: &tracing::Span, traceparent: &str) {
+        runwait_otel::link_to(span, traceparent);
+    }
+}

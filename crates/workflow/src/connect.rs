@@ -2,20 +2,19 @@
 //! with secrets read from where the workflow says, at the last moment.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use runwait_anaplan::auth::FileRefreshTokenStore;
 use runwait_anaplan::{
-    AuthProvider, BasicAuth, CertificateAuth, Client, Clock, Endpoints, OAuthRefreshAuth, Secret,
-    TokenAuth,
+    AuthProvider, BasicAuth, CertificateAuth, Client, OAuthRefreshAuth, Secret, TokenAuth,
 };
-use runwait_sim::{SimConfig, Simulator};
-use tokio::time::Instant;
+#[cfg(feature = "simulator")]
+use runwait_sim::Simulator;
 
 use crate::model::{AuthSpec, Connection, SecretSource};
 
 /// Why the runner could not connect: a secret is missing or the simulator did not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// An environment variable named by the workflow is not set.
     #[error("secret from environment variable {0} is not set")]
@@ -32,19 +31,27 @@ pub enum ConnectError {
     #[error(transparent)]
     Client(#[from] runwait_anaplan::Error),
     /// The embedded simulator did not start.
+    #[cfg(feature = "simulator")]
     #[error("embedded simulator: {0}")]
     Simulator(#[from] runwait_sim::SimError),
     /// The scenario has no user who can log in with a password.
+    #[cfg(feature = "simulator")]
     #[error("the simulator scenario has no user with a password to log in as")]
     NoSimUser,
 }
 
-/// A connected tenant: the client, and the simulator when it is embedded.
+/// A connected tenant: the client, the simulator when it is embedded, and what the caller
+/// should tell its user (the library prints nothing).
+#[non_exhaustive]
 pub struct Connected {
     /// The client every step shares (one token).
     pub client: Client,
     /// The embedded simulator, shut down when the run ends.
+    #[cfg(feature = "simulator")]
     pub simulator: Option<Simulator>,
+    /// Warnings about the connection (an OAuth refresh token that cannot be stored when
+    /// Anaplan rotates it), one sentence each, for the caller to show.
+    pub warnings: Vec<String>,
 }
 
 impl SecretSource {
@@ -67,42 +74,23 @@ impl SecretSource {
 /// Connects as the workflow says.
 pub async fn connect(connection: &Connection) -> Result<Connected, ConnectError> {
     match connection {
+        #[cfg(feature = "simulator")]
         Connection::Simulator { scenario, speed } => {
-            let user = scenario
-                .users
-                .iter()
-                .find_map(|u| u.password.clone().map(|p| (u.name.clone(), p)))
-                .ok_or(ConnectError::NoSimUser)?;
-            let epoch = SystemTime::now();
-            let simulator = Simulator::start(
-                SimConfig::new((**scenario).clone())
-                    .speed(*speed)
-                    .epoch(epoch),
-            )
-            .await?;
-            let endpoints = Endpoints::custom(&simulator.api_url(), &simulator.auth_url())?;
-            let client = Client::builder(endpoints, BasicAuth::new(user.0, Secret::new(user.1)))
-                .clock(Arc::new(ScenarioClock {
-                    epoch,
-                    start: Instant::now(),
-                    speed: *speed,
-                }))
-                .build()?;
-            Ok(Connected {
-                client,
-                simulator: Some(simulator),
-            })
+            crate::simulator::connect(scenario, *speed).await
         }
         Connection::Anaplan {
             endpoints,
             auth,
             oauth_token_url,
         } => {
-            let provider = provider(auth, oauth_token_url.as_ref())?;
+            let mut warnings = Vec::new();
+            let provider = provider(auth, oauth_token_url.as_ref(), &mut warnings)?;
             let client = Client::builder_shared(endpoints.clone(), provider).build()?;
             Ok(Connected {
                 client,
+                #[cfg(feature = "simulator")]
                 simulator: None,
+                warnings,
             })
         }
     }
@@ -111,6 +99,7 @@ pub async fn connect(connection: &Connection) -> Result<Connected, ConnectError>
 fn provider(
     auth: &AuthSpec,
     oauth_token_url: Option<&url::Url>,
+    warnings: &mut Vec<String>,
 ) -> Result<Arc<dyn AuthProvider>, ConnectError> {
     Ok(match auth {
         AuthSpec::Basic { user, password } => {
@@ -147,31 +136,12 @@ fn provider(
                 SecretSource::File(path) => {
                     oauth = oauth.with_store(Arc::new(FileRefreshTokenStore::new(path.clone())));
                 }
-                SecretSource::Env(var) => eprintln!(
-                    "runwait: warning: the OAuth refresh token comes from ${var}: if Anaplan rotates it, \
+                SecretSource::Env(var) => warnings.push(format!(
+                    "the OAuth refresh token comes from ${var}: if Anaplan rotates it, \
                      the new one cannot be stored and the next run needs a new token; use {{ file: PATH }}"
-                ),
+                )),
             }
             Arc::new(oauth)
         }
     })
-}
-
-/// The simulator's wall clock (scenario time runs `speed` times faster), so the client
-/// renews its token before the simulator expires it.
-#[derive(Debug)]
-struct ScenarioClock {
-    epoch: SystemTime,
-    start: Instant,
-    speed: f64,
-}
-
-impl Clock for ScenarioClock {
-    fn now(&self) -> SystemTime {
-        // An absurd speed saturates (at a century) instead of overflowing.
-        let century = Duration::from_secs(100 * 365 * 86_400);
-        let scenario = Duration::try_from_secs_f64(self.start.elapsed().as_secs_f64() * self.speed)
-            .unwrap_or(century);
-        self.epoch + scenario.min(century)
-    }
 }

@@ -3,19 +3,34 @@
 //!
 //! # Embedding contract (public API, stable for hosts)
 //!
-//! - [`StepSpec`] (with [`format::Uses`], [`format::With`], [`format::Condition`],
-//!   [`format::MappingParameterSpec`]): what `uses` + `with` + the step options mean. It
-//!   implements `serde::Deserialize` for any deserializer and checks the rules that span
-//!   its fields, so a host puts it as a field of its own types. With serde-saphyr an
-//!   error carries the line and column in the host's file.
+//! - [`StepSpec`] (with [`format::Uses`], [`format::With`], [`format::Condition`] — the
+//!   runner's own `runwait_runner::Condition` — and [`format::MappingParameterSpec`]):
+//!   what `uses` + `with` + the step options mean. It implements `serde::Deserialize` for
+//!   any deserializer and checks the rules that span its fields, so a host puts it as a
+//!   field of its own types. With serde-saphyr an error carries the line and column in the
+//!   host's file.
 //! - [`step`]: a [`StepSpec`] and a connected [`runwait_anaplan::Client`] to a runnable
 //!   [`runwait_executor::RunAndWait`] (an object given by `name` is looked up); errors
 //!   are [`StepError`].
-//! - [`connect`]: a workflow `connection:` (embedded simulator, or a tenant with its auth
-//!   kind and secrets read from the environment or files) to a client.
-//! - [`load`] / [`load_str`] and the typed [`model::Workflow`]; [`schema`], the JSON Schema.
-//!   The typed definitions of the whole file are in [`format`](mod@format); the key lists of the
-//!   loader and the schema both come from them.
+//! - [`nodes`]: a whole [`model::Workflow`] to the runner's [`runwait_runner::Node`]s
+//!   (names looked up, poll limits, outcome policies, one rate budget, the host's
+//!   [`runwait_executor::TraceHook`]); errors are [`NodeError`].
+//! - [`connect::connect`]: a workflow `connection:` (embedded simulator, or a tenant with
+//!   its auth kind and secrets read from the environment or files) to a
+//!   [`connect::Connected`] client; it prints nothing and returns its warnings.
+//! - [`load`] / [`load_str`] (and `*_with_warnings`), [`Diagnostic`], [`WorkflowErrors`],
+//!   the typed [`model::Workflow`]; [`schema`], the JSON Schema. The typed definitions of
+//!   the whole file are in [`format`](mod@format); the key lists of the loader and the
+//!   schema both come from them.
+//!
+//! Internal (not public): the YAML tree with positions, the checker, `${VAR}`
+//! substitution, the tree deserializer.
+//!
+//! # Cargo features
+//!
+//! - `simulator` (default): `connection: simulator:`, its scenario format and
+//!   `load_scenario`, with the embedded simulator (an HTTP server, axum). Without it such a
+//!   workflow is reported as an error and neither axum nor the simulator is compiled.
 //!
 //! Public types that will grow are `#[non_exhaustive]`.
 //!
@@ -67,11 +82,15 @@
 
 mod check;
 pub mod connect;
+#[cfg(feature = "simulator")]
 mod de;
 mod env;
 pub mod format;
 pub mod model;
+mod nodes;
 mod runnable;
+#[cfg(feature = "simulator")]
+mod simulator;
 mod tree;
 
 use std::fmt;
@@ -80,6 +99,7 @@ use std::path::{Path, PathBuf};
 use self::model::Workflow;
 
 pub use self::format::{StepSpec, schema};
+pub use self::nodes::{NodeError, nodes};
 pub use self::runnable::{StepError, step, target};
 
 /// One problem of a workflow (or scenario) file, with where it is.
@@ -167,6 +187,7 @@ pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, Workf
     }
 }
 
+#[cfg(feature = "simulator")]
 /// Reads a simulator scenario file (`runwait sim --scenario`, `connection.simulator.scenario`)
 /// and checks it. Scenario files take no `${VAR}`: they are test data, used as written.
 pub fn load_scenario(path: &Path) -> Result<runwait_sim::Scenario, WorkflowErrors> {
@@ -208,6 +229,13 @@ mod tests {
     const IDS: &str =
         "workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F";
 
+    #[cfg_attr(
+        not(feature = "simulator"),
+        expect(
+            irrefutable_let_patterns,
+            reason = "a tenant is the only connection then"
+        )
+    )]
     #[test]
     fn defaults_apply_and_paths_resolve_against_the_file() {
         let text = format!(
@@ -264,6 +292,13 @@ mod tests {
         assert_eq!(b.workspace.as_str(), "8a81b09d5e8c6f27015e8d6c3f4a0b21");
     }
 
+    #[cfg_attr(
+        not(feature = "simulator"),
+        expect(
+            irrefutable_let_patterns,
+            reason = "a tenant is the only connection then"
+        )
+    )]
     #[test]
     fn oauth_token_url_defaults_from_the_region() {
         let text = format!(
@@ -287,6 +322,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "simulator")]
     #[test]
     fn simulator_defaults_to_the_built_in_scenario() {
         let text = format!(

@@ -29,12 +29,14 @@ pub struct Workflow {
 
 /// `connection:`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 #[allow(
     clippy::large_enum_variant,
     reason = "one per workflow, built once: its size does not matter"
 )]
 pub enum Connection {
-    /// `simulator:` an embedded simulator on loopback.
+    /// `simulator:` an embedded simulator on loopback (with the `simulator` feature).
+    #[cfg(feature = "simulator")]
     Simulator {
         /// The scenario (`scenario:` file or inline; the built-in one when absent).
         scenario: Box<runwait_sim::Scenario>,

@@ -103,17 +103,31 @@ pub async fn step(
         },
     };
     let (target, name) = self::target(&client, &resolved).await?;
-    let mut step = RunAndWait::new(client, target)
-        .start_options(StartOptions {
-            locale_name: resolved.locale,
-            mapping_parameters: resolved.mapping_parameters,
-        })
-        .config(WaitConfig::default().with_outcome_policy(resolved.policy));
+    let config = WaitConfig::default().with_outcome_policy(resolved.policy);
+    let mut step = run_and_wait(client, target, name, &resolved, config);
     if let Some(budget) = budget {
         step = step.budget(budget);
     }
-    if let Some(name) = name {
-        step = step.object_name(name);
-    }
     Ok(step)
+}
+
+/// The run-and-wait of a resolved step: its target, start options (locale, mapping
+/// parameters), wait `config`, and the object's name for messages when it was looked up.
+pub(crate) fn run_and_wait(
+    client: Arc<Client>,
+    target: TaskTarget,
+    name: Option<String>,
+    spec: &model::StepSpec,
+    config: WaitConfig,
+) -> RunAndWait {
+    let step = RunAndWait::new(client, target)
+        .start_options(StartOptions {
+            locale_name: spec.locale.clone(),
+            mapping_parameters: spec.mapping_parameters.clone(),
+        })
+        .config(config);
+    match name {
+        Some(name) => step.object_name(name),
+        None => step,
+    }
 }

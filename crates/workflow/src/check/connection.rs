@@ -1,15 +1,12 @@
-//! `connection:`: the simulator or a tenant, its auth kinds and secrets; exclusive keys.
-
-use std::path::Path;
+//! `connection:`: a tenant or the simulator (`simulator.rs`), auth kinds and secrets;
+//! exclusive keys.
 
 use runwait_anaplan::{EncodedDataFormat, Endpoints, is_loopback};
-use runwait_sim::Scenario;
 
-use super::{Checker, Fields, auth_keys, auth_kinds, choices, list, with_path};
+use super::{Checker, Fields, auth_keys, auth_kinds, choices, list};
 use crate::format::{self, fields_of};
 use crate::model::{AuthSpec, Connection, SecretSource};
 use crate::tree::{Node, Value};
-use crate::{Diagnostic, de};
 
 impl Checker {
     /// `{ env: VAR }` or `{ file: PATH }`, never the secret itself (whose value is not
@@ -90,88 +87,20 @@ impl Checker {
                     );
                 }
             }
+            #[cfg(feature = "simulator")]
             return (self.simulator(sim), true);
+            #[cfg(not(feature = "simulator"))]
+            {
+                let key = f.key("simulator").unwrap_or(sim);
+                self.error(
+                    key,
+                    "connection",
+                    "the embedded simulator is not built in (the `simulator` feature of runwait-workflow)",
+                );
+                return (None, true);
+            }
         }
         (self.anaplan(&f), false)
-    }
-
-    pub(super) fn simulator(&mut self, node: &Node) -> Option<Connection> {
-        let path = "connection.simulator";
-        if node.value == Value::Null {
-            return Some(Connection::Simulator {
-                scenario: Box::new(Scenario::builtin()),
-                speed: 1.0,
-            });
-        }
-        let f = self.fields(
-            node,
-            path,
-            "simulator settings",
-            fields_of::<format::SimulatorFile>(),
-        )?;
-        let speed = match f.get("speed") {
-            Some(n) => self.positive(n, &f.path("speed")),
-            None => Some(1.0),
-        };
-        let scenario = match f.get("scenario") {
-            None => Some(Scenario::builtin()),
-            Some(n) => self.scenario_ref(n, &f.path("scenario")),
-        };
-        Some(Connection::Simulator {
-            scenario: Box::new(scenario?),
-            speed: speed?,
-        })
-    }
-
-    /// `scenario:` a file (relative to the workflow) or an inline mapping.
-    pub(super) fn scenario_ref(&mut self, node: &Node, path: &str) -> Option<Scenario> {
-        let (parsed, file) = match &node.value {
-            Value::Map(_) => (scenario(node, &self.file, path, true), None),
-            Value::Str { text, .. } => {
-                let file = self.resolve(text);
-                let text = match std::fs::read_to_string(&file) {
-                    Ok(text) => text,
-                    Err(e) => {
-                        self.error(
-                            node,
-                            path,
-                            format!("cannot read the scenario file `{}`: {e}", file.display()),
-                        );
-                        return None;
-                    }
-                };
-                let parsed = match crate::parse(&text, &file) {
-                    Ok(root) => scenario(&root, &file, "", false),
-                    Err(e) => Err(e.errors),
-                };
-                (parsed, Some(file))
-            }
-            _ => {
-                self.error(
-                    node,
-                    path,
-                    format!(
-                        "expected a scenario file path or an inline scenario mapping, found {}",
-                        node.describe()
-                    ),
-                );
-                return None;
-            }
-        };
-        match parsed {
-            Ok(s) => Some(s),
-            Err(errors) => {
-                if let Some(file) = file {
-                    self.error(
-                        node,
-                        path,
-                        format!("the scenario file `{}` is invalid", file.display()),
-                    );
-                }
-                self.errors.extend(errors);
-                None
-            }
-        }
     }
 
     pub(super) fn anaplan(&mut self, f: &Fields<'_>) -> Option<Connection> {
@@ -371,34 +300,5 @@ impl Checker {
             }
         };
         (!stray).then_some(spec)
-    }
-}
-
-/// A scenario from its tree (a file's root or the inline mapping), deserialized and
-/// checked by the simulator's own rules. `at_node`: the simulator's rule violations
-/// (which have no position of their own) point at `node`; otherwise they name the file.
-pub(crate) fn scenario(
-    node: &Node,
-    file: &Path,
-    path: &str,
-    at_node: bool,
-) -> Result<Scenario, Vec<Diagnostic>> {
-    let diagnostic = |line_col, message: String| Diagnostic {
-        file: file.to_owned(),
-        line_col,
-        message: with_path(path, message),
-    };
-    match de::from_node::<Scenario>(node) {
-        Ok(s) => match s.validate() {
-            Ok(()) => Ok(s),
-            Err(e) => Err(vec![diagnostic(
-                at_node.then_some((node.pos.line, node.pos.column)),
-                e.to_string(),
-            )]),
-        },
-        Err(e) => Err(vec![diagnostic(
-            e.pos.map(|p| (p.line, p.column)),
-            format!("invalid scenario: {}", e.message),
-        )]),
     }
 }

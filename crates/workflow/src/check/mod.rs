@@ -19,7 +19,11 @@ mod defaults;
 mod needs;
 mod steps;
 
-pub(crate) use self::connection::scenario;
+#[cfg(feature = "simulator")]
+mod simulator;
+
+#[cfg(feature = "simulator")]
+pub(crate) use self::simulator::scenario;
 
 /// The keys of each mapping, from the typed definitions (in declaration order).
 fn top_keys() -> &'static [&'static str] {
@@ -412,38 +416,6 @@ impl Checker {
             );
         }
         value
-    }
-
-    /// A finite number greater than 0.
-    fn positive(&mut self, node: &Node, path: &str) -> Option<f64> {
-        #[allow(clippy::cast_precision_loss)]
-        let value = match &node.value {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            Value::Str {
-                text,
-                substituted: true,
-            } => text.trim().parse().ok(),
-            _ => None,
-        };
-        match value {
-            Some(v) if v.is_finite() && v > 0.0 => Some(v),
-            Some(v) => {
-                self.error(node, path, format!("must be greater than 0, found {v}"));
-                None
-            }
-            None => {
-                self.error(
-                    node,
-                    path,
-                    format!(
-                        "expected a number greater than 0, found {}",
-                        node.describe()
-                    ),
-                );
-                None
-            }
-        }
     }
 
     /// `new(text)` when Anaplan would take it (`well_formed`); else an error expecting `what`.

@@ -4,7 +4,7 @@ use runwait_anaplan::MappingParameter;
 use runwait_core::{ModelId, ObjectId, WorkspaceId};
 
 use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef, choices};
-use crate::format::{self, Condition, Uses, fields_of};
+use crate::format::{self, CONDITIONS, Condition, ConditionName, Uses, fields_of};
 use crate::model::{ObjectRef, StepSpec};
 use crate::tree::{Node, Value};
 
@@ -83,7 +83,7 @@ impl Checker {
             step_ref.needs = self.needs(n, &f.path("needs"));
         }
         let condition = match f.get("if") {
-            Some(n) => self.choice(n, &f.path("if"), &choices::<Condition, _>(&Condition::ALL)),
+            Some(n) => self.choice(n, &f.path("if"), &choices::<ConditionName, _>(&CONDITIONS)),
             None => Some(Condition::Success),
         };
         let timeout = match f.get("timeout") {

@@ -6,6 +6,7 @@ mod step;
 mod values;
 mod workflow;
 
+pub(crate) use self::step::{CONDITIONS, ConditionName};
 pub use self::step::{Condition, MappingParameterSpec, StepSpec, Uses, With};
 pub(crate) use self::step::{ID_AND_NAME, NO_ID_OR_NAME, mapping_parameters_message};
 pub(crate) use self::values::{

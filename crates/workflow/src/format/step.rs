@@ -60,11 +60,19 @@ impl Uses {
     }
 }
 
+/// `if:` of a step: when it runs, from the outcome of the steps it needs. The runner's own
+/// type, which the format reads and describes through a serde remote definition
+/// (runwait-runner knows no serde).
+pub use runwait_runner::Condition;
+
+// How the format writes a [`Condition`]: serde's remote definition of the runner's type.
+// Its doc comment is the schema's description.
 /// `if:` of a step: when it runs, from the outcome of the steps it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, JsonSchema)]
-pub enum Condition {
+#[derive(Deserialize, JsonSchema)]
+#[serde(remote = "Condition")]
+#[schemars(rename = "Condition")]
+pub(crate) enum ConditionDef {
     /// `success()`: every step it needs succeeded (default).
-    #[default]
     #[serde(rename = "success()")]
     Success,
     /// `failure()`: some step it needs failed.
@@ -75,9 +83,18 @@ pub enum Condition {
     Always,
 }
 
-impl Condition {
-    /// Every condition in the order the format lists them.
-    pub const ALL: [Condition; 3] = [Condition::Success, Condition::Failure, Condition::Always];
+/// Every condition in the order the format lists them.
+pub(crate) const CONDITIONS: [Condition; 3] =
+    [Condition::Success, Condition::Failure, Condition::Always];
+
+/// Reads a [`Condition`] and forgets it: a `Deserialize` type for what only asks for the
+/// names of its values.
+pub(crate) struct ConditionName;
+
+impl<'de> Deserialize<'de> for ConditionName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ConditionDef::deserialize(d).map(|_| ConditionName)
+    }
 }
 
 /// A mapping parameter of a process or import, as the format writes it.
@@ -152,7 +169,8 @@ pub struct StepSpec {
     #[schemars(schema_with = "values::needs_schema")]
     pub needs: Vec<String>,
     /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
-    #[serde(rename = "if", default)]
+    #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
+    #[schemars(with = "ConditionDef")]
     pub condition: Condition,
     /// How long the step may run before it is cancelled.
     #[serde(default, deserialize_with = "values::duration")]

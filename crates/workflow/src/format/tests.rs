@@ -65,7 +65,7 @@ fn enum_names_come_from_serde() {
     );
     assert_eq!(Uses::Export.name(), "anaplan/export");
     assert_eq!(
-        variants_of::<Condition>(),
+        variants_of::<ConditionName>(),
         ["success()", "failure()", "always()"]
     );
     let s = schema();

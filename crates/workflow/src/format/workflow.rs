@@ -101,7 +101,8 @@ pub struct SimulatorFile {
 pub enum ScenarioRef {
     /// A path relative to the workflow file.
     File(PathBuf),
-    /// The scenario itself.
+    /// The scenario itself (with the `simulator` feature, which knows its format).
+    #[cfg(feature = "simulator")]
     Inline(
         #[schemars(with = "serde_json::Map<String, serde_json::Value>")] Box<runwait_sim::Scenario>,
     ),
