@@ -2,11 +2,9 @@
 //! exported, and `shutdown` delivers them before returning. One test per process, since
 //! the global subscriber can be set once.
 
-mod common;
-
 use std::time::Duration;
 
-use common::http_receiver;
+use crate::common::http_receiver;
 use runwait_otel::{OtelError, TelemetryConfig};
 use tracing::Instrument;
 
@@ -68,6 +66,6 @@ async fn init_exports_spans_from_every_thread_and_shutdown_delivers_them() {
     );
     assert_eq!(
         workflow.resource["service.name"],
-        common::Value::from("runwait-init")
+        crate::common::Value::from("runwait-init")
     );
 }

@@ -2,14 +2,12 @@
 //! configured from the standard variables, with the caller's trace context from
 //! `TRACEPARENT`/`TRACESTATE`.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use common::contract::{self, STARTED_BY};
-use common::expect::assert_contract;
-use common::{API_KEY_HEADER, Value, http_receiver};
+use crate::common::contract::{self, STARTED_BY};
+use crate::common::expect::assert_contract;
+use crate::common::{API_KEY_HEADER, Value, http_receiver};
 use runwait_otel::TelemetryConfig;
 use tracing_subscriber::layer::SubscriberExt;
 

@@ -1,12 +1,10 @@
 //! Telemetry never costs a workflow: off means nothing exported, and a collector that
 //! cannot be reached gives one warning and a bounded shutdown.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::contract::{self, STARTED_BY};
-use common::{captured_warnings, closed_port, grpc_receiver, http_receiver};
+use crate::common::contract::{self, STARTED_BY};
+use crate::common::{captured_warnings, closed_port, grpc_receiver, http_receiver};
 use runwait_otel::{Protocol, TelemetryConfig};
 use tracing_subscriber::layer::SubscriberExt;
 

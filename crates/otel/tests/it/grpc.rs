@@ -1,13 +1,11 @@
 //! The span contract over OTLP/gRPC to a real `TraceService` server: the exact tree, and
 //! poll spans arriving while their step is still open.
 
-mod common;
-
 use std::time::Duration;
 
-use common::contract::{self, STARTED_BY};
-use common::expect::assert_contract;
-use common::{API_KEY_HEADER, grpc_receiver, one};
+use crate::common::contract::{self, STARTED_BY};
+use crate::common::expect::assert_contract;
+use crate::common::{API_KEY_HEADER, grpc_receiver, one};
 use runwait_otel::{Protocol, TelemetryConfig};
 use tracing_subscriber::layer::SubscriberExt;
 

@@ -2,8 +2,6 @@
 //! `POST /v1/traces`), the received spans flattened for assertions, and the executor's
 //! span contract emitted with plain `tracing` macros.
 
-#![allow(dead_code)] // each test file uses part of it
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -2,12 +2,10 @@
 //! OTLP/HTTP: one poll span per status request in the simulator's journal, and a
 //! reattached wait linked to the step span of the run that started the task.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::{Span, Value, http_receiver_in_real_time};
+use crate::common::{Span, Value, http_receiver_in_real_time};
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
     FileStore, PollPolicy, RunAndWait, Step, StepContext, StepOutcome, StepResult, TokioEnv,
