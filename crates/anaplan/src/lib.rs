@@ -32,7 +32,7 @@
 //! # The retry policy
 //!
 //! [`RetryPolicy`] is the policy of every idempotent call (listings, status, cancel,
-//! each dump chunk, and the auth service's own calls): busy (409, 423), rate limited
+//! each dump chunk, and the auth service's own calls): busy (409), rate limited
 //! (429), server errors (5xx, 410) and transport failures are sent again after a
 //! jittered exponential backoff, or after `Retry-After` when the server gives one,
 //! while retries remain and the next wait still fits the budget. Anything else is final.
@@ -68,7 +68,7 @@ pub mod auth;
 mod cert;
 mod client;
 mod clock;
-mod endpoints;
+pub mod endpoints;
 mod error;
 mod reply;
 mod retry;
@@ -80,7 +80,7 @@ pub use cert::{CertificateAuth, EncodedDataFormat};
 pub use client::{Client, ClientBuilder};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoints::{Endpoints, is_loopback};
-pub use error::{Error, RequestLine, TransportKind};
+pub use error::{Error, ModelState, RequestLine, TransportKind};
 pub use retry::RetryPolicy;
 // The call vocabulary is core's; re-exported so a client user needs one import.
 pub use runwait_core::{

@@ -197,6 +197,7 @@ mod tests {
             request: line(),
             status,
             message: String::new(),
+            retry_after: None,
         }
     }
 
