@@ -25,7 +25,11 @@ pub(crate) enum DumpGone {
     NoDump,
     OtherUser,
     Replaced,
+    Expired,
 }
+
+/// How long a dump is kept after its last access (Anaplan: 48 hours).
+pub(crate) const DUMP_KEPT: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, Default)]
 pub(crate) struct World {
@@ -33,6 +37,9 @@ pub(crate) struct World {
     tokens: TokenBook,
     /// The newest run of each import by each user: only its dump is kept.
     dump_owner: HashMap<(String, ObjectId), TaskId>,
+    /// When each kept dump was last read (scenario time); unread ones count from the
+    /// end of their task.
+    dump_read: HashMap<(String, ObjectId), Duration>,
     pub(crate) faults: FaultBook,
     pub(crate) journal: Vec<JournalEntry>,
     ids: IdGen,
@@ -97,6 +104,7 @@ impl World {
             JobKind::Export | JobKind::Action => Vec::new(),
         };
         for import in imports {
+            self.dump_read.remove(&(user.to_owned(), import.clone()));
             self.dump_owner
                 .insert((user.to_owned(), import), id.clone());
         }
@@ -256,18 +264,20 @@ impl World {
         out
     }
 
-    /// Whether `user` may read the dump of `object` from `task`, in `phase` now.
+    /// Whether `user` may read the dump of `object` from `task`, in `phase` at `now`;
+    /// a read keeps the dump another 48 hours.
     pub(crate) fn dump_available(
-        &self,
+        &mut self,
         model: &ModelSpec,
         task: &TaskRec,
         phase: Phase,
         object: &ObjectId,
         user: &str,
+        now: Duration,
     ) -> Result<(), DumpGone> {
-        if !matches!(phase, Phase::Complete { .. }) {
+        let Phase::Complete { start } = phase else {
             return Err(DumpGone::NotFinished);
-        }
+        };
         // The spec decides, as it decides the result's `failureDumpAvailable`.
         let runs_it = match task.kind {
             JobKind::Process => model
@@ -282,10 +292,19 @@ impl World {
         if task.user != user {
             return Err(DumpGone::OtherUser);
         }
-        match self.dump_owner.get(&(user.to_owned(), object.clone())) {
-            Some(owner) if owner == &task.id => Ok(()),
-            _ => Err(DumpGone::Replaced),
+        let key = (user.to_owned(), object.clone());
+        match self.dump_owner.get(&key) {
+            Some(owner) if owner == &task.id => {}
+            _ => return Err(DumpGone::Replaced),
         }
+        let ended = run_spec(model, task.kind, &task.object)
+            .map_or(start, |spec| start.saturating_add(spec.run));
+        let last = self.dump_read.get(&key).copied().unwrap_or(ended);
+        if now.saturating_sub(last) >= DUMP_KEPT {
+            return Err(DumpGone::Expired);
+        }
+        self.dump_read.insert(key, now);
+        Ok(())
     }
 
     // ---- tokens ------------------------------------------------------------------
