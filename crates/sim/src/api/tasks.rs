@@ -90,6 +90,7 @@ pub(super) async fn list(
             task_id: t.id.clone(),
             task_state: phase.task_state(),
             creation_time: Some(sh.clock.wall(t.created)),
+            user_id: None,
         })
         .collect();
     let (meta, tasks) = page(&all, &Query::parse(q.as_deref()), "task");
