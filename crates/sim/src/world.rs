@@ -14,9 +14,9 @@ use crate::fault::FaultBook;
 use crate::ids::IdGen;
 use crate::journal::JournalEntry;
 use crate::result::{end_progress, result};
-use crate::scenario::{Curve, JobKind, ModelSpec, Runnable, Scenario};
+use crate::scenario::{Curve, ForeignStart, JobKind, ModelSpec, Runnable, Scenario};
 use crate::task::{Phase, TaskRec, TaskSnapshot};
-use crate::tokens::TokenBook;
+use crate::tokens::{OAuthGrant, TokenBook};
 
 /// Why a dump cannot be served (all answer 404).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,8 @@ pub(crate) struct World {
     pub(crate) faults: FaultBook,
     pub(crate) journal: Vec<JournalEntry>,
     ids: IdGen,
+    /// Foreign starts not yet due, soonest first.
+    foreign: Vec<ForeignStart>,
 }
 
 /// What a task runs: its run time, progress curve and whether it can roll back.
@@ -76,6 +78,27 @@ fn fraction(elapsed: Duration, run: Duration) -> f64 {
 }
 
 impl World {
+    /// A world whose foreign starts happen as scenario time reaches them.
+    pub(crate) fn new(scenario: &Scenario) -> Self {
+        let mut foreign = scenario.foreign_starts.clone();
+        foreign.sort_by_key(|f| f.at);
+        World {
+            foreign,
+            ..World::default()
+        }
+    }
+
+    /// Creates the tasks of foreign starts due by `now`, at their own times. Called on
+    /// every access, so they are in creation order with the tasks clients start.
+    pub(crate) fn catch_up(&mut self, scenario: &Scenario, now: Duration) {
+        while self.foreign.first().is_some_and(|f| f.at <= now) {
+            let f = self.foreign.remove(0);
+            if let Some((model, kind)) = scenario.object_home(&f.object) {
+                self.start_task(model, kind, &f.object, &f.by, f.at);
+            }
+        }
+    }
+
     // ---- tasks -------------------------------------------------------------------
 
     /// Creates a task; it queues behind any task holding the model.
@@ -332,12 +355,21 @@ impl World {
     pub(crate) fn oauth_grant(
         &mut self,
         scenario: &Scenario,
-        client_id: &str,
-        refresh_token: &str,
+        grant: &OAuthGrant<'_>,
         clock: &Clock,
     ) -> Option<(TokenInfo, String)> {
         self.tokens
-            .oauth_grant(&mut self.ids, scenario, client_id, refresh_token, clock)
+            .oauth_grant(&mut self.ids, scenario, grant, clock)
+    }
+
+    /// Extends a live token, keeping its value.
+    pub(crate) fn extend_token(
+        &mut self,
+        value: &str,
+        clock: &Clock,
+        ttl: Duration,
+    ) -> Option<TokenInfo> {
+        self.tokens.extend(value, clock, ttl)
     }
 
     pub(crate) fn revoke_all(&mut self) {
