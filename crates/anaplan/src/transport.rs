@@ -122,6 +122,24 @@ impl Transport {
         self.send(builder, line, url, resend_count).await
     }
 
+    /// One JSON `POST` without a token (OAuth token endpoints, as Anaplan documents
+    /// them).
+    pub(crate) async fn post_json(
+        &self,
+        url: &Url,
+        line: &RequestLine,
+        body: &str,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let builder = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body.to_owned());
+        self.send(builder, line, url, resend_count).await
+    }
+
     /// One form `POST` (OAuth token endpoints).
     pub(crate) async fn post_form(
         &self,
