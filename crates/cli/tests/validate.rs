@@ -254,7 +254,7 @@ fn auth_keys_of_another_kind_and_oauth_url() {
         "auth-keys.yaml",
         &[
             "FILE:3:3: connection: `oauth_token_url` is required with `kind: oauth` and explicit `api_url`/`auth_url`",
-            "FILE:8:5: connection.auth: `password` is not used with `kind: oauth`, which takes client_id, refresh_token",
+            "FILE:8:5: connection.auth: `password` is not used with `kind: oauth`, which takes client_id, refresh_token, client_secret",
             "FILE:9:49: connection.auth.refresh_token: give `env` or `file`, not both",
         ],
     );
