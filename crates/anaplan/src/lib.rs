@@ -2,7 +2,8 @@
 //! Integration API v2, over reqwest (rustls) and tokio.
 //!
 //! What it does:
-//! - endpoints by region name or explicit URLs ([`Endpoints`]); `http://` only on loopback;
+//! - endpoints by region name (one table of every region's API, auth and OAuth hosts:
+//!   [`endpoints::REGIONS`]) or explicit URLs ([`Endpoints`]); `http://` only on loopback;
 //! - one shared token per client, from basic, certificate, ready-token or OAuth refresh
 //!   credentials ([`auth`]), renewed before it expires; a 401 re-authenticates once;
 //! - start, list, status and cancel for processes, imports, exports and actions, dump
@@ -39,8 +40,12 @@
 //!
 //! The start is not idempotent, so its policy never resends blindly: after an ambiguous
 //! failure (a broken connection, a timeout, a 5xx, a lost or unreadable 2xx body) the
-//! next step is a look in the object's task list, up to three, and a task not known
-//! before is adopted ([`Started::adopted`]). After a timeout, 502 or 504 the start is
+//! next step is a look in the object's task list (newest first, every page), up to
+//! three, and the task the start created is adopted ([`Started::adopted`]): one not
+//! known before, created since the attempt began (less [`CLOCK_SKEW_MARGIN`]) and, when
+//! the list names users, started by this client's user. When a schedule's or another
+//! user's task cannot be told apart from ours, the start stops with [`Error::Adoption`]
+//! rather than adopt a stranger's task or start again. After a timeout, 502 or 504 the start is
 //! never sent again; after a reset, 500 or 503 it is, once the looks found nothing, as is
 //! a start refused as busy or rate limited, within [`ClientBuilder::start_attempts`].
 //!

@@ -64,7 +64,7 @@ async fn others_start_tasks_at_their_times_and_lists_sort_and_name_them() {
     let (_, body) = t.get(&tasks).await;
     assert!(
         body.get("tasks")
-            .map_or(true, |v| v.as_array().unwrap().is_empty()),
+            .is_none_or(|v| v.as_array().unwrap().is_empty()),
         "{body}"
     );
     advance(20).await;
