@@ -14,43 +14,122 @@ pub struct Endpoints {
     auth: Url,
 }
 
-/// Regions whose API and auth hosts carry the region's name.
-const REGIONAL: &[&str] = &[
-    "us9", "eu3", "eu5", "gb1", "ca1a", "sg1", "ae1", "in1", "id1", "me1",
+/// The hosts of one Anaplan region: where its Integration API, its auth service and its
+/// OAuth token endpoint live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Region {
+    /// The region's names, lower case; the first is the canonical one (`ca1` also answers
+    /// to `ca1a`, `au1` to `au1a`).
+    pub names: &'static [&'static str],
+    /// The Integration API host (the base is `https://{api_host}/2/0`).
+    pub api_host: &'static str,
+    /// The auth service host (`https://{auth_host}/token/…`).
+    pub auth_host: &'static str,
+    /// The OAuth host (`https://{oauth_host}/oauth/token`): not always named after the
+    /// region.
+    pub oauth_host: &'static str,
+}
+
+impl Region {
+    /// The region's canonical name (`us1`, `ca1`, …).
+    pub fn name(&self) -> &'static str {
+        self.names[0]
+    }
+
+    /// The OAuth token endpoint, `https://{oauth_host}/oauth/token`.
+    pub fn oauth_token_url(&self) -> Url {
+        https(self.oauth_host, "/oauth/token")
+    }
+}
+
+/// A legacy region: the global API and auth hosts, OAuth on `us1a`.
+const fn legacy(names: &'static [&'static str]) -> Region {
+    Region {
+        names,
+        api_host: "api.anaplan.com",
+        auth_host: "auth.anaplan.com",
+        oauth_host: "us1a.app.anaplan.com",
+    }
+}
+
+macro_rules! regional {
+    ($name:literal) => {
+        Region {
+            names: &[$name],
+            api_host: concat!($name, ".api.anaplan.com"),
+            auth_host: concat!($name, ".auth.anaplan.com"),
+            oauth_host: concat!($name, ".app.anaplan.com"),
+        }
+    };
+}
+
+/// Every Anaplan region with its hosts. Source: Anaplan's help page "URL, IP, and
+/// allowlist requirements" (the hosts per region, the OAuth hosts among them), as
+/// summarised in the project's API reference; the OAuth hosts of us1 and au1 were
+/// confirmed by live tests (setikites/anaplan-openapi, `oauth/README.md`). The legacy
+/// regions share the global API and auth hosts and the `us1a` OAuth host; Canada's hosts
+/// are `ca1a.`; Australia's are on `app2`/`api2`.
+pub const REGIONS: &[Region] = &[
+    legacy(&["us1"]),
+    legacy(&["us2"]),
+    legacy(&["us5"]),
+    legacy(&["us7"]),
+    legacy(&["eu1"]),
+    legacy(&["eu2"]),
+    legacy(&["eu4"]),
+    legacy(&["ap1"]),
+    Region {
+        names: &["ca1", "ca1a"],
+        api_host: "ca1a.api.anaplan.com",
+        auth_host: "ca1a.auth.anaplan.com",
+        oauth_host: "ca1a.app.anaplan.com",
+    },
+    Region {
+        names: &["au1", "au1a"],
+        api_host: "au1a.api2.anaplan.com",
+        auth_host: "au1a.app2.anaplan.com",
+        oauth_host: "au1a.app2.anaplan.com",
+    },
+    regional!("us9"),
+    regional!("eu3"),
+    regional!("eu5"),
+    regional!("gb1"),
+    regional!("sg1"),
+    regional!("ae1"),
+    regional!("in1"),
+    regional!("id1"),
+    regional!("me1"),
 ];
-/// Regions served by the legacy global hosts.
-const LEGACY: &[&str] = &["us1", "us2", "us5", "us7", "eu1", "eu2", "eu4", "ap1"];
+
+/// The region of this name (case-insensitive, surrounding blanks ignored).
+pub fn region(name: &str) -> Result<&'static Region, Error> {
+    let wanted = name.trim().to_ascii_lowercase();
+    REGIONS
+        .iter()
+        .find(|r| r.names.contains(&wanted.as_str()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = REGIONS.iter().map(Region::name).collect();
+            Error::Config(format!(
+                "unknown Anaplan region `{name}`: expected one of {}, or explicit api_url and auth_url",
+                names.join(", ")
+            ))
+        })
+}
+
+fn https(host: &str, path: &str) -> Url {
+    // The table's hosts are constants: parsing cannot fail.
+    Url::parse(&format!("https://{host}{path}")).expect("a valid host in the region table")
+}
 
 impl Endpoints {
     /// The endpoints of an Anaplan region (`us1`, `us9`, `eu3`, `au1`, …; case-insensitive).
     pub fn region(name: &str) -> Result<Self, Error> {
-        let region = name.trim().to_ascii_lowercase();
-        let (api, auth) = match region.as_str() {
-            r if LEGACY.contains(&r) => (
-                "https://api.anaplan.com/2/0".to_owned(),
-                "https://auth.anaplan.com".to_owned(),
-            ),
-            "au1" | "au1a" => (
-                "https://au1a.api2.anaplan.com/2/0".to_owned(),
-                "https://au1a.app2.anaplan.com".to_owned(),
-            ),
-            // Canada's hosts are `ca1a.`; accept the region's plain name too.
-            "ca1" => (
-                "https://ca1a.api.anaplan.com/2/0".to_owned(),
-                "https://ca1a.auth.anaplan.com".to_owned(),
-            ),
-            r if REGIONAL.contains(&r) => (
-                format!("https://{r}.api.anaplan.com/2/0"),
-                format!("https://{r}.auth.anaplan.com"),
-            ),
-            _ => {
-                return Err(Error::Config(format!(
-                    "unknown Anaplan region `{name}`: expected one of {}, au1, or explicit api_url and auth_url",
-                    [LEGACY, REGIONAL].concat().join(", ")
-                )));
-            }
-        };
-        Self::custom(&api, &auth)
+        let r = region(name)?;
+        Ok(Endpoints {
+            api: https(r.api_host, "/2/0"),
+            auth: https(r.auth_host, "/"),
+        })
     }
 
     /// Explicit URLs. `api` is the Integration API base; a bare host gets `/2/0`
@@ -64,11 +143,10 @@ impl Endpoints {
         Ok(Endpoints { api, auth })
     }
 
-    /// The OAuth token endpoint of a region: `https://{region}.app.anaplan.com/oauth/token`.
-    pub fn oauth_token_url(region: &str) -> Result<Url, Error> {
-        let region = region.trim().to_ascii_lowercase();
-        Url::parse(&format!("https://{region}.app.anaplan.com/oauth/token"))
-            .map_err(|e| Error::Config(format!("no OAuth token URL for region `{region}`: {e}")))
+    /// The OAuth token endpoint of a region, from [`REGIONS`] (e.g. `us1` →
+    /// `https://us1a.app.anaplan.com/oauth/token`).
+    pub fn oauth_token_url(region_name: &str) -> Result<Url, Error> {
+        Ok(region(region_name)?.oauth_token_url())
     }
 
     /// The Integration API base, e.g. `https://api.anaplan.com/2/0`.
@@ -171,7 +249,38 @@ mod tests {
         assert_eq!(au.api().as_str(), "https://au1a.api2.anaplan.com/2/0");
         assert_eq!(au.auth().as_str(), "https://au1a.app2.anaplan.com/");
         let err = Endpoints::region("mars1").unwrap_err().to_string();
+        assert!(err.contains("us1, us2"), "{err}");
         assert!(err.contains("unknown Anaplan region `mars1`"), "{err}");
+    }
+
+    #[test]
+    fn oauth_hosts_follow_the_allowlist_page_not_the_region_name() {
+        let url = |r| Endpoints::oauth_token_url(r).unwrap().to_string();
+        for r in ["us1", "us2", "us5", "us7", "eu1", "eu2", "eu4", "AP1"] {
+            assert_eq!(url(r), "https://us1a.app.anaplan.com/oauth/token", "{r}");
+        }
+        assert_eq!(url("ca1"), "https://ca1a.app.anaplan.com/oauth/token");
+        assert_eq!(url("ca1a"), "https://ca1a.app.anaplan.com/oauth/token");
+        assert_eq!(url("au1"), "https://au1a.app2.anaplan.com/oauth/token");
+        for r in [
+            "us9", "eu3", "eu5", "gb1", "sg1", "ae1", "in1", "id1", "me1",
+        ] {
+            assert_eq!(url(r), format!("https://{r}.app.anaplan.com/oauth/token"));
+        }
+        assert!(Endpoints::oauth_token_url("mars1").is_err());
+        // Every region's hosts parse, and each name is listed once.
+        let mut names: Vec<&str> = REGIONS
+            .iter()
+            .flat_map(|r| r.names.iter().copied())
+            .collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all);
+        for r in REGIONS {
+            Endpoints::region(r.name()).unwrap();
+            let _ = r.oauth_token_url();
+        }
     }
 
     #[test]

@@ -45,6 +45,44 @@ impl fmt::Display for TransportKind {
     }
 }
 
+/// A model state in which Anaplan refuses calls for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModelState {
+    /// HTTP 422: the model is archived.
+    Archived,
+    /// HTTP 423: the model is in Locked mode.
+    Locked,
+}
+
+impl ModelState {
+    /// The HTTP status Anaplan answers in this state.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ModelState::Archived => 422,
+            ModelState::Locked => 423,
+        }
+    }
+}
+
+fn model_state_message(state: ModelState, model: Option<&str>, message: &str) -> String {
+    let model = model.map_or_else(|| "the model".to_owned(), |m| format!("model {m}"));
+    let (what, todo) = match state {
+        ModelState::Archived => (
+            "is archived",
+            "a workspace administrator must restore (unarchive) it",
+        ),
+        ModelState::Locked => (
+            "is locked (Locked mode)",
+            "a workspace administrator must unlock it (Model Management, Change mode)",
+        ),
+    };
+    format!(
+        "{model} {what} (HTTP {}): {todo}; retrying cannot help (Anaplan: {message})",
+        state.http_status()
+    )
+}
+
 /// An error of the Anaplan client.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -74,7 +112,7 @@ pub enum Error {
         /// Anaplan's message.
         message: String,
     },
-    /// The model or object is busy (409, 423); retried for idempotent calls.
+    /// The model or object is busy (409); retried for idempotent calls.
     #[error("{request}: model or object busy (HTTP {status}): {message}")]
     Busy {
         /// The request that failed.
@@ -100,6 +138,29 @@ pub enum Error {
         /// The HTTP status.
         status: u16,
         /// Anaplan's message.
+        message: String,
+        /// What `Retry-After` asked for (Anaplan Connect honours it on 503 too).
+        retry_after: Option<Duration>,
+    },
+    /// The model cannot take the call in its state: archived (422) or locked, that is in
+    /// Locked mode (423). Retrying cannot help, so nothing retries it.
+    #[error("{request}: {}", model_state_message(*state, model.as_deref(), message))]
+    ModelState {
+        /// The request that failed.
+        request: RequestLine,
+        /// Which state.
+        state: ModelState,
+        /// The model id from the request's path, when it has one.
+        model: Option<String>,
+        /// Anaplan's message.
+        message: String,
+    },
+    /// No task in the object's list can safely be taken for the one a start (whose
+    /// answer was lost, or whose run crashed) created: adopting a stranger's task, or
+    /// starting again, could run the action twice or report someone else's run.
+    #[error("{message}")]
+    Adoption {
+        /// What was found and what to do.
         message: String,
     },
     /// Any other 4xx: the request itself is wrong and retrying will not help.
@@ -172,7 +233,9 @@ impl Error {
     /// The wait `Retry-After` asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after, .. } => *retry_after,
+            Error::RateLimited { retry_after, .. } | Error::Server { retry_after, .. } => {
+                *retry_after
+            }
             _ => None,
         }
     }
@@ -185,6 +248,7 @@ impl Error {
             | Error::Server { status, .. }
             | Error::Rejected { status, .. } => Some(*status),
             Error::Permission { .. } => Some(403),
+            Error::ModelState { state, .. } => Some(state.http_status()),
             Error::NotFound { .. } => Some(404),
             Error::RateLimited { .. } => Some(429),
             _ => None,

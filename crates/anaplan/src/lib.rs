@@ -2,7 +2,8 @@
 //! Integration API v2, over reqwest (rustls) and tokio.
 //!
 //! What it does:
-//! - endpoints by region name or explicit URLs ([`Endpoints`]); `http://` only on loopback;
+//! - endpoints by region name (one table of every region's API, auth and OAuth hosts:
+//!   [`endpoints::REGIONS`]) or explicit URLs ([`Endpoints`]); `http://` only on loopback;
 //! - one shared token per client, from basic, certificate, ready-token or OAuth refresh
 //!   credentials ([`auth`]), renewed before it expires; a 401 re-authenticates once;
 //! - start, list, status and cancel for processes, imports, exports and actions, dump
@@ -32,15 +33,19 @@
 //! # The retry policy
 //!
 //! [`RetryPolicy`] is the policy of every idempotent call (listings, status, cancel,
-//! each dump chunk, and the auth service's own calls): busy (409, 423), rate limited
+//! each dump chunk, and the auth service's own calls): busy (409), rate limited
 //! (429), server errors (5xx, 410) and transport failures are sent again after a
 //! jittered exponential backoff, or after `Retry-After` when the server gives one,
 //! while retries remain and the next wait still fits the budget. Anything else is final.
 //!
 //! The start is not idempotent, so its policy never resends blindly: after an ambiguous
 //! failure (a broken connection, a timeout, a 5xx, a lost or unreadable 2xx body) the
-//! next step is a look in the object's task list, up to three, and a task not known
-//! before is adopted ([`Started::adopted`]). After a timeout, 502 or 504 the start is
+//! next step is a look in the object's task list (newest first, every page), up to
+//! three, and the task the start created is adopted ([`Started::adopted`]): one not
+//! known before, created since the attempt began (less [`CLOCK_SKEW_MARGIN`]) and, when
+//! the list names users, started by this client's user. When a schedule's or another
+//! user's task cannot be told apart from ours, the start stops with [`Error::Adoption`]
+//! rather than adopt a stranger's task or start again. After a timeout, 502 or 504 the start is
 //! never sent again; after a reset, 500 or 503 it is, once the looks found nothing, as is
 //! a start refused as busy or rate limited, within [`ClientBuilder::start_attempts`].
 //!
@@ -79,7 +84,7 @@ pub mod auth;
 mod cert;
 mod client;
 mod clock;
-mod endpoints;
+pub mod endpoints;
 mod error;
 mod reply;
 mod retry;
@@ -88,10 +93,10 @@ mod transport;
 
 pub use auth::{AuthProvider, BasicAuth, OAuthRefreshAuth, TokenAuth};
 pub use cert::{CertificateAuth, EncodedDataFormat};
-pub use client::{Client, ClientBuilder};
+pub use client::{CLOCK_SKEW_MARGIN, Client, ClientBuilder};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoints::{Endpoints, is_loopback};
-pub use error::{Error, RequestLine, TransportKind};
+pub use error::{Error, ModelState, RequestLine, TransportKind};
 pub use retry::RetryPolicy;
 // The call vocabulary is core's; re-exported so a client user needs one import.
 pub use runwait_core::{

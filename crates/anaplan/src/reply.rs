@@ -9,7 +9,7 @@ use runwait_core::catalog::ApiError;
 use runwait_core::token::AuthFailure;
 
 use crate::Error;
-use crate::error::{RequestLine, TransportKind};
+use crate::error::{ModelState, RequestLine, TransportKind};
 
 /// The longest `Retry-After` honoured: a proxy asking for hours or for `u64::MAX`
 /// seconds must not stall a tenant's waits (or overflow a clock).
@@ -108,7 +108,17 @@ pub(crate) fn status_error(
         },
         403 => Error::Permission { request, message },
         404 => Error::NotFound { request, message },
-        409 | 423 => Error::Busy {
+        422 | 423 => Error::ModelState {
+            model: model_of(&request),
+            request,
+            state: if code == 422 {
+                ModelState::Archived
+            } else {
+                ModelState::Locked
+            },
+            message,
+        },
+        409 => Error::Busy {
             request,
             status: code,
             message,
@@ -121,6 +131,7 @@ pub(crate) fn status_error(
             request,
             status: code,
             message,
+            retry_after,
         },
         _ => Error::Rejected {
             request,
@@ -128,6 +139,13 @@ pub(crate) fn status_error(
             message,
         },
     }
+}
+
+/// The model id of a path `…/models/{id}/…`, to name it in a message.
+fn model_of(request: &RequestLine) -> Option<String> {
+    let mut parts = request.path.split('/');
+    parts.find(|p| *p == "models")?;
+    parts.next().filter(|m| !m.is_empty()).map(str::to_owned)
 }
 
 /// The auth service and OAuth token endpoints answer 400 for refused credentials.
@@ -194,10 +212,40 @@ mod tests {
             status_error(line("/2/0/x"), s(400), None, ""),
             Error::Rejected { status: 400, .. }
         ));
+        let locked = status_error(
+            line("/2/0/workspaces/w/models/M1/processes/p/tasks"),
+            s(423),
+            None,
+            "",
+        );
         assert!(matches!(
-            status_error(line("/2/0/x"), s(423), None, ""),
-            Error::Busy { status: 423, .. }
+            &locked,
+            Error::ModelState { state: ModelState::Locked, model: Some(m), .. } if m == "M1"
         ));
+        assert!(!locked.is_transient() && !locked.is_ambiguous());
+        let text = locked.to_string();
+        assert!(
+            text.contains("model M1 is locked (Locked mode) (HTTP 423)")
+                && text.contains("retrying cannot help"),
+            "{text}"
+        );
+        assert!(matches!(
+            status_error(line("/2/0/x"), s(422), None, ""),
+            Error::ModelState {
+                state: ModelState::Archived,
+                model: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            status_error(line("/2/0/x"), s(409), None, ""),
+            Error::Busy { status: 409, .. }
+        ));
+        let wait = Some(Duration::from_secs(8));
+        assert_eq!(
+            status_error(line("/2/0/x"), s(503), wait, "").retry_after(),
+            wait
+        );
         assert!(matches!(
             status_error(line("/2/0/x"), s(410), None, ""),
             Error::Server { status: 410, .. }

@@ -30,6 +30,9 @@ pub(crate) struct ApiRequest {
     pub(crate) body: Option<serde_json::Value>,
     /// How errors name the call, built once rather than per attempt.
     pub(crate) line: RequestLine,
+    /// The `Accept` header: JSON for the API's envelopes, anything for a dump chunk
+    /// (its body is the dump's text).
+    pub(crate) accept: &'static str,
 }
 
 impl ApiRequest {
@@ -40,6 +43,7 @@ impl ApiRequest {
             url,
             body: None,
             line,
+            accept: "application/json",
         }
     }
 }
@@ -87,7 +91,7 @@ impl Transport {
             .client
             .request(req.method.clone(), req.url.clone())
             .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/json");
+            .header(ACCEPT, req.accept);
         if let Some(body) = &req.body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
@@ -115,6 +119,24 @@ impl Transport {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
+        self.send(builder, line, url, resend_count).await
+    }
+
+    /// One JSON `POST` without a token (OAuth token endpoints, as Anaplan documents
+    /// them).
+    pub(crate) async fn post_json(
+        &self,
+        url: &Url,
+        line: &RequestLine,
+        body: &str,
+        resend_count: usize,
+    ) -> Result<Response, Error> {
+        let builder = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json")
+            .body(body.to_owned());
         self.send(builder, line, url, resend_count).await
     }
 

@@ -229,7 +229,8 @@ async fn a_failed_renewal_keeps_the_valid_token_and_tries_again() {
         .map(|e| e.answer)
         .collect();
     assert_eq!(&refreshes[..5], &[Answer::Status(503); 5]);
-    assert_eq!(refreshes[5..], [Answer::Status(201)]);
+    // Live tenants answer a refresh with 200 (issue 11; the login answers 201).
+    assert_eq!(refreshes[5..], [Answer::Status(200)]);
     let api_answers: Vec<Answer> = journal
         .iter()
         .filter(|e| e.path.starts_with("/2/0"))
@@ -303,4 +304,163 @@ async fn a_refused_login_is_not_tried_again() {
         1,
         "one refused login, not one per call: accounts get locked"
     );
+}
+
+/// A scenario with OAuth clients: an Authorization Code client (with a secret) whose
+/// refresh tokens rotate, and a Device Grant client whose refresh token stays valid.
+fn oauth_scenario() -> runwait_sim::Scenario {
+    let mut s = runwait_sim::Scenario::builtin();
+    let mut code = s.oauth_clients[0].clone();
+    code.client_id = "code-client".into();
+    code.refresh_token = "code-refresh".into();
+    code.client_secret = Some("s3cret-value".into());
+    let mut device = s.oauth_clients[0].clone();
+    device.client_id = "device-client".into();
+    device.refresh_token = "device-refresh".into();
+    device.rotate = false;
+    s.oauth_clients = vec![code, device];
+    s
+}
+
+fn oauth_url(sim: &runwait_sim::Simulator) -> url::Url {
+    url::Url::parse(&format!("{}/oauth/token", sim.auth_url())).unwrap()
+}
+
+#[tokio::test]
+async fn an_authorization_code_client_sends_its_secret_in_a_json_body() {
+    use runwait_anaplan::OAuthRefreshAuth;
+    let sim = sim_with(oauth_scenario(), 1.0).await;
+    let with_secret =
+        OAuthRefreshAuth::new(oauth_url(&sim), "code-client", Secret::new("code-refresh"))
+            .with_client_secret(Secret::new("s3cret-value"));
+    let client = Client::builder(endpoints(&sim), with_secret)
+        .build()
+        .unwrap();
+    client.workspaces().await.unwrap();
+
+    // Without its secret the grant is refused, and the error says what to do, without
+    // a secret in it.
+    let sim = sim_with(oauth_scenario(), 1.0).await;
+    let without =
+        OAuthRefreshAuth::new(oauth_url(&sim), "code-client", Secret::new("code-refresh"));
+    let err = Client::builder(endpoints(&sim), without)
+        .build()
+        .unwrap()
+        .workspaces()
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Auth { status: 400, .. }), "{err:?}");
+    assert!(
+        text.contains("invalid_grant") && text.contains("authorise runwait again"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("code-refresh") && !text.contains("s3cret"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_that_does_not_rotate_is_kept_and_reused() {
+    use runwait_anaplan::OAuthRefreshAuth;
+    use runwait_anaplan::auth::FileRefreshTokenStore;
+    let sim = sim_with(oauth_scenario(), 1.0).await;
+    let file = std::env::temp_dir().join(format!("runwait-oauth-fixed-{}", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let device = OAuthRefreshAuth::new(
+        oauth_url(&sim),
+        "device-client",
+        Secret::new("device-refresh"),
+    )
+    .with_store(std::sync::Arc::new(FileRefreshTokenStore::new(&file)));
+    let client = Client::builder(endpoints(&sim), device).build().unwrap();
+    client.workspaces().await.unwrap();
+    sim.expire_tokens();
+    client.workspaces().await.unwrap();
+    assert!(!file.exists(), "nothing rotated, nothing to store");
+    assert_eq!(calls(&sim.journal(), "POST", "/oauth/token").len(), 2);
+}
+
+#[tokio::test]
+async fn a_rotating_refresh_token_is_never_sent_twice_after_a_lost_answer() {
+    use runwait_anaplan::OAuthRefreshAuth;
+    use runwait_anaplan::auth::FileRefreshTokenStore;
+    let sim = sim(1.0).await;
+    let file = std::env::temp_dir().join(format!("runwait-oauth-lost-{}", std::process::id()));
+    std::fs::write(&file, "demo-refresh-token\n").unwrap();
+    let oauth = OAuthRefreshAuth::new(
+        oauth_url(&sim),
+        "runwait-demo",
+        Secret::new("demo-refresh-token"),
+    )
+    .with_store(std::sync::Arc::new(FileRefreshTokenStore::new(&file)));
+    let client = basic_builder_with(&sim, oauth);
+    // The token request's connection breaks: the server may have used the token up.
+    sim.add_fault(runwait_sim::Fault::new(
+        runwait_sim::CallKind::Auth,
+        0,
+        1,
+        runwait_sim::FaultKind::Reset,
+    ))
+    .unwrap();
+    // The call's own retry comes back for a token: the provider refuses to resend.
+    for _ in 0..2 {
+        let err = client.workspaces().await.unwrap_err().to_string();
+        assert!(
+            err.contains("not sent again") && err.contains("authorise runwait again"),
+            "{err}"
+        );
+        assert!(!err.contains("demo-refresh-token"), "{err}");
+    }
+    assert_eq!(
+        calls(&sim.journal(), "POST", "/oauth/token").len(),
+        1,
+        "the refresh token went out once"
+    );
+
+    // Another run rotated it meanwhile and stored the new one: that one is used.
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(oauth_url(&sim))
+        .json(&serde_json::json!({"grant_type": "refresh_token", "client_id": "runwait-demo", "refresh_token": "demo-refresh-token"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let newer = reply["refresh_token"].as_str().unwrap().to_owned();
+    std::fs::write(&file, format!("{newer}\n")).unwrap();
+    let fresh = OAuthRefreshAuth::new(
+        oauth_url(&sim),
+        "runwait-demo",
+        Secret::new("demo-refresh-token"),
+    )
+    .with_store(std::sync::Arc::new(FileRefreshTokenStore::new(&file)));
+    let client = basic_builder_with(&sim, fresh);
+    sim.add_fault(runwait_sim::Fault::new(
+        runwait_sim::CallKind::Auth,
+        0,
+        1,
+        runwait_sim::FaultKind::Reset,
+    ))
+    .unwrap();
+    // The call's retry finds the newer stored token and goes on with it.
+    client.workspaces().await.unwrap();
+    assert_ne!(
+        std::fs::read_to_string(&file).unwrap().trim(),
+        newer,
+        "rotated and stored again"
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+fn basic_builder_with(
+    sim: &runwait_sim::Simulator,
+    provider: runwait_anaplan::OAuthRefreshAuth,
+) -> Client {
+    Client::builder(endpoints(sim), provider)
+        .retry(quick_retries())
+        .build()
+        .unwrap()
 }

@@ -166,3 +166,46 @@ async fn without_retries_a_cut_off_chunk_is_a_broken_transport() {
         "{err:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_chunk_list_is_read_page_by_page_and_chunks_are_asked_for_as_text() {
+    let mut scenario = Scenario::builtin();
+    scenario.dump_chunk_size = 16;
+    let sim = sim_with(scenario, 1.0).await;
+    // Three chunks per page of the chunk list; the simulator answers a chunk asked for
+    // with `Accept: application/json` only with 406, so a whole dump proves the header.
+    let client = basic_builder(&sim)
+        .pool_idle_timeout(None)
+        .page_size(3)
+        .build()
+        .unwrap();
+    let import = target(TaskKind::Import, "112000000003");
+    let (task_id, _) = start_and_wait(&client, &import, Duration::from_secs(5)).await;
+    let chunks = client
+        .dump_chunks(&import, &task_id, &DumpSource::Import)
+        .await
+        .unwrap();
+    assert!(chunks.len() > 6, "{}", chunks.len());
+    let ids: Vec<String> = (0..chunks.len()).map(|i| i.to_string()).collect();
+    assert_eq!(chunks.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), ids);
+    let mut csv = Vec::new();
+    let n = client
+        .download_dump(&import, &task_id, &DumpSource::Import, &mut csv)
+        .await
+        .unwrap();
+    assert_eq!(n as usize, csv.len());
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.starts_with("_Status_"), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.starts_with("E,")).count(), 5);
+    let journal = sim.journal();
+    let pages = calls(&journal, "GET", "/dump/chunks?");
+    assert!(
+        pages.iter().any(|e| e.path.contains("offset=3&limit=3")),
+        "{pages:?}"
+    );
+    assert!(
+        calls(&journal, "GET", "/dump/chunks/")
+            .iter()
+            .all(|e| e.answer == runwait_sim::Answer::Status(200))
+    );
+}

@@ -15,9 +15,10 @@ pub struct Args {
     file: PathBuf,
 }
 
-/// Validates the file: `FILE: ok (N steps)` on standard output, or every error, one per
-/// line as `FILE:LINE:COL: message`, on standard error. Warnings go to standard error
-/// either way.
+/// Validates the file: `FILE: ok (N steps)` on standard output, then for a real tenant
+/// one `FILE: contacts URL (what)` line per host the runs will contact; or every error,
+/// one per line as `FILE:LINE:COL: message`, on standard error. Warnings go to standard
+/// error either way.
 pub fn run(args: &Args) -> Exit {
     let stdin = args.file.as_os_str() == "-";
     let name = if stdin {
@@ -48,12 +49,43 @@ pub fn run(args: &Args) -> Exit {
                 name.display(),
                 if n == 1 { "" } else { "s" }
             );
+            for (url, what) in hosts(&loaded.workflow.connection) {
+                println!("{}: contacts {url} ({what})", name.display());
+            }
             Exit::Success
         }
         Err(errors) => {
             eprintln!("{errors}");
             Exit::Usage
         }
+    }
+}
+
+/// The URLs a workflow's runs will contact, for a firewall's allow-list: the
+/// Integration API, the auth service and, for OAuth, the token endpoint. None for the
+/// embedded simulator (loopback only).
+fn hosts(connection: &workflow::model::Connection) -> Vec<(String, &'static str)> {
+    match connection {
+        workflow::model::Connection::Anaplan {
+            endpoints,
+            oauth_token_url,
+            ..
+        } => {
+            let mut hosts = vec![
+                (endpoints.api().to_string(), "Integration API"),
+                (
+                    endpoints.auth().as_str().trim_end_matches('/').to_owned(),
+                    "auth service",
+                ),
+            ];
+            if let Some(url) = oauth_token_url {
+                hosts.push((url.to_string(), "OAuth token endpoint"));
+            }
+            hosts
+        }
+        // The embedded simulator (and any connection a later format adds that runs
+        // in-process) contacts nothing beyond loopback.
+        _ => Vec::new(),
     }
 }
 

@@ -254,7 +254,7 @@ fn auth_keys_of_another_kind_and_oauth_url() {
         "auth-keys.yaml",
         &[
             "FILE:3:3: connection: `oauth_token_url` is required with `kind: oauth` and explicit `api_url`/`auth_url`",
-            "FILE:8:5: connection.auth: `password` is not used with `kind: oauth`, which takes client_id, refresh_token",
+            "FILE:8:5: connection.auth: `password` is not used with `kind: oauth`, which takes client_id, refresh_token, client_secret",
             "FILE:9:49: connection.auth.refresh_token: give `env` or `file`, not both",
         ],
     );
@@ -369,7 +369,19 @@ fn valid_fixtures() {
 #[test]
 fn missing_secret_file_is_only_a_warning() {
     let file = "tests/workflows/valid/secret-file-missing.yaml";
-    let stderr = assert_valid(file, 1, &mut runwait(&["validate", file]));
+    let out = run(&mut runwait(&["validate", file]));
+    assert_eq!(out.code, Some(0), "{file}: {}", out.stderr);
+    // The ok line, then the hosts a run will contact (issue 11).
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{file}: ok (1 step)\n\
+             {file}: contacts https://api.anaplan.com/2/0 (Integration API)\n\
+             {file}: contacts https://auth.anaplan.com (auth service)\n\
+             {file}: contacts https://us1a.app.anaplan.com/oauth/token (OAuth token endpoint)\n"
+        )
+    );
+    let stderr = out.stderr;
     assert_eq!(
         stderr,
         format!(
@@ -504,4 +516,18 @@ fn schema_is_a_json_schema() {
         .collect();
     assert_eq!(required, ["name", "connection", "steps"]);
     assert!(schema["properties"]["steps"].is_object());
+}
+
+#[test]
+fn a_region_prints_the_hosts_of_its_allow_list() {
+    let workflow = "name: r\nconnection:\n  region: au1\n  auth: {kind: oauth, client_id: c, refresh_token: {env: RT}}\nsteps:\n  - {id: a, uses: anaplan/action, with: {id: '117000000001', workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21, model: 75A40874E6B64FA3AE0743278996850F}}\n";
+    let out = run(runwait(&["validate", "-"]).write_stdin(workflow));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "<stdin>: ok (1 step)\n\
+         <stdin>: contacts https://au1a.api2.anaplan.com/2/0 (Integration API)\n\
+         <stdin>: contacts https://au1a.app2.anaplan.com (auth service)\n\
+         <stdin>: contacts https://au1a.app2.anaplan.com/oauth/token (OAuth token endpoint)\n"
+    );
 }

@@ -5,7 +5,8 @@
 //!
 //! 1. `NOT_STARTED`, `IN_PROGRESS`, `CANCELLING` and any unknown state are
 //!    [`Outcome::Pending`]: only `COMPLETE` and `CANCELLED` end a wait.
-//! 2. `CANCELLED` is [`Outcome::Cancelled`], with `result.cancelledBy` when present.
+//! 2. `CANCELLED` is [`Outcome::Cancelled`], with `cancelledBy` when present (from the
+//!    result, else from the task object, where Anaplan Connect reads it).
 //! 3. `COMPLETE` without a `result` is [`Outcome::Failed`]: success cannot be shown.
 //! 4. `COMPLETE` and `successful: true` is [`Outcome::Succeeded`], unless an action has
 //!    a failure dump (what that means is [`OutcomePolicy::on_dump`], default: warn) or
@@ -226,7 +227,10 @@ impl fmt::Display for Outcome {
 pub fn classify(task: &Task, policy: &OutcomePolicy) -> Outcome {
     match (&task.task_state, &task.result) {
         (TaskState::Cancelled, result) => Outcome::Cancelled {
-            cancelled_by: result.as_ref().and_then(|r| r.cancelled_by.clone()),
+            cancelled_by: result
+                .as_ref()
+                .and_then(|r| r.cancelled_by.clone())
+                .or_else(|| task.cancelled_by.clone()),
         },
         (TaskState::Complete, None) => Outcome::Failed {
             reasons: vec![Reason {

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ModelId, ObjectId, TaskId, WorkspaceId};
+use crate::{EpochMillis, ModelId, ObjectId, TaskId, WorkspaceId};
 
 /// What kind of object a task runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -110,21 +110,77 @@ pub struct Started {
     pub adopted: bool,
 }
 
-/// The tasks an object had before a start: whatever appears beyond them was created by
-/// (or since) that start. Persist it before starting to recover from a crash in between.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KnownTasks(BTreeSet<TaskId>);
+/// The tasks an object had before a start, and when that start's attempt began: a task
+/// beyond them, created since then, may be the one the start created. Persist it before
+/// starting to recover from a crash in between.
+///
+/// Stored as the list of task ids alone when the time is unknown (the form of earlier
+/// versions, still read), else as `{"tasks": [...], "since": <epoch ms>}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KnownTasks {
+    tasks: BTreeSet<TaskId>,
+    since: Option<EpochMillis>,
+}
 
 impl KnownTasks {
     /// True when `task` was there before.
     pub fn contains(&self, task: &TaskId) -> bool {
-        self.0.contains(task)
+        self.tasks.contains(task)
+    }
+
+    /// The same tasks, with the time the attempt began (by the client's clock).
+    pub fn since(mut self, began: EpochMillis) -> Self {
+        self.since = Some(began);
+        self
+    }
+
+    /// When the attempt began, if known (records of earlier versions do not say).
+    pub fn began(&self) -> Option<EpochMillis> {
+        self.since
     }
 }
 
 impl FromIterator<TaskId> for KnownTasks {
     fn from_iter<I: IntoIterator<Item = TaskId>>(iter: I) -> Self {
-        KnownTasks(iter.into_iter().collect())
+        KnownTasks {
+            tasks: iter.into_iter().collect(),
+            since: None,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum KnownTasksForm {
+    Ids(BTreeSet<TaskId>),
+    Since {
+        tasks: BTreeSet<TaskId>,
+        since: EpochMillis,
+    },
+}
+
+impl Serialize for KnownTasks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.since {
+            None => KnownTasksForm::Ids(self.tasks.clone()),
+            Some(since) => KnownTasksForm::Since {
+                tasks: self.tasks.clone(),
+                since,
+            },
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for KnownTasks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match KnownTasksForm::deserialize(d)? {
+            KnownTasksForm::Ids(tasks) => KnownTasks { tasks, since: None },
+            KnownTasksForm::Since { tasks, since } => KnownTasks {
+                tasks,
+                since: Some(since),
+            },
+        })
     }
 }
 
@@ -135,4 +191,20 @@ pub enum DumpSource {
     Import,
     /// The dump of one action of a process task (`…/processes/{p}/tasks/{t}/dumps/{objectId}`).
     ProcessAction(ObjectId),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_tasks_read_the_old_form_and_keep_the_time() {
+        let old: KnownTasks = serde_json::from_str(r#"["A1","B2"]"#).unwrap();
+        assert!(old.contains(&TaskId::new("A1")) && old.began().is_none());
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"["A1","B2"]"#);
+        let new = old.since(EpochMillis(42));
+        let text = serde_json::to_string(&new).unwrap();
+        assert_eq!(text, r#"{"tasks":["A1","B2"],"since":42}"#);
+        assert_eq!(serde_json::from_str::<KnownTasks>(&text).unwrap(), new);
+    }
 }

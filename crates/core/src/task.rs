@@ -157,6 +157,10 @@ pub struct Task {
     /// Present once the task is terminal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<TaskResult>,
+    /// Who cancelled the task: Anaplan Connect reads it from the task object, the
+    /// result may carry it too ([`TaskResult::cancelled_by`]); either is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_by: Option<String>,
 }
 
 impl Task {

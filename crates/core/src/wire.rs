@@ -248,6 +248,10 @@ pub struct TaskSummary {
     /// When it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_time: Option<EpochMillis>,
+    /// Who started it, when the listing says (`userId`; not in Anaplan's published
+    /// examples, so optional): adoption matches it against the client's own user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// The reply of `GET …/tasks`: the tasks of one object, of all users.

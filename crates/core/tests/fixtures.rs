@@ -27,6 +27,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("unknown-state.json", "pending"),
     ("cancelled-by-user.json", "cancelled"),
     ("cancelled-without-result.json", "cancelled"),
+    ("cancelled-by-on-task.json", "cancelled"),
     ("complete-without-result.json", "failed"),
     ("import-succeeded.json", "succeeded"),
     ("import-succeeded-with-dump.json", "succeeded_with_warnings"),
@@ -93,6 +94,13 @@ fn cancelled_names_who_cancelled() {
     assert_eq!(
         outcome("cancelled-without-result.json"),
         Outcome::Cancelled { cancelled_by: None }
+    );
+    // Anaplan Connect reads `cancelledBy` from the task object: read there too.
+    assert_eq!(
+        outcome("cancelled-by-on-task.json"),
+        Outcome::Cancelled {
+            cancelled_by: Some("scheduler@example.com".into())
+        }
     );
 }
 

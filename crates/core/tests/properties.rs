@@ -126,6 +126,7 @@ fn task(state: TaskState, result: Option<TaskResult>) -> Task {
         creation_time: None,
         task_state: state,
         result,
+        cancelled_by: None,
     }
 }
 

@@ -18,17 +18,22 @@ use tokio::io::AsyncWrite;
 /// The calls a run-and-wait step makes.
 #[async_trait]
 pub trait TaskApi: Send + Sync {
-    /// The object's tasks now (before a start).
+    /// The object's tasks now (before a start), with the time of the attempt.
     async fn known_tasks(&self, target: &TaskTarget) -> Result<KnownTasks, ApiError>;
     /// Starts a task. Never sent twice blindly: after an ambiguous failure the
-    /// implementation looks for a task beyond `known` and adopts it.
+    /// implementation looks for the task by the rules of [`TaskApi::adopt_new`].
     async fn start(
         &self,
         target: &TaskTarget,
         options: &StartOptions,
         known: &KnownTasks,
     ) -> Result<Started, ApiError>;
-    /// The newest task not in `known`: one a lost start created.
+    /// The task a lost start (or a crashed run) created: not in `known`, created after
+    /// the attempt began (`known`'s time, less a clock-skew margin), and started by this
+    /// client's user when the task list says who started it. `Ok(None)` when there is no
+    /// such task (the start created nothing); an error, [`ApiErrorKind::Permanent`],
+    /// when tasks appeared but none can safely be taken for ours (a schedule or another
+    /// user may have started the same object): never adopt a stranger's task.
     async fn adopt_new(
         &self,
         target: &TaskTarget,

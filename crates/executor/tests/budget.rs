@@ -29,6 +29,7 @@ fn many_models() -> Scenario {
                 exports: Vec::new(),
                 actions: vec![action],
                 processes: Vec::new(),
+                state: Default::default(),
             }
         })
         .collect();

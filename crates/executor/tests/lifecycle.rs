@@ -332,3 +332,77 @@ async fn two_runs_of_one_step_run_never_both_start_it() {
     );
     assert_eq!(h.starts(), 1);
 }
+
+/// A scenario whose action `other@runwait.local` starts 5 s in (issue 11).
+fn someone_else_starts(list_users: bool) -> Scenario {
+    let mut s = with_action(Duration::from_secs(120), Curve::Linear);
+    s.foreign_starts = vec![runwait_sim::ForeignStart {
+        at: Duration::from_secs(5),
+        object: "117000000001".into(),
+        by: "other@runwait.local".into(),
+    }];
+    s.task_list_users = list_users;
+    s
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_recovery_never_adopts_another_users_task() {
+    // The crashed run saved the list and died before sending the start; meanwhile
+    // another user started the same action. The list names users: the stranger's
+    // task is left alone and this run starts its own, once.
+    let h = harness(someone_else_starts(true)).await;
+    let t = target(TaskKind::Action, "117000000001");
+    let known = h.client.known_tasks(&t).await.unwrap();
+    h.ctx("crashy", "r1")
+        .state()
+        .save(&record("crashy", t, known, None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("crashy", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+    assert!(!result.reattached);
+    let ours = h
+        .sim
+        .tasks()
+        .into_iter()
+        .find(|s| s.user == "demo@runwait.local")
+        .unwrap();
+    assert_eq!(result.task_id, Some(ours.task_id));
+    assert_eq!(h.starts(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_start_among_strangers_tasks_stops_with_a_clear_error() {
+    // The start's answer is lost while a stranger's task also appeared, and the list
+    // cannot say whose is whose: the step stops instead of adopting a stranger's task
+    // or starting a second one.
+    let h = harness(someone_else_starts(false)).await;
+    let t = target(TaskKind::Action, "117000000001");
+    let known = h.client.known_tasks(&t).await.unwrap();
+    h.ctx("crashy", "r1")
+        .state()
+        .save(&record("crashy", t.clone(), known.clone(), None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    h.client
+        .start_after(&t, &StartOptions::default(), &known)
+        .await
+        .unwrap();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(h.ctx("crashy", "r1"))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Error);
+    assert!(
+        result.message.contains("cannot tell which task")
+            && result.message.contains("not starting again"),
+        "{}",
+        result.message
+    );
+    assert_eq!(h.starts(), 1, "the one start of the crashed run, none more");
+}

@@ -18,6 +18,7 @@ use runwait_core::token::{
 use crate::reply::{auth_failure, json};
 use crate::scenario::CertificateMatch;
 use crate::state::{AppState, Sh};
+use crate::tokens::OAuthGrant;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
@@ -147,23 +148,15 @@ fn certificate_user(sh: &AppState, encoded_pem: &str, body: &[u8]) -> Result<Str
         .ok_or(AuthError::BadCredential)
 }
 
+/// Live tenants answer a refresh with 200 and the same `tokenValue`, now expiring a
+/// token lifetime later.
 async fn refresh(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError> {
-    let old = authorization(&headers, "AnaplanAuthToken").ok_or(AuthError::BadCredential)?;
-    let mut world = sh.world();
-    let user = world
-        .token_user(old, sh.clock.now())
-        .map(str::to_owned)
+    let token = authorization(&headers, "AnaplanAuthToken").ok_or(AuthError::BadCredential)?;
+    let info = sh
+        .world()
+        .extend_token(token, &sh.clock, sh.scenario.token_ttl)
         .ok_or(AuthError::BadCredential)?;
-    // The old token stops working, so a client that keeps using it is caught.
-    world.revoke(old);
-    let info = world.issue_token(&user, &sh.clock, sh.scenario.token_ttl);
-    drop(world);
-    Ok(reply(
-        StatusCode::CREATED,
-        "Token refreshed",
-        info,
-        &headers,
-    ))
+    Ok(reply(StatusCode::OK, "Token refreshed", info, &headers))
 }
 
 async fn validate(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError> {
@@ -185,11 +178,33 @@ async fn logout(State(sh): Sh, headers: HeaderMap) -> Result<Response, AuthError
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /oauth/token` with `grant_type=refresh_token`, `client_id` and `refresh_token`
-/// (form-encoded): an access token (used as `Bearer`) and a rotated refresh token.
-async fn oauth_token(State(sh): Sh, body: Bytes) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
+/// The fields of a token request: a JSON body as Anaplan documents it, or a form.
+fn token_request(headers: &HeaderMap, body: &[u8]) -> std::collections::HashMap<String, String> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        let value: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        value
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        url::form_urlencoded::parse(body).into_owned().collect()
+    }
+}
+
+/// `POST /oauth/token` with `grant_type: refresh_token`, `client_id`, `client_secret`
+/// (Authorization Code clients) and `refresh_token`, as JSON (documented) or a form: an
+/// access token (used as `Bearer`) and the refresh token to use next (a new one when
+/// the client's tokens rotate).
+async fn oauth_token(State(sh): Sh, headers: HeaderMap, body: Bytes) -> Response {
+    let form = token_request(&headers, &body);
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
     if field("grant_type") != "refresh_token" {
         return oauth_error(
@@ -197,12 +212,12 @@ async fn oauth_token(State(sh): Sh, body: Bytes) -> Response {
             "only the refresh_token grant is served",
         );
     }
-    let granted = sh.world().oauth_grant(
-        &sh.scenario,
-        field("client_id"),
-        field("refresh_token"),
-        &sh.clock,
-    );
+    let grant = OAuthGrant {
+        client_id: field("client_id"),
+        client_secret: form.get("client_secret").map(String::as_str),
+        refresh_token: field("refresh_token"),
+    };
+    let granted = sh.world().oauth_grant(&sh.scenario, &grant, &sh.clock);
     match granted {
         Some((info, refresh_token)) => json(
             StatusCode::OK,
@@ -215,7 +230,7 @@ async fn oauth_token(State(sh): Sh, body: Bytes) -> Response {
         ),
         None => oauth_error(
             "invalid_grant",
-            "unknown client or refresh token (it may have rotated)",
+            "unknown client, wrong client secret, or a refresh token that is no longer valid (it may have rotated)",
         ),
     }
 }

@@ -15,6 +15,15 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A user's id, derived from the name (32 lowercase hex digits, like Anaplan's).
+pub(crate) fn user_id(name: &str) -> String {
+    // FNV-1a, then spread: stable across runs, distinct for distinct names in practice.
+    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:016x}{:016x}", mix(h), mix(!h))
+}
+
 impl IdGen {
     fn next(&mut self) -> u64 {
         self.counter += 1;

@@ -52,8 +52,8 @@ use tokio::task::JoinHandle;
 pub use fault::{CallKind, Fault, FaultKind};
 pub use journal::{Answer, JournalEntry};
 pub use scenario::{
-    CertificateMatch, Curve, DetailSpec, JobSpec, ModelSpec, OAuthClient, Outcome, ProcessSpec,
-    Scenario, User, WorkspaceSpec,
+    CertificateMatch, Curve, DetailSpec, ForeignStart, JobSpec, ModelSpec, ModelState, OAuthClient,
+    Outcome, ProcessSpec, Scenario, User, WorkspaceSpec,
 };
 pub use task::TaskSnapshot;
 

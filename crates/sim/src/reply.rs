@@ -68,7 +68,8 @@ pub(crate) fn auth_failure(status: StatusCode, message: &str) -> Response {
     let code = if status == StatusCode::UNAUTHORIZED {
         "FAILURE_BAD_CREDENTIAL"
     } else {
-        "FAILURE_BAD_REQUEST"
+        // Live tenants answer a malformed Authorization header with this code.
+        "FAILURE_BAD_HEADER"
     };
     json(
         status,
@@ -127,7 +128,7 @@ impl Query {
         )
     }
 
-    fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, _)| k == key)

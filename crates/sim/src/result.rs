@@ -247,6 +247,8 @@ pub(crate) fn task_body(
         progress: Some(progress),
         creation_time: Some(clock.wall(t.created)),
         task_state: phase.task_state(),
+        // Anaplan Connect reads `cancelledBy` from the task object; the result has it too.
+        cancelled_by: matches!(phase, Phase::Cancelled).then(|| t.user.clone()),
         result,
     }
 }

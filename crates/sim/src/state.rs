@@ -30,7 +30,7 @@ pub(crate) struct AppState {
 
 impl AppState {
     pub(crate) fn new(clock: Clock, scenario: Scenario) -> Self {
-        let mut world = World::default();
+        let mut world = World::new(&scenario);
         for f in &scenario.faults {
             world.faults.add(f.clone());
         }
@@ -43,9 +43,12 @@ impl AppState {
         }
     }
 
-    /// The state; a panic elsewhere must not take the simulator down with it.
+    /// The state, with the foreign starts due by now made; a panic elsewhere must not
+    /// take the simulator down with it.
     pub(crate) fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut world = self.world.lock().unwrap_or_else(PoisonError::into_inner);
+        world.catch_up(&self.scenario, self.clock.now());
+        world
     }
 
     /// Arms a fault; its `after` counts calls from now on.

@@ -19,6 +19,14 @@ struct TokenRec {
     revoked: bool,
 }
 
+/// What an OAuth refresh-token grant carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OAuthGrant<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) client_secret: Option<&'a str>,
+    pub(crate) refresh_token: &'a str,
+}
+
 /// Every token issued, live or not, by value.
 #[derive(Debug, Default)]
 pub(crate) struct TokenBook {
@@ -66,6 +74,20 @@ impl TokenBook {
             .map(|rec| token_info(value, rec, clock))
     }
 
+    /// Extends a live token by `ttl` from now, keeping its value (as live tenants do on
+    /// `/token/refresh`); `None` for a token that is not live.
+    pub(crate) fn extend(
+        &mut self,
+        value: &str,
+        clock: &Clock,
+        ttl: Duration,
+    ) -> Option<TokenInfo> {
+        self.user(value, clock.now())?;
+        let rec = self.tokens.get_mut(value)?;
+        rec.expires = clock.now().saturating_add(ttl);
+        Some(token_info(value, rec, clock))
+    }
+
     pub(crate) fn revoke(&mut self, value: &str) {
         if let Some(t) = self.tokens.get_mut(value) {
             t.revoked = true;
@@ -76,26 +98,40 @@ impl TokenBook {
         self.tokens.values_mut().for_each(|t| t.revoked = true);
     }
 
-    /// Trades an OAuth client's current refresh token for an access token and the next
-    /// refresh token; `None` for an unknown client or a retired refresh token.
+    /// Trades an OAuth client's current refresh token (and its secret, if it has one)
+    /// for an access token and the refresh token to use next: a new one when the
+    /// client's tokens rotate, the same one otherwise. `None` for an unknown client, a
+    /// wrong or missing secret, or a retired refresh token.
     pub(crate) fn oauth_grant(
         &mut self,
         ids: &mut IdGen,
         scenario: &Scenario,
-        client_id: &str,
-        refresh_token: &str,
+        grant: &OAuthGrant<'_>,
         clock: &Clock,
     ) -> Option<(TokenInfo, String)> {
+        let OAuthGrant {
+            client_id,
+            client_secret,
+            refresh_token,
+        } = *grant;
         let client = scenario
             .oauth_clients
             .iter()
             .find(|c| c.client_id == client_id)?;
+        if client.client_secret.is_some() && client.client_secret.as_deref() != client_secret {
+            return None;
+        }
         let current = self
             .refresh_tokens
             .get(client_id)
             .unwrap_or(&client.refresh_token);
         if current != refresh_token {
             return None;
+        }
+        if !client.rotate {
+            let same = current.clone();
+            let info = self.issue(ids, &client.user, clock, scenario.token_ttl);
+            return Some((info, same));
         }
         let next = ids.secret();
         self.refresh_tokens

@@ -14,9 +14,9 @@ use crate::fault::FaultBook;
 use crate::ids::IdGen;
 use crate::journal::JournalEntry;
 use crate::result::{end_progress, result};
-use crate::scenario::{Curve, JobKind, ModelSpec, Runnable, Scenario};
+use crate::scenario::{Curve, ForeignStart, JobKind, ModelSpec, Runnable, Scenario};
 use crate::task::{Phase, TaskRec, TaskSnapshot};
-use crate::tokens::TokenBook;
+use crate::tokens::{OAuthGrant, TokenBook};
 
 /// Why a dump cannot be served (all answer 404).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,11 @@ pub(crate) enum DumpGone {
     NoDump,
     OtherUser,
     Replaced,
+    Expired,
 }
+
+/// How long a dump is kept after its last access (Anaplan: 48 hours).
+pub(crate) const DUMP_KEPT: Duration = Duration::from_secs(48 * 3600);
 
 #[derive(Debug, Default)]
 pub(crate) struct World {
@@ -33,9 +37,14 @@ pub(crate) struct World {
     tokens: TokenBook,
     /// The newest run of each import by each user: only its dump is kept.
     dump_owner: HashMap<(String, ObjectId), TaskId>,
+    /// When each kept dump was last read (scenario time); unread ones count from the
+    /// end of their task.
+    dump_read: HashMap<(String, ObjectId), Duration>,
     pub(crate) faults: FaultBook,
     pub(crate) journal: Vec<JournalEntry>,
     ids: IdGen,
+    /// Foreign starts not yet due, soonest first.
+    foreign: Vec<ForeignStart>,
 }
 
 /// What a task runs: its run time, progress curve and whether it can roll back.
@@ -69,6 +78,27 @@ fn fraction(elapsed: Duration, run: Duration) -> f64 {
 }
 
 impl World {
+    /// A world whose foreign starts happen as scenario time reaches them.
+    pub(crate) fn new(scenario: &Scenario) -> Self {
+        let mut foreign = scenario.foreign_starts.clone();
+        foreign.sort_by_key(|f| f.at);
+        World {
+            foreign,
+            ..World::default()
+        }
+    }
+
+    /// Creates the tasks of foreign starts due by `now`, at their own times. Called on
+    /// every access, so they are in creation order with the tasks clients start.
+    pub(crate) fn catch_up(&mut self, scenario: &Scenario, now: Duration) {
+        while self.foreign.first().is_some_and(|f| f.at <= now) {
+            let f = self.foreign.remove(0);
+            if let Some((model, kind)) = scenario.object_home(&f.object) {
+                self.start_task(model, kind, &f.object, &f.by, f.at);
+            }
+        }
+    }
+
     // ---- tasks -------------------------------------------------------------------
 
     /// Creates a task; it queues behind any task holding the model.
@@ -97,6 +127,7 @@ impl World {
             JobKind::Export | JobKind::Action => Vec::new(),
         };
         for import in imports {
+            self.dump_read.remove(&(user.to_owned(), import.clone()));
             self.dump_owner
                 .insert((user.to_owned(), import), id.clone());
         }
@@ -256,18 +287,20 @@ impl World {
         out
     }
 
-    /// Whether `user` may read the dump of `object` from `task`, in `phase` now.
+    /// Whether `user` may read the dump of `object` from `task`, in `phase` at `now`;
+    /// a read keeps the dump another 48 hours.
     pub(crate) fn dump_available(
-        &self,
+        &mut self,
         model: &ModelSpec,
         task: &TaskRec,
         phase: Phase,
         object: &ObjectId,
         user: &str,
+        now: Duration,
     ) -> Result<(), DumpGone> {
-        if !matches!(phase, Phase::Complete { .. }) {
+        let Phase::Complete { start } = phase else {
             return Err(DumpGone::NotFinished);
-        }
+        };
         // The spec decides, as it decides the result's `failureDumpAvailable`.
         let runs_it = match task.kind {
             JobKind::Process => model
@@ -282,10 +315,19 @@ impl World {
         if task.user != user {
             return Err(DumpGone::OtherUser);
         }
-        match self.dump_owner.get(&(user.to_owned(), object.clone())) {
-            Some(owner) if owner == &task.id => Ok(()),
-            _ => Err(DumpGone::Replaced),
+        let key = (user.to_owned(), object.clone());
+        match self.dump_owner.get(&key) {
+            Some(owner) if owner == &task.id => {}
+            _ => return Err(DumpGone::Replaced),
         }
+        let ended = run_spec(model, task.kind, &task.object)
+            .map_or(start, |spec| start.saturating_add(spec.run));
+        let last = self.dump_read.get(&key).copied().unwrap_or(ended);
+        if now.saturating_sub(last) >= DUMP_KEPT {
+            return Err(DumpGone::Expired);
+        }
+        self.dump_read.insert(key, now);
+        Ok(())
     }
 
     // ---- tokens ------------------------------------------------------------------
@@ -313,12 +355,21 @@ impl World {
     pub(crate) fn oauth_grant(
         &mut self,
         scenario: &Scenario,
-        client_id: &str,
-        refresh_token: &str,
+        grant: &OAuthGrant<'_>,
         clock: &Clock,
     ) -> Option<(TokenInfo, String)> {
         self.tokens
-            .oauth_grant(&mut self.ids, scenario, client_id, refresh_token, clock)
+            .oauth_grant(&mut self.ids, scenario, grant, clock)
+    }
+
+    /// Extends a live token, keeping its value.
+    pub(crate) fn extend_token(
+        &mut self,
+        value: &str,
+        clock: &Clock,
+        ttl: Duration,
+    ) -> Option<TokenInfo> {
+        self.tokens.extend(value, clock, ttl)
     }
 
     pub(crate) fn revoke_all(&mut self) {

@@ -191,8 +191,9 @@ async fn builtin_warnings_dump_has_warning_rows() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_chunk_list_names_every_chunk_past_a_listing_page() {
-    // One-byte chunks: a 100-row dump has more chunks than a listing page holds (5000).
+async fn the_chunk_list_pages_past_a_listing_page() {
+    // One-byte chunks: a 100-row dump has more chunks than a listing page holds (5000),
+    // so its chunk list pages like every listing (issue 11: a client must follow it).
     let objects = r#"
 imports:
   - {id: "112000000001", name: Customers, duration: 10s, outcome: failure, dump_rows: 100}
@@ -207,12 +208,19 @@ imports:
     let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000001"));
     let (code, list) = t.get(&format!("{dump}/chunks")).await;
     assert_eq!(code, StatusCode::OK);
-    let chunks = list["chunks"].as_array().unwrap();
-    assert!(chunks.len() > 5000, "{}", chunks.len());
-    assert_eq!(list["meta"]["paging"]["currentPageSize"], chunks.len());
-    assert_eq!(list["meta"]["paging"]["totalSize"], chunks.len());
-    let last = chunks.len() - 1;
-    assert_eq!(chunks[last]["id"], last.to_string());
+    let first = list["chunks"].as_array().unwrap();
+    assert_eq!(first.len(), 5000);
+    assert_eq!(list["meta"]["paging"]["currentPageSize"], 5000);
+    let total = list["meta"]["paging"]["totalSize"].as_u64().unwrap() as usize;
+    assert!(total > 5000, "{total}");
+    let (code, rest) = t
+        .get(&format!("{dump}/chunks?offset=5000&limit=5000"))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let rest = rest["chunks"].as_array().unwrap();
+    assert_eq!(first.len() + rest.len(), total);
+    let last = total - 1;
+    assert_eq!(rest.last().unwrap()["id"], last.to_string());
     // The last chunk is the CSV's closing newline, and there is none after it.
     let res = t
         .raw(t.http.get(format!("{dump}/chunks/{last}")))
@@ -223,4 +231,53 @@ imports:
         t.get(&format!("{dump}/chunks/{}", last + 1)).await.0,
         StatusCode::NOT_FOUND
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dump_is_gone_48_hours_after_its_last_read() {
+    let t = T::start(dumps()).await;
+    let id = t.start_task("imports", "112000000001").await;
+    let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000001"));
+    advance(10).await;
+    // Read 47 hours after the end: kept, and the read keeps it another 48 hours.
+    advance(47 * 3600).await;
+    let token = login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
+    assert!(download(&t, &token, &dump).await.is_ok());
+    advance(47 * 3600).await;
+    let token = login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
+    assert!(download(&t, &token, &dump).await.is_ok());
+    advance(48 * 3600).await;
+    let token = login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
+    assert_eq!(
+        download(&t, &token, &dump).await,
+        Err(StatusCode::NOT_FOUND),
+        "48 hours without a read: gone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn chunk_lists_page_and_chunks_are_not_json() {
+    let t = T::start(dumps()).await;
+    let id = t.start_task("imports", "112000000001").await;
+    let dump = format!("{}/tasks/{id}/dump", t.obj("imports", "112000000001"));
+    advance(10).await;
+    let (_, all) = t.get(&format!("{dump}/chunks")).await;
+    let total = all["chunks"].as_array().unwrap().len();
+    assert!(total > 2, "{all}");
+    let (status, page) = t.get(&format!("{dump}/chunks?offset=1&limit=2")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["chunks"][0]["id"], "1", "{page}");
+    assert_eq!(page["chunks"].as_array().unwrap().len(), 2);
+    assert_eq!(page["meta"]["paging"]["totalSize"], total);
+    // A chunk is the dump's text: a client accepting only JSON gets 406.
+    let chunk = format!("{dump}/chunks/0");
+    let (status, body) = t
+        .send(t.http.get(&chunk).header("Accept", "application/json"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert_envelope(&body, 406, "/chunks/0");
+    for accept in ["*/*", "text/plain", "application/json, text/plain;q=0.9"] {
+        let (status, _) = t.send(t.http.get(&chunk).header("Accept", accept)).await;
+        assert_eq!(status, StatusCode::OK, "{accept}");
+    }
 }

@@ -394,11 +394,17 @@ async fn discovery_lists_the_scenario() {
     assert_eq!(model["model"]["modelTransactionRunning"], false);
     t.start_task("actions", "117000000001").await;
     let (_, model) = t
+        .get(&t.url(&format!("/models/{MODEL}?modelDetails=true")))
+        .await;
+    assert_eq!(model["model"]["modelTransactionRunning"], true);
+    // Live tenants do not serve a model under its workspace (issue 11).
+    let (code, body) = t
         .get(&t.url(&format!(
             "/workspaces/{WS}/models/{MODEL}?modelDetails=true"
         )))
         .await;
-    assert_eq!(model["model"]["modelTransactionRunning"], true);
+    assert_eq!(code, StatusCode::METHOD_NOT_ALLOWED);
+    assert_envelope(&body, 405, &format!("/models/{MODEL}"));
 
     for (kind, count) in [
         ("processes", 5),

@@ -123,6 +123,7 @@ fn provider(
         AuthSpec::OAuth {
             client_id,
             refresh_token,
+            client_secret,
         } => {
             // The checker sets it for every `kind: oauth`, from the region when not given.
             let url = oauth_token_url.cloned().ok_or_else(|| {
@@ -131,6 +132,9 @@ fn provider(
                 ))
             })?;
             let mut oauth = OAuthRefreshAuth::new(url, client_id.clone(), refresh_token.resolve()?);
+            if let Some(secret) = client_secret {
+                oauth = oauth.with_client_secret(secret.resolve()?);
+            }
             // A rotated refresh token goes back where it came from, when that is a file.
             match refresh_token {
                 SecretSource::File(path) => {

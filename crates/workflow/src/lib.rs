@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn oauth_token_url_defaults_from_the_region() {
         let text = format!(
-            "name: n\nconnection:\n  region: us1\n  auth: {{kind: oauth, client_id: c, refresh_token: {{env: RT}}}}\ndefaults:\n  {IDS}\nsteps: [{{id: a, uses: anaplan/action, with: {{id: '117000000001'}}}}]\n"
+            "name: n\nconnection:\n  region: us1\n  auth: {{kind: oauth, client_id: c, refresh_token: {{env: RT}}, client_secret: {{env: CS}}}}\ndefaults:\n  {IDS}\nsteps: [{{id: a, uses: anaplan/action, with: {{id: '117000000001'}}}}]\n"
         );
         let w = load_str(&text, Path::new("wf.yaml")).unwrap();
         let Connection::Anaplan {
@@ -315,10 +315,11 @@ mod tests {
         };
         assert_eq!(
             oauth_token_url.as_ref().map(url::Url::as_str),
-            Some("https://us1.app.anaplan.com/oauth/token")
+            // us1's OAuth host is us1a (issue 11: Anaplan's allowlist page).
+            Some("https://us1a.app.anaplan.com/oauth/token")
         );
         assert!(
-            matches!(auth, AuthSpec::OAuth { refresh_token: SecretSource::Env(v), .. } if v == "RT")
+            matches!(auth, AuthSpec::OAuth { refresh_token: SecretSource::Env(v), client_secret: Some(SecretSource::Env(s)), .. } if v == "RT" && s == "CS")
         );
     }
 

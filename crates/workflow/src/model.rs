@@ -96,6 +96,8 @@ pub enum AuthSpec {
         client_id: String,
         /// `refresh_token:`.
         refresh_token: SecretSource,
+        /// `client_secret:` (Authorization Code clients only).
+        client_secret: Option<SecretSource>,
     },
 }
 

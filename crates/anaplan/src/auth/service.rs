@@ -6,7 +6,7 @@ use runwait_core::token::AuthReply;
 use url::Url;
 
 use super::token::{AccessToken, token_from_reply};
-use crate::retry::{RetryPolicy, retry};
+use crate::retry::{Action, Outcome, Policy, Progress, RetryPolicy, drive, retry};
 use crate::transport::{Transport, read_text, request_line};
 use crate::{Clock, Error, Secret};
 
@@ -55,6 +55,37 @@ impl AuthService<'_> {
         .await
     }
 
+    /// `POST {url}` with a JSON body, for OAuth token endpoints; returns the JSON text.
+    /// With `resend_ambiguous` false, a failure after which the server may have acted
+    /// (a timeout, a broken connection, a 5xx) is returned at once instead of resent: a
+    /// rotating refresh token must never be sent twice.
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        resend_ambiguous: bool,
+    ) -> Result<String, Error> {
+        let body = body.to_string();
+        let line = request_line(&Method::POST, url);
+        let mut policy = OnceIfAmbiguous {
+            retry: self.retry,
+            resend_ambiguous,
+        };
+        drive(
+            self.clock(),
+            &mut policy,
+            |resend| {
+                let (line, body) = (&line, &body);
+                async move {
+                    let response = self.transport.post_json(url, line, body, resend).await?;
+                    read_text(line, response).await
+                }
+            },
+            || async { Ok(None) },
+        )
+        .await
+    }
+
     /// The client's clock (OAuth turns `expires_in` into an expiry with it).
     pub(crate) fn clock(&self) -> &dyn Clock {
         self.transport.clock()
@@ -83,5 +114,25 @@ impl AuthService<'_> {
             }
         })
         .await
+    }
+}
+
+/// The retry policy, except that an ambiguous failure stops at once unless resending
+/// is known to be harmless.
+struct OnceIfAmbiguous {
+    retry: RetryPolicy,
+    resend_ambiguous: bool,
+}
+
+impl Policy for OnceIfAmbiguous {
+    fn decide(&mut self, outcome: Outcome<'_>, progress: &Progress) -> Action {
+        match outcome {
+            Outcome::Failed(e) | Outcome::NothingFound(e)
+                if e.is_ambiguous() && !self.resend_ambiguous =>
+            {
+                Action::Stop
+            }
+            other => self.retry.decide(other, progress),
+        }
     }
 }

@@ -28,10 +28,11 @@ impl Client {
         Ok(reply.process_metadata)
     }
 
-    /// All pages of a listing.
-    async fn paged<L, T>(
+    /// All pages of a listing (`extra` goes into every page's query).
+    pub(super) async fn paged<L, T>(
         &self,
         segments: &[&str],
+        extra: &[(&str, &str)],
         parse: fn(&str) -> Result<L, ParseError>,
         split: fn(L) -> (Option<Meta>, Vec<T>),
     ) -> Result<Vec<T>, Error> {
@@ -39,11 +40,9 @@ impl Client {
         loop {
             let offset = items.len().to_string();
             let limit = self.inner.page_size.to_string();
-            let req = self.request(
-                Method::GET,
-                segments,
-                &[("offset", &offset), ("limit", &limit)],
-            );
+            let mut query = vec![("offset", offset.as_str()), ("limit", limit.as_str())];
+            query.extend_from_slice(extra);
+            let req = self.request(Method::GET, segments, &query);
             let (meta, page) = split(self.get(&req, parse).await?);
             let got = page.len();
             items.extend(page);
@@ -57,14 +56,17 @@ impl Client {
 
     /// The workspaces the user can see.
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, Error> {
-        self.paged(&["workspaces"], WorkspaceList::parse, |l| (l.meta, l.items))
-            .await
+        self.paged(&["workspaces"], &[], WorkspaceList::parse, |l| {
+            (l.meta, l.items)
+        })
+        .await
     }
 
     /// The models of a workspace.
     pub async fn models(&self, workspace: &WorkspaceId) -> Result<Vec<Model>, Error> {
         self.paged(
             &["workspaces", workspace.as_str(), "models"],
+            &[],
             ModelList::parse,
             |l| (l.meta, l.items),
         )
@@ -87,19 +89,19 @@ impl Client {
         ];
         match kind {
             TaskKind::Process => {
-                self.paged(&segments, ProcessList::parse, |l| (l.meta, l.items))
+                self.paged(&segments, &[], ProcessList::parse, |l| (l.meta, l.items))
                     .await
             }
             TaskKind::Import => {
-                self.paged(&segments, ImportList::parse, |l| (l.meta, l.items))
+                self.paged(&segments, &[], ImportList::parse, |l| (l.meta, l.items))
                     .await
             }
             TaskKind::Export => {
-                self.paged(&segments, ExportList::parse, |l| (l.meta, l.items))
+                self.paged(&segments, &[], ExportList::parse, |l| (l.meta, l.items))
                     .await
             }
             TaskKind::Action => {
-                self.paged(&segments, ActionList::parse, |l| (l.meta, l.items))
+                self.paged(&segments, &[], ActionList::parse, |l| (l.meta, l.items))
                     .await
             }
         }

@@ -34,8 +34,14 @@ impl Client {
         task: &TaskId,
         source: &DumpSource,
     ) -> Result<Vec<Chunk>, Error> {
-        let req = self.request(Method::GET, &dump_segments(target, task, source), &[]);
-        Ok(self.get(&req, ChunkList::parse).await?.items)
+        // Long dumps have long chunk lists: read every page.
+        self.paged(
+            &dump_segments(target, task, source),
+            &[],
+            ChunkList::parse,
+            |l| (l.meta, l.items),
+        )
+        .await
     }
 
     /// Downloads every chunk of a dump in order into `out`. Returns the bytes written.
@@ -57,7 +63,10 @@ impl Client {
         for chunk in chunks {
             let mut segments = dump_segments(target, task, source);
             segments.push(chunk.id.as_str());
-            let req = &self.request(Method::GET, &segments, &[]);
+            let mut req = self.request(Method::GET, &segments, &[]);
+            // A chunk is the dump's CSV text, not JSON: ask for what it is.
+            req.accept = "*/*";
+            let req = &req;
             let bytes = self
                 .retrying(|resend| async move {
                     let response = self.inner.session.send(req, resend).await?;

@@ -2,6 +2,9 @@
 //! (a request for a path, an idempotent call retried by the one policy). The calls
 //! themselves are in the submodules, one job each.
 
+mod adopt;
+
+pub use adopt::CLOCK_SKEW_MARGIN;
 mod catalog;
 mod dumps;
 mod start;
@@ -124,6 +127,7 @@ impl ClientBuilder {
                 retry: self.retry,
                 page_size: self.page_size,
                 start_attempts: self.start_attempts,
+                me: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -134,6 +138,8 @@ struct Inner {
     retry: RetryPolicy,
     page_size: usize,
     start_attempts: usize,
+    /// The id of the user the client acts as, once asked (adoption compares it).
+    me: tokio::sync::OnceCell<String>,
 }
 
 /// The Anaplan client. Cheap to clone; clones share one token.

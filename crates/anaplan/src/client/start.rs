@@ -112,8 +112,8 @@ impl Policy for StartPolicy {
 impl Client {
     /// Starts a task. The POST is never repeated blindly: the object's tasks are listed
     /// first, and after an ambiguous failure (broken connection, timeout, 5xx) the list is
-    /// read again, a few times, and a task that was not there before is adopted instead
-    /// of starting another. After a timeout, 502 or 504 the start is never sent again
+    /// read again, a few times, and the task the start created is adopted instead of
+    /// starting another, by the rules of [`Client::adopt_new`]. After a timeout, 502 or 504 the start is never sent again
     /// (the server may still create the task); after a reset, 500 or 503 it is, once no
     /// new task showed up. A busy (409) or rate-limited (429) refusal created nothing and
     /// is retried with backoff.
@@ -197,6 +197,7 @@ mod tests {
             request: line(),
             status,
             message: String::new(),
+            retry_after: None,
         }
     }
 

@@ -1,41 +1,43 @@
-//! The task calls besides the start: list, status, cancel, and the look for a task a
-//! lost start created.
+//! The task calls besides the start and the adoption: list, status, cancel.
 
 use reqwest::Method;
 use runwait_core::{
-    KnownTasks, Task, TaskId, TaskKind, TaskList, TaskStatusBody, TaskSummary, TaskTarget,
+    EpochMillis, KnownTasks, Task, TaskId, TaskKind, TaskList, TaskStatusBody, TaskSummary,
+    TaskTarget,
 };
 
+use super::adopt::tasks_path;
 use super::segments;
 use crate::{Client, Error};
 
 impl Client {
     /// The tasks `target` has now, to pass to [`Client::start_after`] or
     /// [`Client::adopt_new`] later.
+    /// The time of the attempt (by the client's clock) goes with them: a task created
+    /// well before it is never taken for one this attempt started.
     pub async fn known_tasks(&self, target: &TaskTarget) -> Result<KnownTasks, Error> {
+        let began = EpochMillis::from_system_time(self.clock().now());
         let tasks = self.list_tasks(target).await?;
-        Ok(tasks.into_iter().map(|t| t.task_id).collect())
+        let known: KnownTasks = tasks.into_iter().map(|t| t.task_id).collect();
+        Ok(known.since(began))
     }
 
-    /// The newest task of `target` that is not in `known`, if any: a task created by a
-    /// start whose reply never arrived.
-    pub async fn adopt_new(
-        &self,
-        target: &TaskTarget,
-        known: &KnownTasks,
-    ) -> Result<Option<TaskSummary>, Error> {
-        let tasks = self.list_tasks(target).await?;
-        Ok(tasks.into_iter().find(|t| !known.contains(&t.task_id)))
-    }
-
-    /// The tasks of `target`, newest first (of all users).
+    /// The tasks of `target`, newest first (of all users): asked for newest first
+    /// (`sort=-creationDate`), every page read, and sorted again here in case a server
+    /// ignores the sort.
     pub async fn list_tasks(&self, target: &TaskTarget) -> Result<Vec<TaskSummary>, Error> {
-        let list = self
-            .get(
-                &self.request(Method::GET, &segments(target, &["tasks"]), &[]),
+        let tasks = self
+            .paged(
+                &tasks_path(target),
+                &[("sort", "-creationDate")],
                 TaskList::parse,
+                |l| (l.meta, l.tasks),
             )
             .await?;
+        let list = TaskList {
+            tasks,
+            ..TaskList::default()
+        };
         Ok(list.newest_first().into_iter().cloned().collect())
     }
 

@@ -154,6 +154,7 @@ mod tests {
             },
             status: 503,
             message: String::new(),
+            retry_after: None,
         }
     }
 

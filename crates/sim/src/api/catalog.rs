@@ -12,7 +12,8 @@ use runwait_core::catalog::{
 
 use super::lookup::{model, model_anywhere, not_found, workspace};
 use super::user::AuthUser;
-use crate::reply::{Query, Reply, json, meta, ok, page};
+use crate::ids::user_id;
+use crate::reply::{Query, Reply, api_error, json, meta, ok, page};
 use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
 use crate::state::{AppState, Sh};
 
@@ -104,15 +105,22 @@ pub(super) async fn model_by_id(
     Ok(model_reply(&sh, w, m, q.as_deref()))
 }
 
-pub(super) async fn model_in_workspace(
-    State(sh): Sh,
-    Path((ws, m)): Path<(String, String)>,
-    _: AuthUser,
-    uri: Uri,
-    RawQuery(q): RawQuery,
-) -> Reply {
-    let (w, m) = model(&sh, &ws, &m, &uri)?;
-    Ok(model_reply(&sh, w, m, q.as_deref()))
+/// `GET /workspaces/{ws}/models/{m}`: live tenants answer 405 (a model is read at
+/// `/models/{m}`).
+pub(super) async fn model_in_workspace(State(sh): Sh, _: AuthUser, uri: Uri) -> Reply {
+    Err(api_error(&sh, StatusCode::METHOD_NOT_ALLOWED, uri.path()).into())
+}
+
+/// `GET /users/me`: the caller, as Anaplan's Users API describes it.
+pub(super) async fn me(AuthUser(who): AuthUser) -> Reply {
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "meta": meta("user"),
+            "status": ok(),
+            "user": {"id": user_id(&who), "active": true, "email": who},
+        }),
+    ))
 }
 
 pub(super) async fn objects(

@@ -2,8 +2,8 @@
 //! `…/dumps/{objectId}`, each as a chunk list and chunks.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use runwait_core::ObjectId;
 use runwait_core::catalog::{Chunk, ChunkList};
@@ -11,7 +11,7 @@ use runwait_core::catalog::{Chunk, ChunkList};
 use super::lookup::{not_found, task_of};
 use super::user::AuthUser;
 use crate::dump;
-use crate::reply::{Fail, Reply, json, ok, paged_meta};
+use crate::reply::{Fail, Query, Reply, api_error, json, ok, page};
 use crate::state::{AppState, Sh};
 use crate::world::DumpGone;
 
@@ -26,7 +26,7 @@ fn dump_content(
 ) -> Result<Bytes, Fail> {
     let (model, rec, phase) = task_of(sh, p, t, uri)?;
     sh.world()
-        .dump_available(model, &rec, phase, object, who)
+        .dump_available(model, &rec, phase, object, who, sh.clock.now())
         .map_err(|gone: DumpGone| {
             tracing::debug!(?gone, task = %rec.id, %object, "dump not available");
             not_found(sh, uri)
@@ -36,8 +36,8 @@ fn dump_content(
         .ok_or_else(|| not_found(sh, uri))
 }
 
-/// Every chunk, however many: the chunk list is not paged.
-fn chunk_list(sh: &AppState, content: &[u8]) -> Response {
+/// The chunk list, paged like every listing (`offset`/`limit`).
+fn chunk_list(sh: &AppState, content: &[u8], query: Option<&str>) -> Response {
     let n = dump::chunk_count(content.len(), sh.scenario.dump_chunk_size);
     let items: Vec<Chunk> = (0..n)
         .map(|i| Chunk {
@@ -45,17 +45,35 @@ fn chunk_list(sh: &AppState, content: &[u8]) -> Response {
             name: format!("Chunk {i}"),
         })
         .collect();
+    let (meta, items) = page(&items, &Query::parse(query), "chunk");
     json(
         StatusCode::OK,
         &ChunkList {
-            meta: Some(paged_meta("chunk", n, n, 0)),
+            meta,
             status: ok(),
             items,
         },
     )
 }
 
-fn chunk_body(sh: &AppState, content: &Bytes, n: &str, uri: &Uri) -> Reply {
+/// A chunk is the dump's text, not JSON: a client that accepts only JSON gets 406.
+fn accepts_chunk(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    accept.split(',').any(|range| {
+        let media = range.split(';').next().unwrap_or("").trim();
+        matches!(
+            media.to_ascii_lowercase().as_str(),
+            "*/*" | "text/*" | "text/plain" | "text/csv" | "application/octet-stream"
+        )
+    })
+}
+
+fn chunk_body(sh: &AppState, content: &Bytes, n: &str, uri: &Uri, headers: &HeaderMap) -> Reply {
+    if !accepts_chunk(headers) {
+        return Err(api_error(sh, StatusCode::NOT_ACCEPTABLE, uri.path()).into());
+    }
     let chunk = n
         .parse()
         .ok()
@@ -105,9 +123,10 @@ pub(super) async fn import_chunks(
     Path((ws, m, kind, id, t)): Path<(String, String, String, String, String)>,
     AuthUser(who): AuthUser,
     uri: Uri,
+    RawQuery(q): RawQuery,
 ) -> Reply {
     let content = import_dump(&sh, &who, &(ws, m, kind, id), &t, &uri)?;
-    Ok(chunk_list(&sh, &content))
+    Ok(chunk_list(&sh, &content, q.as_deref()))
 }
 
 pub(super) async fn import_chunk(
@@ -115,9 +134,10 @@ pub(super) async fn import_chunk(
     Path((ws, m, kind, id, t, n)): Path<(String, String, String, String, String, String)>,
     AuthUser(who): AuthUser,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Reply {
     let content = import_dump(&sh, &who, &(ws, m, kind, id), &t, &uri)?;
-    chunk_body(&sh, &content, &n, &uri)
+    chunk_body(&sh, &content, &n, &uri, &headers)
 }
 
 pub(super) async fn process_chunks(
@@ -125,9 +145,10 @@ pub(super) async fn process_chunks(
     Path((ws, m, kind, id, t, o)): Path<(String, String, String, String, String, String)>,
     AuthUser(who): AuthUser,
     uri: Uri,
+    RawQuery(q): RawQuery,
 ) -> Reply {
     let content = process_dump(&sh, &who, &(ws, m, kind, id), &t, &o, &uri)?;
-    Ok(chunk_list(&sh, &content))
+    Ok(chunk_list(&sh, &content, q.as_deref()))
 }
 
 pub(super) async fn process_chunk(
@@ -143,7 +164,8 @@ pub(super) async fn process_chunk(
     )>,
     AuthUser(who): AuthUser,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Reply {
     let content = process_dump(&sh, &who, &(ws, m, kind, id), &t, &o, &uri)?;
-    chunk_body(&sh, &content, &n, &uri)
+    chunk_body(&sh, &content, &n, &uri, &headers)
 }

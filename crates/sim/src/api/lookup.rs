@@ -4,7 +4,7 @@ use axum::http::{StatusCode, Uri};
 use runwait_core::{ObjectId, TaskId};
 
 use crate::reply::{Fail, api_error};
-use crate::scenario::{JobKind, ModelSpec, WorkspaceSpec};
+use crate::scenario::{JobKind, ModelSpec, ModelState, WorkspaceSpec};
 use crate::state::AppState;
 use crate::task::{Phase, TaskRec};
 
@@ -24,7 +24,21 @@ pub(super) fn workspace<'a>(
         .ok_or_else(|| not_found(sh, uri))
 }
 
+/// A model that answers calls: an archived one is 422, a locked one 423, one the
+/// user has no access to 404.
 pub(super) fn model<'a>(
+    sh: &'a AppState,
+    ws: &str,
+    m: &str,
+    uri: &Uri,
+) -> Result<(&'a WorkspaceSpec, &'a ModelSpec), Fail> {
+    let (w, model) = model_in_any_state(sh, ws, m, uri)?;
+    usable(sh, model, uri)?;
+    Ok((w, model))
+}
+
+/// A model whatever its state.
+pub(super) fn model_in_any_state<'a>(
     sh: &'a AppState,
     ws: &str,
     m: &str,
@@ -38,16 +52,29 @@ pub(super) fn model<'a>(
         .ok_or_else(|| not_found(sh, uri))
 }
 
+fn usable(sh: &AppState, model: &ModelSpec, uri: &Uri) -> Result<(), Fail> {
+    let status = match model.state {
+        ModelState::Online => return Ok(()),
+        ModelState::Archived => StatusCode::UNPROCESSABLE_ENTITY,
+        ModelState::Locked => StatusCode::LOCKED,
+        ModelState::NoAccess => StatusCode::NOT_FOUND,
+    };
+    Err(api_error(sh, status, uri.path()).into())
+}
+
 pub(super) fn model_anywhere<'a>(
     sh: &'a AppState,
     m: &str,
     uri: &Uri,
 ) -> Result<(&'a WorkspaceSpec, &'a ModelSpec), Fail> {
-    sh.scenario
+    let (w, model) = sh
+        .scenario
         .workspaces
         .iter()
         .find_map(|w| w.models.iter().find(|x| x.id.as_str() == m).map(|x| (w, x)))
-        .ok_or_else(|| not_found(sh, uri))
+        .ok_or_else(|| not_found(sh, uri))?;
+    usable(sh, model, uri)?;
+    Ok((w, model))
 }
 
 /// The model and the kind of a runnable object that exists in it.

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 
 use crate::state::AppState;
 use catalog::{
-    model_by_id, model_in_workspace, model_status, models, object_metadata, objects,
+    me, model_by_id, model_in_workspace, model_status, models, object_metadata, objects,
     process_metadata, workspaces,
 };
 use dumps::{import_chunk, import_chunks, process_chunk, process_chunks};
@@ -24,6 +24,7 @@ const OBJ: &str = "/2/0/workspaces/{ws}/models/{m}/{kind}/{id}";
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/2/0/users/me", get(me))
         .route("/2/0/workspaces", get(workspaces))
         .route("/2/0/workspaces/{ws}/models", get(models))
         .route("/2/0/models/{m}", get(model_by_id))

@@ -7,11 +7,12 @@ use axum::response::Response;
 use runwait_core::{ObjectId, StartTaskReply, TaskId, TaskList, TaskStatusBody, TaskSummary};
 use serde_json::Value;
 
-use super::lookup::{model, not_found, object, task_of};
+use super::lookup::{model, model_in_any_state, not_found, object, task_of};
 use super::user::AuthUser;
+use crate::ids::user_id;
 use crate::reply::{Fail, Query, Reply, api_error, json, meta, ok, page};
 use crate::result::task_body;
-use crate::scenario::{JobKind, ModelSpec};
+use crate::scenario::{JobKind, ModelSpec, ModelState};
 use crate::state::{AppState, Sh};
 use crate::task::{Phase, TaskRec};
 
@@ -79,20 +80,32 @@ pub(super) async fn list(
     uri: Uri,
     RawQuery(q): RawQuery,
 ) -> Reply {
-    let (_, m) = model(&sh, &p.0, &p.1, &uri)?;
+    let (_, m) = model_in_any_state(&sh, &p.0, &p.1, &uri)?;
     let id = ObjectId::new(p.3.as_str());
-    // An unknown object has no tasks: Anaplan answers 200 with an empty list.
-    let all: Vec<TaskSummary> = sh
-        .world()
-        .object_tasks(&sh.scenario, m, &id, sh.clock.now())
-        .into_iter()
-        .map(|(t, phase)| TaskSummary {
-            task_id: t.id.clone(),
-            task_state: phase.task_state(),
-            creation_time: Some(sh.clock.wall(t.created)),
-        })
-        .collect();
-    let (meta, tasks) = page(&all, &Query::parse(q.as_deref()), "task");
+    let query = Query::parse(q.as_deref());
+    // An unknown object, or a model the user has no access to, has no tasks: Anaplan
+    // answers 200 with an empty list. An archived or locked model answers its status.
+    let mut all: Vec<TaskSummary> = match m.state {
+        ModelState::NoAccess => Vec::new(),
+        _ => {
+            let (_, m) = model(&sh, &p.0, &p.1, &uri)?;
+            sh.world()
+                .object_tasks(&sh.scenario, m, &id, sh.clock.now())
+                .into_iter()
+                .map(|(t, phase)| TaskSummary {
+                    task_id: t.id.clone(),
+                    task_state: phase.task_state(),
+                    creation_time: Some(sh.clock.wall(t.created)),
+                    user_id: sh.scenario.task_list_users.then(|| user_id(&t.user)),
+                })
+                .collect()
+        }
+    };
+    // Oldest first unless asked otherwise; `sort=-creationDate` is newest first.
+    if query.get("sort") == Some("-creationDate") {
+        all.reverse();
+    }
+    let (meta, tasks) = page(&all, &query, "task");
     Ok(json(
         StatusCode::OK,
         &TaskList {

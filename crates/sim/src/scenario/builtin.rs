@@ -6,8 +6,9 @@ use std::time::Duration;
 use runwait_core::{ModelId, ObjectId, WorkspaceId};
 
 use super::{
-    CertificateMatch, Curve, DetailSpec, JobSpec, ModelSpec, OAuthClient, Outcome, ProcessSpec,
-    Scenario, User, WorkspaceSpec, default_cancel_duration, default_chunk_size, default_token_ttl,
+    CertificateMatch, Curve, DetailSpec, JobSpec, ModelSpec, ModelState, OAuthClient, Outcome,
+    ProcessSpec, Scenario, User, WorkspaceSpec, default_cancel_duration, default_chunk_size,
+    default_token_ttl,
 };
 
 const FILE_GONE: &str = "The uploaded file is no longer available; please upload the file again";
@@ -164,6 +165,7 @@ fn scenario() -> Scenario {
                 exports,
                 actions,
                 processes,
+                state: ModelState::Online,
             }],
         }],
         faults: Vec::new(),
@@ -171,7 +173,11 @@ fn scenario() -> Scenario {
             client_id: "runwait-demo".into(),
             user: "demo@runwait.local".into(),
             refresh_token: "demo-refresh-token".into(),
+            rotate: true,
+            client_secret: None,
         }],
+        foreign_starts: Vec::new(),
+        task_list_users: false,
     }
 }
 

@@ -40,6 +40,27 @@ pub struct Scenario {
     /// OAuth clients that may use the refresh-token grant at `POST /oauth/token`.
     #[serde(default)]
     pub oauth_clients: Vec<OAuthClient>,
+    /// Tasks another user or a schedule starts on its own, at given scenario times.
+    #[serde(default)]
+    pub foreign_starts: Vec<ForeignStart>,
+    /// Task lists name who started each task (`userId`). Anaplan's published examples
+    /// do not show it, so the default is false.
+    #[serde(default)]
+    pub task_list_users: bool,
+}
+
+/// A task someone else starts: another user, or a schedule (give it a user name of its
+/// own, e.g. `schedule@…`), on an object at a scenario time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignStart {
+    /// When, in scenario time from the simulator's start.
+    #[serde(with = "humantime_serde")]
+    pub at: Duration,
+    /// The import, export, action or process it runs (in the first model that has it).
+    pub object: ObjectId,
+    /// Who starts it (need not be able to log in).
+    pub by: String,
 }
 
 /// An OAuth client with the refresh token it starts with. Refresh tokens rotate: each
@@ -53,6 +74,14 @@ pub struct OAuthClient {
     pub user: String,
     /// The first valid refresh token.
     pub refresh_token: String,
+    /// True (default): each grant returns a new refresh token and retires the one it was
+    /// given (single use). False: the refresh token stays valid and is returned again.
+    #[serde(default = "default_true")]
+    pub rotate: bool,
+    /// The client secret of an Authorization Code client: the grant must carry it. None
+    /// for a Device Grant client, which has no secret.
+    #[serde(default)]
+    pub client_secret: Option<String>,
 }
 
 fn default_token_ttl() -> Duration {
@@ -133,6 +162,25 @@ pub struct ModelSpec {
     /// Processes (prefix 118) running imports, exports and actions in order.
     #[serde(default)]
     pub processes: Vec<ProcessSpec>,
+    /// The model's state: calls on an archived model answer 422, on a locked one 423;
+    /// a model the users have no access to answers 404 (its task lists 200, empty).
+    #[serde(default)]
+    pub state: ModelState,
+}
+
+/// The state of a model, as its calls see it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelState {
+    /// Works normally.
+    #[default]
+    Online,
+    /// Archived: 422.
+    Archived,
+    /// In Locked mode: 423.
+    Locked,
+    /// The user has no access: 404, and an empty task list with 200.
+    NoAccess,
 }
 
 /// An import, export or action: how long it runs and how it ends.
@@ -367,7 +415,20 @@ impl ModelSpec {
     }
 }
 
-impl Scenario {}
+impl Scenario {
+    /// The first model that has the object, with its kind.
+    pub(crate) fn object_home(&self, object: &ObjectId) -> Option<(&ModelSpec, JobKind)> {
+        self.workspaces
+            .iter()
+            .flat_map(|w| &w.models)
+            .find_map(|m| {
+                m.job(object)
+                    .map(|(kind, _)| kind)
+                    .or_else(|| m.process(object).map(|_| JobKind::Process))
+                    .map(|kind| (m, kind))
+            })
+    }
+}
 
 /// Adds durations without the panic of `Sum` on overflow.
 pub(crate) fn saturating_sum(durations: impl Iterator<Item = Duration>) -> Duration {

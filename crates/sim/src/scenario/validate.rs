@@ -68,6 +68,16 @@ impl Scenario {
                 }
             }
         }
+        if let Some(f) = self
+            .foreign_starts
+            .iter()
+            .find(|f| self.object_home(&f.object).is_none())
+        {
+            return bad(format!(
+                "foreign start at {:?}: no model has object `{}`",
+                f.at, f.object
+            ));
+        }
         self.faults.iter().try_for_each(Fault::validate)
     }
 }

@@ -293,9 +293,14 @@ impl Checker {
                 let refresh_token = self
                     .required(&f, "refresh_token")
                     .and_then(|n| self.secret(n, &f.path("refresh_token")));
+                let client_secret = match f.get("client_secret") {
+                    Some(n) => Some(self.secret(n, &f.path("client_secret"))?),
+                    None => None,
+                };
                 AuthSpec::OAuth {
                     client_id: client_id?,
                     refresh_token: refresh_token?,
+                    client_secret,
                 }
             }
         };

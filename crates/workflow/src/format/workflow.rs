@@ -168,6 +168,10 @@ pub struct OAuthFile {
     pub client_id: String,
     /// The refresh token.
     pub refresh_token: SecretRef,
+    /// The client secret of an Authorization Code client (Device Grant clients have
+    /// none).
+    #[serde(default)]
+    pub client_secret: Option<SecretRef>,
 }
 
 /// The certificate login's signed-data format.
