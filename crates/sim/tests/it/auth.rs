@@ -1,15 +1,13 @@
 //! The auth service over real HTTP: basic and certificate logins, refresh, validate,
 //! logout and expiry, and the API's 401 for dead tokens.
 
-mod common;
-
 use std::collections::BTreeSet;
 
+use crate::common::{MODEL, T, WS, advance, assert_envelope, authenticate, http, login, scenario};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA512, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{MODEL, T, WS, advance, assert_envelope, authenticate, http, login, scenario};
 use reqwest::StatusCode;
 use runwait_core::token::{AuthFailure, AuthReply, CertificateAuthRequest};
 use runwait_sim::{Scenario, SimConfig, Simulator};

@@ -1,16 +1,14 @@
 //! No secret in any log line, error or debug output: every call runs with known
 //! secrets, and everything captured is searched for them and their base64 forms.
 
-mod common;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::*;
 use runwait_anaplan::{
     BasicAuth, CertificateAuth, Client, DumpSource, EncodedDataFormat, Secret, StartOptions,
     TaskKind, TokenAuth,

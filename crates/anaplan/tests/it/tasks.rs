@@ -1,10 +1,8 @@
 //! Every task call of the client against the simulator, over real HTTP.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{DumpSource, Error, MappingParameter, StartOptions, TaskKind};
 use runwait_core::{OutcomePolicy, TaskId, TaskState, classify};
 use runwait_sim::{Answer, Scenario};

@@ -1,11 +1,9 @@
 //! Faults and the journal over real HTTP: what a client sees for each fault kind, how
 //! `after` and `count` select calls, and that every call is journaled.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{MODEL, T, WS, advance, assert_envelope, scenario};
+use crate::common::{MODEL, T, WS, advance, assert_envelope, scenario};
 use reqwest::StatusCode;
 use runwait_sim::{Answer, CallKind, Fault, FaultKind, JournalEntry, Scenario, SimConfig};
 use serde_json::{Value, json};
@@ -192,7 +190,7 @@ async fn expire_tokens_mid_wait() {
         "the token stays dead"
     );
     // A new login works.
-    let token = common::login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
+    let token = crate::common::login(&t.http, &t.sim, "demo@runwait.local", "demo").await;
     let t = T { token, ..t };
     assert_eq!(t.get(&url).await.0, StatusCode::OK);
 }
@@ -208,7 +206,7 @@ faults:
     fault: {http: {status: 503}}
 "#;
     let t = T::start(scenario(yaml)).await; // the first login passes
-    let login = || common::authenticate(&t.http, &t.sim, "demo@runwait.local", "demo");
+    let login = || crate::common::authenticate(&t.http, &t.sim, "demo@runwait.local", "demo");
     assert_eq!(login().await.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(login().await.status(), StatusCode::CREATED);
 

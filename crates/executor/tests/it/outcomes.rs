@@ -1,10 +1,8 @@
 //! Every outcome of a step, through the real client and the simulator, in paused time.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::TaskKind;
 use runwait_core::TaskState;
 use runwait_executor::{Step, StepOutcome};

@@ -1,12 +1,10 @@
 //! Deadlines, aborts, detach and reattach, crashes around the start: the wait's life
 //! against the simulator, in paused time.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{StartOptions, TaskKind};
 use runwait_core::{TaskId, TaskState};
 use runwait_executor::{Step, StepKey, StepOutcome, StepRecord, TraceHook};

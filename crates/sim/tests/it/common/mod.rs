@@ -1,7 +1,5 @@
 //! Helpers shared by the integration tests: a plain HTTP client against a simulator.
 
-#![allow(dead_code)] // each test binary uses a different subset
-
 use std::time::Duration;
 
 use reqwest::StatusCode;

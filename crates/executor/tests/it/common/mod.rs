@@ -1,8 +1,6 @@
 //! Shared helpers: the simulator on loopback, the real client, and a step context, all
 //! on tokio's paused clock so waits of hours take milliseconds and counts are exact.
 
-#![allow(dead_code)] // each test file uses its own subset
-
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

@@ -1,12 +1,10 @@
 //! Every retry delay of the client sleeps through the injected clock: a host's paused or
 //! simulated time decides the waits exactly, and no test waits for real.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{Clock, RetryPolicy, Sleep, StartOptions, TaskKind};
 use runwait_sim::{Answer, CallKind, Fault, FaultKind};
 

@@ -2,9 +2,7 @@
 //! others start, task lists sorted and naming users, `/users/me`, and OAuth token
 //! requests as JSON or form, with rotating or fixed refresh tokens and client secrets.
 
-mod common;
-
-use common::{MODEL, T, advance, assert_envelope, http, one_model, scenario};
+use crate::common::{MODEL, T, advance, assert_envelope, http, one_model, scenario};
 use reqwest::StatusCode;
 use runwait_core::TaskList;
 use serde_json::{Value, json};

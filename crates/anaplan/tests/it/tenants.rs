@@ -2,11 +2,9 @@
 //! `Retry-After` on 503, and tasks that a schedule or another user starts on the same
 //! object while a start's answer is lost.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{Error, ModelState, StartOptions, TaskKind};
 use runwait_sim::{CallKind, Fault, FaultKind, ForeignStart, Scenario};
 

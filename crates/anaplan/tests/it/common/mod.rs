@@ -1,7 +1,5 @@
 //! Shared helpers of the client tests: a simulator on loopback and a client pointed at it.
 
-#![allow(dead_code)] // each test file uses its own subset
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -1,9 +1,7 @@
 //! Task endpoints over real HTTP: state transitions, progress curves, the model lock,
 //! cancel, listings and validation. Time is paused, so scenario time is exact.
 
-mod common;
-
-use common::{MODEL, T, WS, advance, assert_envelope, one_model, scenario};
+use crate::common::{MODEL, T, WS, advance, assert_envelope, one_model, scenario};
 use reqwest::StatusCode;
 use runwait_core::{TaskList, TaskState};
 use runwait_sim::Scenario;

@@ -1,12 +1,10 @@
 //! The example scenario files in `workflows/scenarios/` parse, validate and behave as
 //! their comments say, and `--speed` scales scenario time.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{T, scenario};
+use crate::common::{T, scenario};
 use reqwest::StatusCode;
 use runwait_core::TaskState;
 use runwait_sim::{Scenario, SimConfig, Simulator};

@@ -1,9 +1,7 @@
 //! Failure dumps over real HTTP: chunked downloads, per-object process dumps, and dumps
 //! that are gone (other user, newer run, none to give).
 
-mod common;
-
-use common::{T, advance, assert_envelope, http, login, one_model, scenario};
+use crate::common::{T, advance, assert_envelope, http, login, one_model, scenario};
 use reqwest::StatusCode;
 use runwait_core::catalog::ChunkList;
 use runwait_sim::Scenario;

@@ -1,11 +1,9 @@
 //! Retries against the simulator's faults: what is retried, how often, and the start
 //! request that is never sent twice blindly.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{Client, Error, RetryPolicy, StartOptions, Started, TaskKind, TransportKind};
 use runwait_sim::{Answer, CallKind, Fault, FaultKind};
 

@@ -1,12 +1,10 @@
 //! Thousands of waits share one tenant budget: the simulator never sees more requests
 //! per second than the budget allows.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{TaskKind, TaskTarget};
 use runwait_core::ModelId;
 use runwait_executor::{RateBudget, RunAndWait, Step, StepOutcome, TokioEnv, WaitConfig};

@@ -1,11 +1,9 @@
 //! Every auth kind and the token's life against the simulator.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use runwait_anaplan::{
     BasicAuth, CertificateAuth, Client, EncodedDataFormat, Error, Secret, TaskKind, TokenAuth,
 };

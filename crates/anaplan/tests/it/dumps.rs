@@ -6,16 +6,14 @@
 //! headers. A small proxy in front of the simulator does that for the chunk requests it
 //! is told to cut; everything else it passes through unchanged.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use crate::common::*;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use common::*;
 use futures_util::StreamExt as _;
 use reqwest::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use runwait_anaplan::{

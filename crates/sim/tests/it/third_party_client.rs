@@ -4,11 +4,9 @@
 //! Needs a Python with `anaplan-sdk` installed, named by `RUNWAIT_ANAPLAN_SDK_PYTHON`;
 //! without it the test says loudly that it skipped.
 
-mod common;
-
 use std::process::Command;
 
-use common::{MODEL, WS};
+use crate::common::{MODEL, WS};
 use runwait_sim::{Answer, CallKind, Scenario, SimConfig, Simulator};
 use serde_json::Value;
 

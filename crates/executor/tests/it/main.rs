@@ -1,0 +1,8 @@
+//! The engine's tests, one binary: every outcome, the wait's life (deadlines, aborts,
+//! detach, reattach, crashes) and the shared budget, through the real client and the
+//! simulator in paused time.
+
+mod budget;
+mod common;
+mod lifecycle;
+mod outcomes;
