@@ -8,10 +8,13 @@
 //!   what `uses` + `with` + the step options mean. It implements `serde::Deserialize` for
 //!   any deserializer and checks the rules that span its fields, so a host puts it as a
 //!   field of its own types. With serde-saphyr an error carries the line and column in the
-//!   host's file.
+//!   host's file. A host whose own key names the kind of step parses it as a
+//!   [`format::Uses`] (`FromStr`) and reads the options as one [`format::StepOptions`];
+//!   [`StepSpec::from_parts`] puts them together and checks them.
 //! - [`step`]: a [`StepSpec`] and a connected [`runwait_anaplan::Client`] to a runnable
 //!   [`runwait_executor::RunAndWait`] (an object given by `name` is looked up); errors
-//!   are [`StepError`].
+//!   are [`StepError`]. [`step_with`] takes the host's base
+//!   [`runwait_executor::WaitConfig`] (poll schedule, …).
 //! - [`nodes`]: a whole [`model::Workflow`] to the runner's [`runwait_runner::Node`]s
 //!   (names looked up, poll limits, outcome policies, one rate budget, the host's
 //!   [`runwait_executor::TraceHook`]); errors are [`NodeError`].
@@ -100,7 +103,7 @@ use self::model::Workflow;
 
 pub use self::format::{StepSpec, schema};
 pub use self::nodes::{NodeError, nodes};
-pub use self::runnable::{StepError, step, target};
+pub use self::runnable::{StepError, step, step_with, target};
 
 /// One problem of a workflow (or scenario) file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
