@@ -85,7 +85,6 @@
 
 mod check;
 pub mod connect;
-#[cfg(feature = "simulator")]
 mod de;
 mod env;
 pub mod format;

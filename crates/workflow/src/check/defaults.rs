@@ -2,61 +2,20 @@
 
 use runwait_core::{DumpPolicy, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy};
 
-use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR, choices};
+use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR};
 use crate::format::{self, fields_of};
-use crate::model::{PollSettings, Protocol, TelemetrySettings};
+use crate::model::{PollSettings, TelemetrySettings};
 use crate::tree::Node;
 
 impl Checker {
     pub(super) fn telemetry(&mut self, node: &Node) -> Option<TelemetrySettings> {
-        let f = self.fields(
-            node,
-            "telemetry",
-            "telemetry settings",
-            fields_of::<format::TelemetryFile>(),
-        )?;
-        let mut settings = TelemetrySettings::default();
-        let mut ok = true;
-        if let Some(n) = f.get("endpoint") {
-            settings.endpoint = self.url_text(n, &f.path("endpoint"));
-            ok &= settings.endpoint.is_some();
-        }
-        if let Some(n) = f.get("protocol") {
-            settings.protocol = self.choice(
-                n,
-                &f.path("protocol"),
-                &choices::<Protocol, _>(&[Protocol::Grpc, Protocol::HttpProtobuf]),
-            );
-            ok &= settings.protocol.is_some();
-        }
-        if let Some(n) = f.get("service_name") {
-            settings.service_name = self.text(n, &f.path("service_name"));
-            ok &= settings.service_name.is_some();
-        }
-        if let Some(n) = f.get("enabled") {
-            settings.enabled = self.boolean(n, &f.path("enabled"));
-            ok &= settings.enabled.is_some();
-        }
-        ok.then_some(settings)
-    }
-
-    /// An OTLP endpoint: any http(s) URL (a collector is often on another host over http).
-    pub(super) fn url_text(&mut self, node: &Node, path: &str) -> Option<String> {
-        let text = self.text(node, path)?;
-        match url::Url::parse(&text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(text),
-            _ => {
-                self.error(
-                    node,
-                    path,
-                    format!(
-                        "`{}` is not an http:// or https:// URL",
-                        text.escape_debug()
-                    ),
-                );
-                None
-            }
-        }
+        let file: format::TelemetryFile = self.typed(node, "telemetry", "telemetry settings")?;
+        Some(TelemetrySettings {
+            endpoint: file.endpoint,
+            protocol: file.protocol,
+            service_name: file.service_name,
+            enabled: file.enabled,
+        })
     }
 
     /// `defaults:`: the valid values (each invalid one is reported here), the poll

@@ -11,6 +11,33 @@ use serde::de::{self, Deserializer, Visitor};
 
 use super::step::Uses;
 
+/// A string that is not empty.
+pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    if text.is_empty() {
+        return Err(de::Error::custom("expected a non-empty string"));
+    }
+    Ok(Some(text))
+}
+
+/// Leaves the schema of an optional value as without its `deserialize_with` (whose
+/// `serde(default)` would add `"default": null`).
+pub(crate) fn no_default(schema: &mut Schema) {
+    schema.remove("default");
+}
+
+/// An http:// or https:// URL (an OTLP collector is often on another host over http).
+pub(crate) fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = non_empty(d)?.unwrap_or_default();
+    match url::Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(text)),
+        _ => Err(de::Error::custom(format!(
+            "`{}` is not an http:// or https:// URL",
+            text.escape_debug()
+        ))),
+    }
+}
+
 /// How a duration is written.
 pub(crate) const DURATION_HINT: &str = "a duration with a unit, like 90s, 2h or 1h30m";
 

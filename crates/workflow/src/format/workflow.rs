@@ -203,10 +203,14 @@ pub struct SecretRef {
 #[non_exhaustive]
 pub struct TelemetryFile {
     /// The OTLP endpoint, e.g. `http://localhost:4317`.
+    #[serde(default, deserialize_with = "values::http_url")]
+    #[schemars(transform = values::no_default)]
     pub endpoint: Option<String>,
     /// The OTLP protocol.
     pub protocol: Option<crate::model::Protocol>,
     /// `service.name` of the spans.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub service_name: Option<String>,
     /// Export spans at all.
     #[serde(default)]
