@@ -9,6 +9,7 @@
 //! be valid, and `${VAR}` strings typed where a boolean is asked for.
 
 use std::fmt;
+use std::rc::Rc;
 
 use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
@@ -57,6 +58,16 @@ impl DeError {
             found,
             missing: None,
         }
+    }
+}
+
+/// What a mapping of the workflow format is, by the name of its type.
+fn described(name: &'static str) -> &'static str {
+    match name {
+        "TelemetryFile" => "telemetry settings",
+        "DefaultsFile" => "defaults",
+        "PollFile" => "poll settings",
+        _ => name,
     }
 }
 
@@ -139,31 +150,43 @@ impl de::Error for DeError {
 pub(crate) fn from_node<T: de::DeserializeOwned>(node: &Node) -> Result<T, DeError> {
     T::deserialize(NodeDe {
         node,
-        cx: Cx { strict: None },
+        cx: Cx {
+            strict: None,
+            hidden: Rc::from([]),
+        },
     })
 }
 
 /// `T` from the part of a workflow file at `node`, whose field path is `path`: strictly
 /// and in the loader's words; the error's message starts with its field path.
-pub(crate) fn from_node_at<T: de::DeserializeOwned>(node: &Node, path: &str) -> Result<T, DeError> {
+/// The mapping entries whose keys are at `hidden` are passed over (they still count for
+/// duplicate keys).
+pub(crate) fn from_node_at<T: de::DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    hidden: &[Pos],
+) -> Result<T, DeError> {
     T::deserialize(NodeDe {
         node,
         cx: Cx {
             strict: Some(path.to_owned()),
+            hidden: Rc::from(hidden),
         },
     })
 }
 
-/// The mode, and in the strict mode the field path of the node.
+/// The mode, in the strict mode the field path of the node, and the hidden entries.
 #[derive(Clone)]
 struct Cx {
     strict: Option<String>,
+    hidden: Rc<[Pos]>,
 }
 
 impl Cx {
     fn child(&self, key: impl FnOnce(&str) -> String) -> Cx {
         Cx {
             strict: self.strict.as_deref().map(key),
+            hidden: self.hidden.clone(),
         }
     }
 }
@@ -304,9 +327,48 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         .map_err(|e: DeError| e.at(node, &cx))
     }
 
+    /// In the strict mode a string that `${VAR}` produced is an integer too.
+    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        let (node, cx) = (self.node, self.cx.clone());
+        let substituted = match &node.value {
+            Value::Str {
+                text,
+                substituted: true,
+            } if cx.strict.is_some() => text.trim().parse::<i128>().ok(),
+            _ => None,
+        };
+        match substituted {
+            Some(i) => v.visit_i128(i).map_err(|e: DeError| e.at(node, &cx)),
+            None => self.deserialize_any(v),
+        }
+    }
+
+    /// A mapping; in the strict mode anything else is reported with the keys it takes.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        let (node, cx) = (self.node, self.cx.clone());
+        match (&node.value, &cx.strict) {
+            (Value::Map(_), _) | (_, None) => self.deserialize_any(v),
+            (_, Some(_)) => Err(DeError::serde(
+                <SerdeError as de::Error>::invalid_type(unexpected(node), &v),
+                format!(
+                    "expected {} (a mapping with keys {})",
+                    described(name),
+                    fields.join(", ")
+                ),
+                true,
+            )
+            .at(node, &cx)),
+        }
+    }
+
     forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
-        unit_struct seq tuple tuple_struct map struct ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u64 u128 f32 f64 char bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map ignored_any
     }
 }
 
@@ -378,8 +440,14 @@ impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        let Some((key, value)) = self.entries.next() else {
-            return Ok(None);
+        let (key, value) = loop {
+            let Some((key, value)) = self.entries.next() else {
+                return Ok(None);
+            };
+            if !self.cx.hidden.contains(&key.pos) {
+                break (key, value);
+            }
+            self.seen.push(key);
         };
         if self.cx.strict.is_some() {
             self.strict_key(key)?;
@@ -477,35 +545,5 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
 }
 
 #[cfg(all(test, feature = "simulator"))]
-mod tests {
-    use super::*;
-    use crate::tree::parse;
-
-    #[test]
-    fn scenario_from_a_tree() {
-        let tree = parse(
-            "workspaces:\n  - id: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n    name: W\n    models:\n      - id: 75A40874E6B64FA3AE0743278996850F\n        name: M\n        imports:\n          - {id: 112000000001, name: I, duration: 2s, progress: {steps: 4}}\n",
-        )
-        .unwrap();
-        let scenario: runwait_sim::Scenario = from_node(&tree).unwrap();
-        scenario.validate().unwrap();
-        let import = &scenario.workspaces[0].models[0].imports[0];
-        assert_eq!(import.id.as_str(), "112000000001");
-        assert_eq!(import.progress, runwait_sim::Curve::Steps(4));
-    }
-
-    #[test]
-    fn errors_carry_the_innermost_position() {
-        let tree = parse("workspaces:\n  - id: w\n    name: W\n    colour: red\n").unwrap();
-        let err = from_node::<runwait_sim::Scenario>(&tree).unwrap_err();
-        assert!(err.message.contains("unknown field `colour`"), "{err}");
-        let pos = err.pos.unwrap();
-        assert_eq!((pos.line, pos.column), (4, 5));
-        let tree = parse("workspaces: 3\n").unwrap();
-        let pos = from_node::<runwait_sim::Scenario>(&tree)
-            .unwrap_err()
-            .pos
-            .unwrap();
-        assert_eq!((pos.line, pos.column), (1, 13));
-    }
-}
+#[path = "de_tests.rs"]
+mod tests;

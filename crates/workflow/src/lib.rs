@@ -73,11 +73,14 @@
 //!
 //! 1. serde-saphyr parses the text into a tree whose every node knows its line and column;
 //!    a YAML syntax error stops here, as it leaves nothing to check.
-//! 2. The tree is checked field by field and every problem is collected, so that one run
-//!    of `runwait validate` lists all of them. The allowed keys and choices come from the
-//!    typed definitions in [`format`](mod@format); the rules that span fields (needs and cycles, the id
-//!    prefix against `uses`, exclusive keys, literal secrets, the poll floor) are
-//!    hand-written, one concern per file.
+//! 2. The tree is checked and every problem is collected, so that one run of
+//!    `runwait validate` lists all of them. `telemetry:` and `defaults:` are deserialized
+//!    from the tree into their typed definitions in [`format`](mod@format) (after an
+//!    error, the entry it is in is passed over and the section read again); the other
+//!    sections are still checked field by field, with the keys and choices of the same
+//!    definitions. The rules that span fields (needs and cycles, the id prefix against
+//!    `uses`, exclusive keys, literal secrets, the poll floor) are hand-written, one
+//!    concern per file.
 //!
 //! `${VAR}` is substituted in string values between the two phases. Secrets are only
 //! referenced (`{ env: VAR }` / `{ file: PATH }`) and read by [`connect`] when it

@@ -4,70 +4,69 @@
 
 use serde::de::DeserializeOwned;
 
-use super::{Checker, fields_of, list};
+use super::Checker;
 use crate::de::from_node_at;
 use crate::tree::{Node, Pos, Value};
 
 impl Checker {
-    /// `T` from the mapping at `node` (field path `path`, described as `what` when it is
-    /// not a mapping); `None` when anything in it is wrong (the errors say what).
-    pub(super) fn typed<T: DeserializeOwned>(
+    /// `T` from the mapping at `node` (field path `path`); `None` when anything in it is
+    /// wrong (the errors say what).
+    pub(super) fn typed<T: DeserializeOwned>(&mut self, node: &Node, path: &str) -> Option<T> {
+        match self.typed_partly(node, path) {
+            Some((value, false)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// `T` from the mapping at `node`, read with every entry that has a problem hidden
+    /// (each reported), and whether one had; `None` when the mapping itself is wrong.
+    pub(super) fn typed_partly<T: DeserializeOwned>(
         &mut self,
         node: &Node,
         path: &str,
-        what: &str,
-    ) -> Option<T> {
-        let Value::Map(_) = &node.value else {
-            let keys = list(fields_of::<T>());
-            let message = format!(
-                "expected {what} (a mapping with keys {keys}), found {}",
-                node.describe()
-            );
-            self.error(node, path, message);
-            return None;
-        };
-        let mut current = node.clone();
-        let mut hidden: Vec<String> = Vec::new();
+    ) -> Option<(T, bool)> {
+        let mut hidden: Vec<Pos> = Vec::new();
+        let mut hidden_keys: Vec<&str> = Vec::new();
         let mut failed = false;
         loop {
-            let error = match from_node_at::<T>(&current, path) {
-                Ok(value) => return (!failed).then_some(value),
+            let error = match from_node_at::<T>(node, path, &hidden) {
+                Ok(value) => return Some((value, failed)),
                 Err(error) => error,
             };
             let pos = error.pos.unwrap_or(node.pos);
             let at = (pos.line, pos.column);
-            // A missing key is the mapping's own error, found after every entry was read;
-            // a required key whose entry was hidden was reported there already.
-            let hidden_key = error
-                .missing
-                .is_some_and(|key| hidden.iter().any(|h| h == key));
+            // A required key whose entry was hidden was reported there already.
+            let hidden_key = error.missing.is_some_and(|key| hidden_keys.contains(&key));
             if !hidden_key && !self.reported.contains(&at) {
                 self.error_at(at, error.message);
             }
             failed = true;
-            let Value::Map(entries) = &mut current.value else {
-                return None;
-            };
-            let entry = entries
-                .iter()
-                .position(|(k, v)| k.pos == pos || contains(v, pos))
-                .filter(|_| error.missing.is_none())?;
-            let (key, _) = entries.remove(entry);
-            hidden.extend(key.as_str().map(str::to_owned));
+            let key = hide(node, pos, error.missing.is_some())?;
+            hidden.push(key.pos);
+            hidden_keys.extend(key.as_str());
         }
     }
 }
 
-/// Whether `pos` is that of `node` or of a node under it.
-fn contains(node: &Node, pos: Pos) -> bool {
-    node.pos == pos
-        || match &node.value {
-            Value::Seq(items) => items.iter().any(|n| contains(n, pos)),
-            Value::Map(entries) => entries
-                .iter()
-                .any(|(k, v)| k.pos == pos || contains(v, pos)),
-            _ => false,
-        }
+/// The key of the innermost mapping entry that the error at `pos` is about: the entry
+/// whose key or value is there, or for a missing key (`missing`) the entry whose value is
+/// the mapping that lacks it.
+fn hide(node: &Node, pos: Pos, missing: bool) -> Option<&Node> {
+    match &node.value {
+        Value::Map(entries) => entries.iter().find_map(|(key, value)| {
+            let this = if missing {
+                value.pos == pos && matches!(value.value, Value::Map(_))
+            } else {
+                key.pos == pos
+            };
+            if this {
+                return Some(key);
+            }
+            hide(value, pos, missing).or((!missing && value.pos == pos).then_some(key))
+        }),
+        Value::Seq(items) => items.iter().find_map(|item| hide(item, pos, missing)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +127,46 @@ mod tests {
             [
                 "t.yaml:6:23: telemetry.endpoint: expected a non-empty string",
                 "t.yaml:6:37: telemetry.enabled: environment variable `RW_TYPED_TEST_UNSET` is not set (write `$${RW_TYPED_TEST_UNSET}` for a literal `${RW_TYPED_TEST_UNSET}`)",
+            ]
+        );
+    }
+
+    /// The messages of a workflow whose `defaults:` is `defaults` and whose only step
+    /// gives no workspace or model.
+    fn defaults_errors(defaults: &str) -> Vec<String> {
+        let text = format!(
+            "name: t\nconnection: {{region: eu1, auth: {{kind: token, token: {{env: RW_T}}}}}}\ndefaults:\n{defaults}\nsteps:\n  - {{id: a, uses: anaplan/process, with: {{id: \"118000000001\"}}}}\n"
+        );
+        let err = crate::load_str(&text, Path::new("t.yaml")).unwrap_err();
+        err.to_string().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn defaults_report_each_problem_once_and_the_rules_across_fields() {
+        assert_eq!(
+            defaults_errors(
+                "  poll: {min_interval: x, colour: 1}\n  timeout: soon\n  timeout: 1s\n  model: 75A40874E6B64FA3AE0743278996850F"
+            ),
+            [
+                "t.yaml:4:24: defaults.poll.min_interval: `x` is not a duration (expected number at 0): expected a duration with a unit, like 90s, 2h or 1h30m",
+                "t.yaml:4:27: defaults.poll: unknown key `colour`: expected one of min_interval, max_interval",
+                "t.yaml:5:12: defaults.timeout: `soon` is not a duration (expected number at 0): expected a duration with a unit, like 90s, 2h or 1h30m",
+                "t.yaml:6:3: defaults: duplicate key `timeout` (first at line 5, column 3)",
+                "t.yaml:9:42: steps[0].with: no workspace: set `with.workspace` or `defaults.workspace`",
+            ]
+        );
+        // An invalid default workspace is not reported again by every step; the poll
+        // floor (no simulator) and the rate's minimum are.
+        assert_eq!(
+            defaults_errors(
+                "  workspace: nope\n  poll: {min_interval: 1s}\n  rate_per_second: 0\n  on_dump: boom"
+            ),
+            [
+                "t.yaml:4:14: defaults.workspace: expected a workspace id: 32 lowercase hex digits, found the string `nope`",
+                "t.yaml:5:24: defaults.poll.min_interval: must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)",
+                "t.yaml:6:20: defaults.rate_per_second: must be 1 or more, found 0",
+                "t.yaml:7:12: defaults.on_dump: expected one of warn, fail, ignore, found the string `boom`",
+                "t.yaml:9:42: steps[0].with: no model: set `with.model` or `defaults.model`",
             ]
         );
     }

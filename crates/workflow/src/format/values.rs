@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use runwait_core::{ModelId, ObjectId, ObjectKind, WorkspaceId};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::step::Uses;
@@ -24,6 +25,11 @@ pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 /// `serde(default)` would add `"default": null`).
 pub(crate) fn no_default(schema: &mut Schema) {
     schema.remove("default");
+}
+
+/// A count of at least 1 (`rate_per_second`).
+pub(crate) fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count_from::<D, 1>(d)
 }
 
 /// An http:// or https:// URL (an OTLP collector is often on another host over http).
@@ -173,7 +179,8 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
             Err(E::custom(duration_without_unit(v)))
         }
     }
-    d.deserialize_str(V).map(Some)
+    // `any`: an integer must reach `visit_u64` to be told it has no unit.
+    d.deserialize_any(V).map(Some)
 }
 
 /// An id that Anaplan would take: `new(text)` when `well_formed`, else "expected `hint`".
@@ -183,7 +190,17 @@ fn id<'de, D: Deserializer<'de>, T>(
     new: fn(String) -> T,
     well_formed: fn(&T) -> bool,
 ) -> Result<Option<T>, D::Error> {
-    let text = String::deserialize(d)?;
+    struct V(&'static str);
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+    }
+    let text = d.deserialize_str(V(hint))?;
     let id = new(text.clone());
     if well_formed(&id) {
         Ok(Some(id))
@@ -195,7 +212,32 @@ fn id<'de, D: Deserializer<'de>, T>(
     }
 }
 
-use serde::Deserialize;
+/// An integer of at least `MIN` (also from a string that `${VAR}` produced, which the
+/// workflow's tree types as an integer here).
+pub(crate) fn count_from<'de, D: Deserializer<'de>, const MIN: i128>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    struct V<const MIN: i128>;
+    impl<const MIN: i128> Visitor<'_> for V<MIN> {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
+            if v < MIN {
+                return Err(E::custom(format!("must be {MIN} or more, found {v}")));
+            }
+            u32::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+            self.visit_i128(v.into())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+            self.visit_i128(v.into())
+        }
+    }
+    d.deserialize_u32(V::<MIN>).map(Some)
+}
 
 /// A workspace id field.
 pub(crate) fn workspace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WorkspaceId>, D::Error> {

@@ -232,6 +232,8 @@ pub struct DefaultsFile {
     #[schemars(schema_with = "values::model_schema")]
     pub model: Option<ModelId>,
     /// Locale of Anaplan's messages (default en_US).
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub locale: Option<String>,
     /// How long a step may run before it is cancelled; none by default.
     #[serde(default, deserialize_with = "values::duration")]
@@ -240,7 +242,7 @@ pub struct DefaultsFile {
     /// Poll schedule limits.
     pub poll: Option<PollFile>,
     /// Requests per second to the tenant, all steps together (default 10).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::positive_count")]
     #[schemars(schema_with = "values::positive_count_schema")]
     pub rate_per_second: Option<u32>,
     /// What a failure dump on a successful task means (default warn).
