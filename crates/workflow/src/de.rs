@@ -1,14 +1,21 @@
-//! Deserializes a typed value (the simulator's `Scenario`) from a parsed [`Node`] tree, so
-//! that an inline scenario gets the workflow's `${VAR}` substitution and every error the
+//! Deserializes a typed value from a parsed [`Node`] tree, so that every error gets the
 //! position of the node it is about: an error raised while visiting a node is stamped
 //! with that node's position on its way out, innermost first.
+//!
+//! Two modes: the simulator's `Scenario` is read leniently (a plain scalar is a string
+//! where a string is asked for) with serde's own words; a part of a workflow file is read
+//! strictly ([`from_node_at`]), with the loader's words (`path: expected …, found …`,
+//! `unknown key …`, `missing required key …`, duplicate keys), null as a value that must
+//! be valid, and `${VAR}` strings typed where a boolean is asked for.
 
 use std::fmt;
+use std::rc::Rc;
 
 use serde::de::value::StrDeserializer;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::forward_to_deserialize_any;
 
+use super::check::{join, with_path};
 use super::tree::{Node, Pos, Value};
 
 /// A deserialization error and the node it is about.
@@ -16,13 +23,60 @@ use super::tree::{Node, Pos, Value};
 pub(crate) struct DeError {
     pub message: String,
     pub pos: Option<Pos>,
+    /// The loader's words for the strict mode, without the "found …" part.
+    strict: Option<String>,
+    /// ", found …" is added from the node the error is stamped with.
+    found: bool,
+    /// The required key whose absence this error reports.
+    pub missing: Option<&'static str>,
 }
 
 impl DeError {
-    /// Keeps the innermost position: only an error without one gets `pos`.
-    fn at(mut self, pos: Pos) -> Self {
-        self.pos.get_or_insert(pos);
+    /// Keeps the innermost position: only an error without one gets `node`'s position
+    /// (and, in the strict mode, its path and the loader's words).
+    fn at(mut self, node: &Node, cx: &Cx) -> Self {
+        if self.pos.is_some() {
+            return self;
+        }
+        self.pos = Some(node.pos);
+        if let Some(path) = &cx.strict {
+            let mut message = self.strict.take().unwrap_or(self.message);
+            if self.found {
+                message = format!("{message}, found {}", node.describe());
+            }
+            self.message = with_path(path, message);
+        }
         self
+    }
+
+    /// serde's own words for an error, as the lenient mode reports them.
+    fn serde(error: serde::de::value::Error, strict: String, found: bool) -> Self {
+        DeError {
+            message: error.to_string(),
+            pos: None,
+            strict: Some(strict),
+            found,
+            missing: None,
+        }
+    }
+}
+
+/// What a mapping of the workflow format is, by the name of its type.
+fn described(name: &'static str) -> &'static str {
+    match name {
+        "TelemetryFile" => "telemetry settings",
+        "DefaultsFile" => "defaults",
+        "PollFile" => "poll settings",
+        _ => name,
+    }
+}
+
+/// The loader's words for what serde's visitors expect.
+fn expected_words(serde: String) -> String {
+    match serde.as_str() {
+        "a boolean" => "true or false".to_owned(),
+        "u8" | "u16" | "u32" | "u64" | "i8" | "i16" | "i32" | "i64" => "an integer".to_owned(),
+        _ => serde,
     }
 }
 
@@ -34,28 +88,120 @@ impl fmt::Display for DeError {
 
 impl std::error::Error for DeError {}
 
+type SerdeError = serde::de::value::Error;
+
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError {
             message: msg.to_string(),
             pos: None,
+            strict: None,
+            found: false,
+            missing: None,
+        }
+    }
+
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        let strict = format!("expected {}", expected_words(exp.to_string()));
+        DeError::serde(
+            <SerdeError as de::Error>::invalid_type(unexp, exp),
+            strict,
+            true,
+        )
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        let strict = format!("expected one of {}", expected.join(", "));
+        DeError::serde(
+            <SerdeError as de::Error>::unknown_variant(variant, expected),
+            strict,
+            true,
+        )
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        let strict = format!(
+            "unknown key `{}`: expected one of {}",
+            field.escape_debug(),
+            expected.join(", ")
+        );
+        DeError::serde(
+            <SerdeError as de::Error>::unknown_field(field, expected),
+            strict,
+            false,
+        )
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        let strict = format!("missing required key `{field}`");
+        DeError {
+            missing: Some(field),
+            ..DeError::serde(
+                <SerdeError as de::Error>::missing_field(field),
+                strict,
+                false,
+            )
         }
     }
 }
 
-/// `T` from `node`.
+/// `T` from `node`, leniently and in serde's words (the simulator's scenario).
+#[cfg(feature = "simulator")]
 pub(crate) fn from_node<T: de::DeserializeOwned>(node: &Node) -> Result<T, DeError> {
-    T::deserialize(NodeDe(node))
+    T::deserialize(NodeDe {
+        node,
+        cx: Cx {
+            strict: None,
+            hidden: Rc::from([]),
+        },
+    })
 }
 
-#[derive(Clone, Copy)]
-struct NodeDe<'a>(&'a Node);
+/// `T` from the part of a workflow file at `node`, whose field path is `path`: strictly
+/// and in the loader's words; the error's message starts with its field path.
+/// The mapping entries whose keys are at `hidden` are passed over (they still count for
+/// duplicate keys).
+pub(crate) fn from_node_at<T: de::DeserializeOwned>(
+    node: &Node,
+    path: &str,
+    hidden: &[Pos],
+) -> Result<T, DeError> {
+    T::deserialize(NodeDe {
+        node,
+        cx: Cx {
+            strict: Some(path.to_owned()),
+            hidden: Rc::from(hidden),
+        },
+    })
+}
+
+/// The mode, in the strict mode the field path of the node, and the hidden entries.
+#[derive(Clone)]
+struct Cx {
+    strict: Option<String>,
+    hidden: Rc<[Pos]>,
+}
+
+impl Cx {
+    fn child(&self, key: impl FnOnce(&str) -> String) -> Cx {
+        Cx {
+            strict: self.strict.as_deref().map(key),
+            hidden: self.hidden.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct NodeDe<'a> {
+    node: &'a Node,
+    cx: Cx,
+}
 
 impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        let node = self.0;
+        let NodeDe { node, cx } = self;
         match &node.value {
             Value::Null => v.visit_unit(),
             Value::Bool(b) => v.visit_bool(*b),
@@ -67,9 +213,12 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             Value::Float(f) => v.visit_f64(*f),
             Value::Str { text, .. } => v.visit_str(text),
             Value::Seq(items) => {
-                let mut seq = SeqDe(items.iter());
+                let mut seq = SeqDe {
+                    items: items.iter().enumerate(),
+                    cx: &cx,
+                };
                 let value = v.visit_seq(&mut seq)?;
-                match seq.0.len() {
+                match seq.items.len() {
                     0 => Ok(value),
                     left => Err(de::Error::invalid_length(
                         items.len(),
@@ -79,29 +228,59 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
             }
             Value::Map(entries) => v.visit_map(MapDe {
                 entries: entries.iter(),
+                seen: Vec::new(),
                 value: None,
+                cx: &cx,
             }),
         }
-        .map_err(|e| e.at(node.pos))
+        .map_err(|e: DeError| e.at(node, &cx))
     }
 
+    /// Null is `None`, except in the strict mode, where a key written with no value
+    /// must still be a valid value (`protocol:` alone is an error, as before).
     fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match self.0.value {
-            Value::Null => v.visit_none(),
+        let (node, cx) = (self.node, self.cx.clone());
+        match node.value {
+            Value::Null if cx.strict.is_none() => v.visit_none(),
             _ => v.visit_some(self),
         }
-        .map_err(|e| e.at(self.0.pos))
+        .map_err(|e: DeError| e.at(node, &cx))
     }
 
-    /// A string field takes a plain scalar as written (`id: 112000000001`), as serde-saphyr
-    /// does when it reads a file directly.
+    /// In the lenient mode a string field takes a plain scalar as written
+    /// (`id: 112000000001`), as serde-saphyr does when it reads a file directly.
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        match self.0.scalar_text() {
-            Some(text) if !matches!(self.0.value, Value::Str { .. }) => {
-                v.visit_str(&text).map_err(|e: DeError| e.at(self.0.pos))
-            }
-            _ => self.deserialize_any(v),
+        let (node, cx) = (self.node, self.cx.clone());
+        match (&node.value, &cx.strict) {
+            (Value::Str { text, .. }, _) => v.visit_str(text),
+            (_, Some(_)) => Err(de::Error::invalid_type(unexpected(node), &v)),
+            (_, None) => match node.scalar_text() {
+                Some(text) => v.visit_str(&text),
+                None => return self.deserialize_any(v),
+            },
         }
+        .map_err(|e: DeError| e.at(node, &cx))
+    }
+
+    /// In the strict mode a string that `${VAR}` produced is a boolean too.
+    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        let (node, cx) = (self.node, self.cx.clone());
+        match (&node.value, &cx.strict) {
+            (Value::Bool(b), _) => v.visit_bool(*b),
+            (
+                Value::Str {
+                    text,
+                    substituted: true,
+                },
+                Some(_),
+            ) => match text.trim().parse() {
+                Ok(b) => v.visit_bool(b),
+                Err(_) => Err(de::Error::invalid_type(unexpected(node), &v)),
+            },
+            (_, Some(_)) => Err(de::Error::invalid_type(unexpected(node), &v)),
+            (_, None) => return self.deserialize_any(v),
+        }
+        .map_err(|e: DeError| e.at(node, &cx))
     }
 
     fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
@@ -123,27 +302,73 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     fn deserialize_enum<V: Visitor<'de>>(
         self,
         _name: &'static str,
-        _variants: &'static [&'static str],
+        variants: &'static [&'static str],
         v: V,
     ) -> Result<V::Value, DeError> {
-        let node = self.0;
+        let NodeDe { node, cx } = self;
         match &node.value {
             Value::Str { text, .. } => {
                 let variant: StrDeserializer<'_, DeError> = text.as_str().into_deserializer();
                 v.visit_enum(variant)
             }
+            // The loader's enums are names: anything else is not one of them.
+            _ if cx.strict.is_some() => Err(DeError::serde(
+                <SerdeError as de::Error>::invalid_type(unexpected(node), &v),
+                format!("expected one of {}", variants.join(", ")),
+                true,
+            )),
             Value::Map(entries) if entries.len() == 1 => v.visit_enum(EnumDe {
                 key: &entries[0].0,
                 value: &entries[0].1,
+                cx: cx.clone(),
             }),
             _ => Err(de::Error::invalid_type(unexpected(node), &v)),
         }
-        .map_err(|e| e.at(node.pos))
+        .map_err(|e: DeError| e.at(node, &cx))
+    }
+
+    /// In the strict mode a string that `${VAR}` produced is an integer too.
+    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        let (node, cx) = (self.node, self.cx.clone());
+        let substituted = match &node.value {
+            Value::Str {
+                text,
+                substituted: true,
+            } if cx.strict.is_some() => text.trim().parse::<i128>().ok(),
+            _ => None,
+        };
+        match substituted {
+            Some(i) => v.visit_i128(i).map_err(|e: DeError| e.at(node, &cx)),
+            None => self.deserialize_any(v),
+        }
+    }
+
+    /// A mapping; in the strict mode anything else is reported with the keys it takes.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        let (node, cx) = (self.node, self.cx.clone());
+        match (&node.value, &cx.strict) {
+            (Value::Map(_), _) | (_, None) => self.deserialize_any(v),
+            (_, Some(_)) => Err(DeError::serde(
+                <SerdeError as de::Error>::invalid_type(unexpected(node), &v),
+                format!(
+                    "expected {} (a mapping with keys {})",
+                    described(name),
+                    fields.join(", ")
+                ),
+                true,
+            )
+            .at(node, &cx)),
+        }
     }
 
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char bytes byte_buf unit
-        unit_struct seq tuple tuple_struct map struct ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u64 u128 f32 f64 char bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map ignored_any
     }
 }
 
@@ -161,48 +386,80 @@ fn unexpected(node: &Node) -> de::Unexpected<'_> {
     }
 }
 
-struct SeqDe<'a>(std::slice::Iter<'a, Node>);
+/// A value's error, stamped with the value's node in the strict mode: a
+/// `deserialize_with` function's own error comes back after its node was visited.
+fn value_of<'de, T: DeserializeSeed<'de>>(
+    seed: T,
+    node: &Node,
+    cx: Cx,
+) -> Result<T::Value, DeError> {
+    let strict = cx.strict.is_some();
+    seed.deserialize(NodeDe {
+        node,
+        cx: cx.clone(),
+    })
+    .map_err(|e| if strict { e.at(node, &cx) } else { e })
+}
 
-impl<'de> de::SeqAccess<'de> for SeqDe<'_> {
+struct SeqDe<'a, 'c> {
+    items: std::iter::Enumerate<std::slice::Iter<'a, Node>>,
+    cx: &'c Cx,
+}
+
+impl<'de> de::SeqAccess<'de> for SeqDe<'_, '_> {
     type Error = DeError;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        self.0
-            .next()
-            .map(|n| seed.deserialize(NodeDe(n)))
-            .transpose()
+        let Some((i, node)) = self.items.next() else {
+            return Ok(None);
+        };
+        let cx = self.cx.child(|path| format!("{path}[{i}]"));
+        value_of(seed, node, cx).map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.0.len())
+        Some(self.items.len())
     }
 }
 
-struct MapDe<'a> {
+struct MapDe<'a, 'c> {
     entries: std::slice::Iter<'a, (Node, Node)>,
-    value: Option<&'a Node>,
+    /// The keys read so far, for duplicates (strict mode).
+    seen: Vec<&'a Node>,
+    value: Option<(&'a Node, Cx)>,
+    cx: &'c Cx,
 }
 
-impl<'de> de::MapAccess<'de> for MapDe<'_> {
+impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        let Some((key, value)) = self.entries.next() else {
-            return Ok(None);
+        let (key, value) = loop {
+            let Some((key, value)) = self.entries.next() else {
+                return Ok(None);
+            };
+            if !self.cx.hidden.contains(&key.pos) {
+                break (key, value);
+            }
+            self.seen.push(key);
         };
-        self.value = Some(value);
-        seed.deserialize(NodeDe(key)).map(Some)
+        if self.cx.strict.is_some() {
+            self.strict_key(key)?;
+        }
+        let name = key.as_str().unwrap_or_default();
+        self.value = Some((value, self.cx.child(|path| join(path, name))));
+        value_of(seed, key, self.cx.clone()).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         match self.value.take() {
-            Some(value) => seed.deserialize(NodeDe(value)),
+            Some((value, cx)) => value_of(seed, value, cx),
             None => Err(de::Error::custom(
                 "a mapping value was asked for before its key",
             )),
@@ -210,9 +467,36 @@ impl<'de> de::MapAccess<'de> for MapDe<'_> {
     }
 }
 
+impl<'a> MapDe<'a, '_> {
+    /// A key is a name, given once.
+    fn strict_key(&mut self, key: &'a Node) -> Result<(), DeError> {
+        let error = |message: String, found| {
+            Err(DeError {
+                strict: Some(message),
+                found,
+                ..de::Error::custom("")
+            }
+            .at(key, self.cx))
+        };
+        let Some(name) = key.as_str() else {
+            return error("expected a key name".to_owned(), true);
+        };
+        if let Some(first) = self.seen.iter().find(|k| k.as_str() == Some(name)) {
+            let (line, column) = (first.pos.line, first.pos.column);
+            return error(
+                format!("duplicate key `{name}` (first at line {line}, column {column})"),
+                false,
+            );
+        }
+        self.seen.push(key);
+        Ok(())
+    }
+}
+
 struct EnumDe<'a> {
     key: &'a Node,
     value: &'a Node,
+    cx: Cx,
 }
 
 impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
@@ -223,7 +507,12 @@ impl<'de, 'a> de::EnumAccess<'de> for EnumDe<'a> {
         self,
         seed: V,
     ) -> Result<(V::Value, NodeDe<'a>), DeError> {
-        Ok((seed.deserialize(NodeDe(self.key))?, NodeDe(self.value)))
+        let (key, value, cx) = (self.key, self.value, self.cx);
+        let variant = seed.deserialize(NodeDe {
+            node: key,
+            cx: cx.clone(),
+        })?;
+        Ok((variant, NodeDe { node: value, cx }))
     }
 }
 
@@ -231,11 +520,11 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
     type Error = DeError;
 
     fn unit_variant(self) -> Result<(), DeError> {
-        match self.0.value {
+        match self.node.value {
             Value::Null => Ok(()),
-            _ => Err(de::Error::invalid_type(unexpected(self.0), &"no value")),
+            _ => Err(de::Error::invalid_type(unexpected(self.node), &"no value")),
         }
-        .map_err(|e: DeError| e.at(self.0.pos))
+        .map_err(|e: DeError| e.at(self.node, &self.cx))
     }
 
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
@@ -255,36 +544,6 @@ impl<'de> de::VariantAccess<'de> for NodeDe<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tree::parse;
-
-    #[test]
-    fn scenario_from_a_tree() {
-        let tree = parse(
-            "workspaces:\n  - id: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n    name: W\n    models:\n      - id: 75A40874E6B64FA3AE0743278996850F\n        name: M\n        imports:\n          - {id: 112000000001, name: I, duration: 2s, progress: {steps: 4}}\n",
-        )
-        .unwrap();
-        let scenario: runwait_sim::Scenario = from_node(&tree).unwrap();
-        scenario.validate().unwrap();
-        let import = &scenario.workspaces[0].models[0].imports[0];
-        assert_eq!(import.id.as_str(), "112000000001");
-        assert_eq!(import.progress, runwait_sim::Curve::Steps(4));
-    }
-
-    #[test]
-    fn errors_carry_the_innermost_position() {
-        let tree = parse("workspaces:\n  - id: w\n    name: W\n    colour: red\n").unwrap();
-        let err = from_node::<runwait_sim::Scenario>(&tree).unwrap_err();
-        assert!(err.message.contains("unknown field `colour`"), "{err}");
-        let pos = err.pos.unwrap();
-        assert_eq!((pos.line, pos.column), (4, 5));
-        let tree = parse("workspaces: 3\n").unwrap();
-        let pos = from_node::<runwait_sim::Scenario>(&tree)
-            .unwrap_err()
-            .pos
-            .unwrap();
-        assert_eq!((pos.line, pos.column), (1, 13));
-    }
-}
+#[cfg(all(test, feature = "simulator"))]
+#[path = "de_tests.rs"]
+mod tests;

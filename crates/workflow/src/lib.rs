@@ -8,10 +8,13 @@
 //!   what `uses` + `with` + the step options mean. It implements `serde::Deserialize` for
 //!   any deserializer and checks the rules that span its fields, so a host puts it as a
 //!   field of its own types. With serde-saphyr an error carries the line and column in the
-//!   host's file.
+//!   host's file. A host whose own key names the kind of step parses it as a
+//!   [`format::Uses`] (`FromStr`) and reads the options as one [`format::StepOptions`];
+//!   [`StepSpec::from_parts`] puts them together and checks them.
 //! - [`step`]: a [`StepSpec`] and a connected [`runwait_anaplan::Client`] to a runnable
 //!   [`runwait_executor::RunAndWait`] (an object given by `name` is looked up); errors
-//!   are [`StepError`].
+//!   are [`StepError`]. [`step_with`] takes the host's base
+//!   [`runwait_executor::WaitConfig`] (poll schedule, …).
 //! - [`nodes`]: a whole [`model::Workflow`] to the runner's [`runwait_runner::Node`]s
 //!   (names looked up, poll limits, outcome policies, one rate budget, the host's
 //!   [`runwait_executor::TraceHook`]); errors are [`NodeError`].
@@ -70,11 +73,14 @@
 //!
 //! 1. serde-saphyr parses the text into a tree whose every node knows its line and column;
 //!    a YAML syntax error stops here, as it leaves nothing to check.
-//! 2. The tree is checked field by field and every problem is collected, so that one run
-//!    of `runwait validate` lists all of them. The allowed keys and choices come from the
-//!    typed definitions in [`format`](mod@format); the rules that span fields (needs and cycles, the id
-//!    prefix against `uses`, exclusive keys, literal secrets, the poll floor) are
-//!    hand-written, one concern per file.
+//! 2. The tree is checked and every problem is collected, so that one run of
+//!    `runwait validate` lists all of them. `telemetry:` and `defaults:` are deserialized
+//!    from the tree into their typed definitions in [`format`](mod@format) (after an
+//!    error, the entry it is in is passed over and the section read again); the other
+//!    sections are still checked field by field, with the keys and choices of the same
+//!    definitions. The rules that span fields (needs and cycles, the id prefix against
+//!    `uses`, exclusive keys, literal secrets, the poll floor) are hand-written, one
+//!    concern per file.
 //!
 //! `${VAR}` is substituted in string values between the two phases. Secrets are only
 //! referenced (`{ env: VAR }` / `{ file: PATH }`) and read by [`connect`] when it
@@ -82,7 +88,6 @@
 
 mod check;
 pub mod connect;
-#[cfg(feature = "simulator")]
 mod de;
 mod env;
 pub mod format;
@@ -100,7 +105,7 @@ use self::model::Workflow;
 
 pub use self::format::{StepSpec, schema};
 pub use self::nodes::{NodeError, nodes};
-pub use self::runnable::{StepError, step, target};
+pub use self::runnable::{StepError, step, step_with, target};
 
 /// One problem of a workflow (or scenario) file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

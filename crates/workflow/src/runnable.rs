@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use runwait_anaplan::{Client, StartOptions, TaskTarget};
-use runwait_core::{ObjectId, OutcomePolicy};
+use runwait_core::ObjectId;
 use runwait_executor::{RateBudget, RunAndWait, WaitConfig};
 
 use crate::format::StepSpec;
@@ -62,10 +62,24 @@ pub async fn target(
 /// runs it with its own `StepContext` (step id, run key, cancel, state store); the step's
 /// `timeout`, `needs`, `if`, `retries` and `continue_on_error` are the host runner's to
 /// apply.
+///
+/// The wait uses the default [`WaitConfig`]; [`step_with`] takes the host's own.
 pub async fn step(
     spec: &StepSpec,
     client: Arc<Client>,
     budget: Option<RateBudget>,
+) -> Result<RunAndWait, StepError> {
+    step_with(spec, client, budget, WaitConfig::default()).await
+}
+
+/// [`step`] with the host's `base` wait configuration (poll schedule, cancel grace,
+/// tolerance of an unreachable API, outcome policy): the step's `on_dump` and
+/// `on_unsuccessful_without_evidence`, where it gives them, replace `base`'s.
+pub async fn step_with(
+    spec: &StepSpec,
+    client: Arc<Client>,
+    budget: Option<RateBudget>,
+    base: WaitConfig,
 ) -> Result<RunAndWait, StepError> {
     let resolved = model::StepSpec {
         id: String::new(),
@@ -95,15 +109,10 @@ pub async fn step(
         timeout: spec.timeout,
         continue_on_error: spec.continue_on_error,
         retries: spec.retries,
-        policy: OutcomePolicy {
-            on_dump: spec.on_dump.unwrap_or_default(),
-            on_unsuccessful_without_evidence: spec
-                .on_unsuccessful_without_evidence
-                .unwrap_or_default(),
-        },
+        policy: spec.outcome_policy(base.outcome_policy),
     };
     let (target, name) = self::target(&client, &resolved).await?;
-    let config = WaitConfig::default().with_outcome_policy(resolved.policy);
+    let config = base.with_outcome_policy(resolved.policy);
     let mut step = run_and_wait(client, target, name, &resolved, config);
     if let Some(budget) = budget {
         step = step.budget(budget);

@@ -65,7 +65,6 @@ impl Node {
 
     /// A scalar as text (integers, floats and booleans as written by the core schema);
     /// `None` for null and collections.
-    #[cfg(feature = "simulator")]
     pub fn scalar_text(&self) -> Option<String> {
         match &self.value {
             Value::Str { text, .. } => Some(text.clone()),

@@ -13,7 +13,6 @@ use dagrs::{
     OutChannels, Output,
 };
 use runwait_anaplan::Client;
-use runwait_core::OutcomePolicy;
 use runwait_executor::{MemoryStore, PollPolicy, Step, StepContext, WaitConfig};
 use runwait_workflow::StepSpec;
 use tokio::time::Instant;
@@ -141,7 +140,11 @@ impl JobAction {
 
     async fn run_step(&self, spec: &StepSpec) -> JobReport {
         let (job, shared) = (&self.job, &self.shared);
-        let step = match runwait_workflow::step(spec, shared.client.clone(), None).await {
+        // This host polls the sped-up simulator more often than Anaplan's 5 s floor: its
+        // poll policy is the base of every step's wait (the step's policies apply on top).
+        let base = WaitConfig::default().with_poll(shared.poll);
+        let step = match runwait_workflow::step_with(spec, shared.client.clone(), None, base).await
+        {
             Ok(step) => step,
             Err(e) => {
                 return JobReport::without_task(
@@ -152,20 +155,6 @@ impl JobAction {
                 );
             }
         };
-        // `step` sets the outcome policy from the spec in a default `WaitConfig`; this host
-        // polls the sped-up simulator more often than Anaplan's 5 s floor, so it builds
-        // the config again with both.
-        let policy = OutcomePolicy {
-            on_dump: spec.on_dump.unwrap_or_default(),
-            on_unsuccessful_without_evidence: spec
-                .on_unsuccessful_without_evidence
-                .unwrap_or_default(),
-        };
-        let step = step.config(
-            WaitConfig::default()
-                .with_outcome_policy(policy)
-                .with_poll(shared.poll),
-        );
         let mut ctx = StepContext::builder(job.name.as_str(), shared.run_key.as_str())
             .workflow(shared.workflow.as_str())
             .state(shared.store.clone())

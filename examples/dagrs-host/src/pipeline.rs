@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use runwait_core::{ModelId, WorkspaceId};
 use runwait_workflow::StepSpec;
-use runwait_workflow::format::{Uses, With};
+use runwait_workflow::format::{StepOptions, Uses, With};
 use serde::{Deserialize, Deserializer, de};
 
 /// A pipeline file.
@@ -76,17 +76,13 @@ impl<'de> Deserialize<'de> for Kind {
         if name == ECHO {
             return Ok(Kind::Echo);
         }
-        Uses::ALL
-            .into_iter()
-            .find(|uses| uses.name() == name)
-            .map(Kind::Runwait)
-            .ok_or_else(|| {
-                let known: Vec<&str> = Uses::ALL.iter().map(|u| u.name()).chain([ECHO]).collect();
-                de::Error::custom(format!(
-                    "unknown kind `{name}`, expected one of {}",
-                    known.join(", ")
-                ))
-            })
+        name.parse::<Uses>().map(Kind::Runwait).map_err(|_| {
+            let known: Vec<&str> = Uses::ALL.iter().map(|u| u.name()).chain([ECHO]).collect();
+            de::Error::custom(format!(
+                "unknown kind `{name}`, expected one of {}",
+                known.join(", ")
+            ))
+        })
     }
 }
 
@@ -119,10 +115,10 @@ impl<'de> Deserialize<'de> for Job {
                     ));
                 }
                 let with = raw.with.ok_or_else(|| de::Error::missing_field("with"))?;
-                let mut spec = StepSpec::new(uses, with);
-                spec.timeout = raw.timeout;
-                // The rules runwait checks across `uses` and `with` (the id's prefix).
-                spec.check().map_err(de::Error::custom)?;
+                let mut options = StepOptions::default();
+                options.timeout = raw.timeout;
+                // runwait checks the rules across `uses` and `with` (the id's prefix).
+                let spec = StepSpec::from_parts(uses, with, options).map_err(de::Error::custom)?;
                 Work::Runwait(Box::new(spec))
             }
             Kind::Echo => {

@@ -2,61 +2,20 @@
 
 use runwait_core::{DumpPolicy, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy};
 
-use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR, choices};
-use crate::format::{self, fields_of};
-use crate::model::{PollSettings, Protocol, TelemetrySettings};
+use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR};
+use crate::format;
+use crate::model::{PollSettings, TelemetrySettings};
 use crate::tree::Node;
 
 impl Checker {
     pub(super) fn telemetry(&mut self, node: &Node) -> Option<TelemetrySettings> {
-        let f = self.fields(
-            node,
-            "telemetry",
-            "telemetry settings",
-            fields_of::<format::TelemetryFile>(),
-        )?;
-        let mut settings = TelemetrySettings::default();
-        let mut ok = true;
-        if let Some(n) = f.get("endpoint") {
-            settings.endpoint = self.url_text(n, &f.path("endpoint"));
-            ok &= settings.endpoint.is_some();
-        }
-        if let Some(n) = f.get("protocol") {
-            settings.protocol = self.choice(
-                n,
-                &f.path("protocol"),
-                &choices::<Protocol, _>(&[Protocol::Grpc, Protocol::HttpProtobuf]),
-            );
-            ok &= settings.protocol.is_some();
-        }
-        if let Some(n) = f.get("service_name") {
-            settings.service_name = self.text(n, &f.path("service_name"));
-            ok &= settings.service_name.is_some();
-        }
-        if let Some(n) = f.get("enabled") {
-            settings.enabled = self.boolean(n, &f.path("enabled"));
-            ok &= settings.enabled.is_some();
-        }
-        ok.then_some(settings)
-    }
-
-    /// An OTLP endpoint: any http(s) URL (a collector is often on another host over http).
-    pub(super) fn url_text(&mut self, node: &Node, path: &str) -> Option<String> {
-        let text = self.text(node, path)?;
-        match url::Url::parse(&text) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => Some(text),
-            _ => {
-                self.error(
-                    node,
-                    path,
-                    format!(
-                        "`{}` is not an http:// or https:// URL",
-                        text.escape_debug()
-                    ),
-                );
-                None
-            }
-        }
+        let file: format::TelemetryFile = self.typed(node, "telemetry")?;
+        Some(TelemetrySettings {
+            endpoint: file.endpoint,
+            protocol: file.protocol,
+            service_name: file.service_name,
+            enabled: file.enabled,
+        })
     }
 
     /// `defaults:`: the valid values (each invalid one is reported here), the poll
@@ -66,12 +25,7 @@ impl Checker {
         node: &Node,
         simulator: bool,
     ) -> (Defaults, Option<PollSettings>, Option<u32>) {
-        let Some(f) = self.fields(
-            node,
-            "defaults",
-            "defaults",
-            fields_of::<format::DefaultsFile>(),
-        ) else {
+        let Some((file, _)) = self.typed_partly::<format::DefaultsFile>(node, "defaults") else {
             // Unusable defaults are reported once; the steps must not each add theirs.
             let unknown = Defaults {
                 workspace: Some(None),
@@ -80,30 +34,28 @@ impl Checker {
             };
             return (unknown, None, None);
         };
-        let mut d = Defaults {
-            workspace: f
-                .get("workspace")
-                .map(|n| self.workspace_id(n, &f.path("workspace"))),
-            model: f.get("model").map(|n| self.model_id(n, &f.path("model"))),
-            // An invalid one is reported here; the steps' fallback does not matter then.
-            policy: self
-                .policy(&f, OutcomePolicy::default())
-                .unwrap_or_default(),
-            ..Defaults::default()
+        // A key given but left out of `file` had a problem, reported already.
+        let given = |key: &str| node.get(key).is_some();
+        let d = Defaults {
+            workspace: (given("workspace")).then_some(file.workspace),
+            model: (given("model")).then_some(file.model),
+            locale: file.locale,
+            timeout: file.timeout,
+            policy: OutcomePolicy {
+                on_dump: file.on_dump.unwrap_or_default(),
+                on_unsuccessful_without_evidence: file
+                    .on_unsuccessful_without_evidence
+                    .unwrap_or_default(),
+            },
         };
-        if let Some(n) = f.get("locale") {
-            d.locale = self.text(n, &f.path("locale"));
-        }
-        if let Some(n) = f.get("timeout") {
-            d.timeout = self.duration(n, &f.path("timeout"));
-        }
-        let poll = match f.get("poll") {
-            Some(n) => self.poll(n, simulator),
-            None => Some(PollSettings::default()),
+        let poll = match (file.poll, node.get("poll")) {
+            (Some(p), Some(n)) => self.poll(&p, n, simulator),
+            (None, Some(_)) => None,
+            (_, None) => Some(PollSettings::default()),
         };
-        let rate = match f.get("rate_per_second") {
-            Some(n) => self.integer(n, &f.path("rate_per_second"), 1),
-            None => Some(DEFAULT_RATE),
+        let rate = match (file.rate_per_second, given("rate_per_second")) {
+            (Some(rate), _) => Some(rate),
+            (None, given) => (!given).then_some(DEFAULT_RATE),
         };
         (d, poll, rate)
     }
@@ -130,45 +82,37 @@ impl Checker {
         })
     }
 
-    pub(super) fn poll(&mut self, node: &Node, simulator: bool) -> Option<PollSettings> {
-        let f = self.fields(
-            node,
-            "defaults.poll",
-            "poll settings",
-            fields_of::<format::PollFile>(),
-        )?;
+    /// The poll limits of `poll` (at `node`): the floor, and the ceiling not below it.
+    fn poll(
+        &mut self,
+        poll: &format::PollFile,
+        node: &Node,
+        simulator: bool,
+    ) -> Option<PollSettings> {
         let fallback = PollSettings::default();
-        let min = match f.get("min_interval") {
-            Some(n) => {
-                let min = self.duration(n, &f.path("min_interval"))?;
-                if min < MIN_POLL_FLOOR && !simulator {
-                    self.error(
-                        n,
-                        &f.path("min_interval"),
-                        "must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)",
-                    );
-                    return None;
-                }
-                min
+        let at = |key| node.get(key).unwrap_or(node);
+        let min = poll.min_interval.unwrap_or(fallback.min_interval);
+        if min < MIN_POLL_FLOOR && !simulator {
+            self.error(
+                at("min_interval"),
+                "defaults.poll.min_interval",
+                "must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)",
+            );
+            return None;
+        }
+        let max = match poll.max_interval {
+            Some(max) if max < min => {
+                self.error(
+                    at("max_interval"),
+                    "defaults.poll.max_interval",
+                    format!(
+                        "must not be shorter than min_interval ({})",
+                        humantime::format_duration(min)
+                    ),
+                );
+                return None;
             }
-            None => fallback.min_interval,
-        };
-        let max = match f.get("max_interval") {
-            Some(n) => {
-                let max = self.duration(n, &f.path("max_interval"))?;
-                if max < min {
-                    self.error(
-                        n,
-                        &f.path("max_interval"),
-                        format!(
-                            "must not be shorter than min_interval ({})",
-                            humantime::format_duration(min)
-                        ),
-                    );
-                    return None;
-                }
-                max
-            }
+            Some(max) => max,
             None => fallback.max_interval.max(min),
         };
         Some(PollSettings {

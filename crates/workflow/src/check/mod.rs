@@ -18,6 +18,7 @@ mod connection;
 mod defaults;
 mod needs;
 mod steps;
+mod typed;
 
 #[cfg(feature = "simulator")]
 mod simulator;

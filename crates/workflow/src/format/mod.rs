@@ -7,7 +7,9 @@ mod values;
 mod workflow;
 
 pub(crate) use self::step::{CONDITIONS, ConditionName};
-pub use self::step::{Condition, MappingParameterSpec, StepSpec, Uses, With};
+pub use self::step::{
+    Condition, MappingParameterSpec, StepOptions, StepSpec, UnknownUses, Uses, With,
+};
 pub(crate) use self::step::{ID_AND_NAME, NO_ID_OR_NAME, mapping_parameters_message};
 pub(crate) use self::values::{
     DURATION_HINT, MODEL_HINT, WORKSPACE_HINT, check_object_id, duration_without_unit, fields_of,

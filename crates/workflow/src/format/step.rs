@@ -1,10 +1,11 @@
 //! [`StepSpec`]: what a step means (`uses`, `with` and the step options), the one
 //! definition the workflow format and a host's own YAML both read.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use runwait_core::{
-    DumpPolicy, MappingParameter, ModelId, ObjectId, ObjectKind, TaskKind,
+    DumpPolicy, MappingParameter, ModelId, ObjectId, ObjectKind, OutcomePolicy, TaskKind,
     UnsuccessfulWithoutEvidencePolicy, WorkspaceId,
 };
 use schemars::JsonSchema;
@@ -28,6 +29,29 @@ pub enum Uses {
     /// An action (117).
     #[serde(rename = "anaplan/action")]
     Action,
+}
+
+/// A name that is not one of the `uses:` names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown `uses` `{name}`: expected one of {}", Uses::ALL.map(Uses::name).join(", "))]
+#[non_exhaustive]
+pub struct UnknownUses {
+    /// The name given.
+    pub name: String,
+}
+
+impl FromStr for Uses {
+    type Err = UnknownUses;
+
+    /// The `uses:` of its name (`anaplan/process`, …), for a host whose own key names it.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Uses::ALL
+            .into_iter()
+            .find(|uses| uses.name() == name)
+            .ok_or_else(|| UnknownUses {
+                name: name.to_owned(),
+            })
+    }
 }
 
 impl Uses {
@@ -195,6 +219,44 @@ pub struct StepSpec {
     pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
 }
 
+/// The step options without `uses` and `with`, for a host that names the kind of step with
+/// its own key (`kind: anaplan/process`) and takes every runwait option as one field
+/// (`options: { retries: 2, timeout: 10m }`); [`StepSpec::from_parts`] puts them together.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StepOptions {
+    /// Steps that must finish first: a step id or a list of them.
+    #[serde(default, deserialize_with = "values::needs")]
+    #[schemars(schema_with = "values::needs_schema")]
+    pub needs: Vec<String>,
+    /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
+    #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
+    #[schemars(with = "ConditionDef")]
+    pub condition: Condition,
+    /// How long the step may run before it is cancelled.
+    #[serde(default, deserialize_with = "values::duration")]
+    #[schemars(schema_with = "values::duration_schema")]
+    pub timeout: Option<Duration>,
+    /// A failure of this step does not fail the workflow.
+    #[serde(default)]
+    #[schemars(schema_with = "values::bool_schema")]
+    pub continue_on_error: bool,
+    /// How often a failed step is run again (a new task each time; default 0).
+    #[serde(default)]
+    #[schemars(schema_with = "values::count_schema")]
+    pub retries: u32,
+    /// What a failure dump on a successful task means (default: the host's, else warn).
+    #[serde(default)]
+    #[schemars(schema_with = "values::dump_policy_schema")]
+    pub on_dump: Option<DumpPolicy>,
+    /// What `successful: false` without any evidence means (default: the host's, else
+    /// fail).
+    #[serde(default)]
+    #[schemars(schema_with = "values::evidence_policy_schema")]
+    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+}
+
 impl<'de> Deserialize<'de> for StepSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spec = StepSpec::deserialize(d)?;
@@ -216,6 +278,44 @@ impl StepSpec {
             retries: 0,
             on_dump: None,
             on_unsuccessful_without_evidence: None,
+        }
+    }
+
+    /// A step from its parts, checked as a deserialized one is ([`StepSpec::check`]); the
+    /// error starts with the field path under the step (`with.id: …`).
+    pub fn from_parts(uses: Uses, with: With, options: StepOptions) -> Result<Self, String> {
+        let StepOptions {
+            needs,
+            condition,
+            timeout,
+            continue_on_error,
+            retries,
+            on_dump,
+            on_unsuccessful_without_evidence,
+        } = options;
+        let spec = StepSpec {
+            uses,
+            with,
+            needs,
+            condition,
+            timeout,
+            continue_on_error,
+            retries,
+            on_dump,
+            on_unsuccessful_without_evidence,
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// The outcome policy of this step: its `on_dump` and
+    /// `on_unsuccessful_without_evidence` where given, else `base`'s.
+    pub fn outcome_policy(&self, base: OutcomePolicy) -> OutcomePolicy {
+        OutcomePolicy {
+            on_dump: self.on_dump.unwrap_or(base.on_dump),
+            on_unsuccessful_without_evidence: self
+                .on_unsuccessful_without_evidence
+                .unwrap_or(base.on_unsuccessful_without_evidence),
         }
     }
 

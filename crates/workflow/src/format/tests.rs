@@ -109,3 +109,57 @@ fn the_schema_is_the_cli_contract() {
         serde_json::json!(["name", "connection", "steps"])
     );
 }
+
+#[test]
+fn uses_parses_from_its_name() {
+    for uses in Uses::ALL {
+        assert_eq!(uses.name().parse::<Uses>(), Ok(uses));
+    }
+    let err = "anaplan/proc".parse::<Uses>().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown `uses` `anaplan/proc`: expected one of anaplan/process, anaplan/import, \
+         anaplan/export, anaplan/action"
+    );
+}
+
+#[test]
+fn a_step_from_its_parts_is_checked_like_a_read_one() {
+    let options: StepOptions = serde_saphyr::from_str(
+        "needs: load\nif: always()\ntimeout: 2m\nretries: 3\non_dump: fail\n",
+    )
+    .unwrap();
+    let id = runwait_core::ObjectId::new("118000000001");
+    let spec = StepSpec::from_parts(Uses::Process, With::id(id.clone()), options).unwrap();
+    assert_eq!(spec.needs, ["load"]);
+    assert_eq!(spec.condition, Condition::Always);
+    assert_eq!(spec.timeout, Some(std::time::Duration::from_secs(120)));
+    assert_eq!(spec.retries, 3);
+
+    let err = StepSpec::from_parts(Uses::Import, With::id(id), StepOptions::default());
+    let err = err.unwrap_err();
+    assert!(
+        err.starts_with("with.id: `118000000001` is a process id, but `uses: anaplan/import`"),
+        "{err}"
+    );
+    let unknown = serde_saphyr::from_str::<StepOptions>("uses: anaplan/process\n");
+    assert!(
+        unknown
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `uses`")
+    );
+}
+
+#[test]
+fn the_outcome_policy_of_a_step_falls_back_on_the_base() {
+    use runwait_core::{DumpPolicy, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy};
+    let base = OutcomePolicy {
+        on_dump: DumpPolicy::Fail,
+        on_unsuccessful_without_evidence: UnsuccessfulWithoutEvidencePolicy::Warn,
+    };
+    let mut spec = StepSpec::new(Uses::Process, With::name("Load"));
+    assert_eq!(spec.outcome_policy(base), base);
+    spec.on_dump = Some(DumpPolicy::Warn);
+    assert_eq!(spec.outcome_policy(base).on_dump, DumpPolicy::Warn);
+}

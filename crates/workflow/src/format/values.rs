@@ -7,9 +7,42 @@ use std::time::Duration;
 
 use runwait_core::{ModelId, ObjectId, ObjectKind, WorkspaceId};
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
 use super::step::Uses;
+
+/// A string that is not empty.
+pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    if text.is_empty() {
+        return Err(de::Error::custom("expected a non-empty string"));
+    }
+    Ok(Some(text))
+}
+
+/// Leaves the schema of an optional value as without its `deserialize_with` (whose
+/// `serde(default)` would add `"default": null`).
+pub(crate) fn no_default(schema: &mut Schema) {
+    schema.remove("default");
+}
+
+/// A count of at least 1 (`rate_per_second`).
+pub(crate) fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count_from::<D, 1>(d)
+}
+
+/// An http:// or https:// URL (an OTLP collector is often on another host over http).
+pub(crate) fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = non_empty(d)?.unwrap_or_default();
+    match url::Url::parse(&text) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Some(text)),
+        _ => Err(de::Error::custom(format!(
+            "`{}` is not an http:// or https:// URL",
+            text.escape_debug()
+        ))),
+    }
+}
 
 /// How a duration is written.
 pub(crate) const DURATION_HINT: &str = "a duration with a unit, like 90s, 2h or 1h30m";
@@ -146,7 +179,8 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
             Err(E::custom(duration_without_unit(v)))
         }
     }
-    d.deserialize_str(V).map(Some)
+    // `any`: an integer must reach `visit_u64` to be told it has no unit.
+    d.deserialize_any(V).map(Some)
 }
 
 /// An id that Anaplan would take: `new(text)` when `well_formed`, else "expected `hint`".
@@ -156,7 +190,17 @@ fn id<'de, D: Deserializer<'de>, T>(
     new: fn(String) -> T,
     well_formed: fn(&T) -> bool,
 ) -> Result<Option<T>, D::Error> {
-    let text = String::deserialize(d)?;
+    struct V(&'static str);
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+    }
+    let text = d.deserialize_str(V(hint))?;
     let id = new(text.clone());
     if well_formed(&id) {
         Ok(Some(id))
@@ -168,7 +212,32 @@ fn id<'de, D: Deserializer<'de>, T>(
     }
 }
 
-use serde::Deserialize;
+/// An integer of at least `MIN` (also from a string that `${VAR}` produced, which the
+/// workflow's tree types as an integer here).
+pub(crate) fn count_from<'de, D: Deserializer<'de>, const MIN: i128>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    struct V<const MIN: i128>;
+    impl<const MIN: i128> Visitor<'_> for V<MIN> {
+        type Value = u32;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<u32, E> {
+            if v < MIN {
+                return Err(E::custom(format!("must be {MIN} or more, found {v}")));
+            }
+            u32::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<u32, E> {
+            self.visit_i128(v.into())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<u32, E> {
+            self.visit_i128(v.into())
+        }
+    }
+    d.deserialize_u32(V::<MIN>).map(Some)
+}
 
 /// A workspace id field.
 pub(crate) fn workspace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<WorkspaceId>, D::Error> {

@@ -207,10 +207,14 @@ pub struct SecretRef {
 #[non_exhaustive]
 pub struct TelemetryFile {
     /// The OTLP endpoint, e.g. `http://localhost:4317`.
+    #[serde(default, deserialize_with = "values::http_url")]
+    #[schemars(transform = values::no_default)]
     pub endpoint: Option<String>,
     /// The OTLP protocol.
     pub protocol: Option<crate::model::Protocol>,
     /// `service.name` of the spans.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub service_name: Option<String>,
     /// Export spans at all.
     #[serde(default)]
@@ -232,6 +236,8 @@ pub struct DefaultsFile {
     #[schemars(schema_with = "values::model_schema")]
     pub model: Option<ModelId>,
     /// Locale of Anaplan's messages (default en_US).
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub locale: Option<String>,
     /// How long a step may run before it is cancelled; none by default.
     #[serde(default, deserialize_with = "values::duration")]
@@ -240,7 +246,7 @@ pub struct DefaultsFile {
     /// Poll schedule limits.
     pub poll: Option<PollFile>,
     /// Requests per second to the tenant, all steps together (default 10).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::positive_count")]
     #[schemars(schema_with = "values::positive_count_schema")]
     pub rate_per_second: Option<u32>,
     /// What a failure dump on a successful task means (default warn).
