@@ -52,6 +52,15 @@ fn schema_keys_are_the_loader_keys() {
     );
 }
 
+/// Reads a [`Condition`](super::Condition) and forgets it, for its names.
+struct ConditionName;
+
+impl<'de> serde::Deserialize<'de> for ConditionName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::step::ConditionDef::deserialize(d).map(|_| ConditionName)
+    }
+}
+
 #[test]
 fn enum_names_come_from_serde() {
     assert_eq!(
