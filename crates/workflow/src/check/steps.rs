@@ -270,3 +270,7 @@ fn key_node<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
 fn key_pos(node: &Node, key: &str) -> Option<Hidden> {
     key_node(node, key).map(|k| Hidden::Key(k.pos))
 }
+
+#[cfg(test)]
+#[path = "steps_tests.rs"]
+mod tests;
