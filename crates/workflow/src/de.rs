@@ -18,6 +18,14 @@ use serde::forward_to_deserialize_any;
 use super::check::{join, with_path};
 use super::tree::{Node, Pos, Value};
 
+/// What a strict read passes over: a mapping entry by the position of its key, or a list
+/// item by its own (the two can share a position: a block mapping starts at its first key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hidden {
+    Key(Pos),
+    Item(Pos),
+}
+
 /// A deserialization error and the node it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DeError {
@@ -67,6 +75,9 @@ fn described(name: &'static str) -> &'static str {
         "TelemetryFile" => "telemetry settings",
         "DefaultsFile" => "defaults",
         "PollFile" => "poll settings",
+        "StepFile" => "a step",
+        "With" => "the object to run",
+        "MappingParameterSpec" => "a mapping parameter",
         _ => name,
     }
 }
@@ -160,11 +171,11 @@ pub(crate) fn from_node<T: de::DeserializeOwned>(node: &Node) -> Result<T, DeErr
 /// `T` from the part of a workflow file at `node`, whose field path is `path`: strictly
 /// and in the loader's words; the error's message starts with its field path.
 /// The mapping entries whose keys are at `hidden` are passed over (they still count for
-/// duplicate keys).
+/// duplicate keys), and so are the list items there.
 pub(crate) fn from_node_at<T: de::DeserializeOwned>(
     node: &Node,
     path: &str,
-    hidden: &[Pos],
+    hidden: &[Hidden],
 ) -> Result<T, DeError> {
     T::deserialize(NodeDe {
         node,
@@ -179,7 +190,7 @@ pub(crate) fn from_node_at<T: de::DeserializeOwned>(
 #[derive(Clone)]
 struct Cx {
     strict: Option<String>,
-    hidden: Rc<[Pos]>,
+    hidden: Rc<[Hidden]>,
 }
 
 impl Cx {
@@ -413,7 +424,10 @@ impl<'de> de::SeqAccess<'de> for SeqDe<'_, '_> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
-        let Some((i, node)) = self.items.next() else {
+        let Some((i, node)) = self
+            .items
+            .find(|(_, item)| !self.cx.hidden.contains(&Hidden::Item(item.pos)))
+        else {
             return Ok(None);
         };
         let cx = self.cx.child(|path| format!("{path}[{i}]"));
@@ -444,7 +458,7 @@ impl<'de> de::MapAccess<'de> for MapDe<'_, '_> {
             let Some((key, value)) = self.entries.next() else {
                 return Ok(None);
             };
-            if !self.cx.hidden.contains(&key.pos) {
+            if !self.cx.hidden.contains(&Hidden::Key(key.pos)) {
                 break (key, value);
             }
             self.seen.push(key);

@@ -1,8 +1,8 @@
 //! `telemetry:` and `defaults:`, with the poll floor.
 
-use runwait_core::{DumpPolicy, OutcomePolicy, UnsuccessfulWithoutEvidencePolicy};
+use runwait_core::OutcomePolicy;
 
-use super::{Checker, DEFAULT_RATE, Defaults, Fields, MIN_POLL_FLOOR};
+use super::{Checker, DEFAULT_RATE, Defaults, MIN_POLL_FLOOR};
 use crate::format;
 use crate::model::{PollSettings, TelemetrySettings};
 use crate::tree::Node;
@@ -58,28 +58,6 @@ impl Checker {
             (None, given) => (!given).then_some(DEFAULT_RATE),
         };
         (d, poll, rate)
-    }
-
-    /// `on_dump` and `on_unsuccessful_without_evidence` of a step or the defaults, those of
-    /// `fallback` when absent; `None` when one is invalid.
-    pub(super) fn policy(
-        &mut self,
-        f: &Fields<'_>,
-        fallback: OutcomePolicy,
-    ) -> Option<OutcomePolicy> {
-        let on_dump = match f.get("on_dump") {
-            Some(n) => self.choice(n, &f.path("on_dump"), &DumpPolicy::NAMES),
-            None => Some(fallback.on_dump),
-        };
-        let key = "on_unsuccessful_without_evidence";
-        let evidence = match f.get(key) {
-            Some(n) => self.choice(n, &f.path(key), &UnsuccessfulWithoutEvidencePolicy::NAMES),
-            None => Some(fallback.on_unsuccessful_without_evidence),
-        };
-        Some(OutcomePolicy {
-            on_dump: on_dump?,
-            on_unsuccessful_without_evidence: evidence?,
-        })
     }
 
     /// The poll limits of `poll` (at `node`): the floor, and the ceiling not below it.

@@ -1,10 +1,12 @@
-//! `steps:`: each step's keys and values, the id prefix against `uses`.
+//! `steps:`: each step read through its typed definition, then the rules across its
+//! fields by hand: the id prefix against `uses`, `id` or `name`, mapping parameters only
+//! for processes and imports, and the fallbacks of `with:` to `defaults:`.
 
-use runwait_anaplan::MappingParameter;
-use runwait_core::{ModelId, ObjectId, WorkspaceId};
+use runwait_core::ObjectId;
 
-use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef, choices};
-use crate::format::{self, CONDITIONS, Condition, ConditionName, Uses, fields_of};
+use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef};
+use crate::de::Hidden;
+use crate::format::{self, StepFile, Uses, With};
 use crate::model::{ObjectRef, StepSpec};
 use crate::tree::{Node, Value};
 
@@ -45,105 +47,92 @@ impl Checker {
             needs: Vec::new(),
             path: path.to_owned(),
         };
-        let step_keys: Vec<&str> = std::iter::once("id")
-            .chain(fields_of::<format::StepSpec>().iter().copied())
-            .collect();
-        let Some(f) = self.fields(node, path, "a step", &step_keys) else {
+        // `uses` as written decides how `with.id` and `with.mapping_parameters` are read.
+        let uses: Option<Uses> = node.get("uses").and_then(|n| n.as_str()?.parse().ok());
+        let with_node = node.get("with");
+        let mut hidden: Vec<Hidden> = Vec::new();
+        hidden.extend(key_pos(node, "needs"));
+        hidden.extend(with_node.and_then(|w| key_pos(w, "id")));
+        // With both `id` and `name`, that is the one problem of the object.
+        if let Some(w) = with_node.filter(|w| w.get("id").is_some()) {
+            hidden.extend(key_pos(w, "name"));
+        }
+        let parameters = with_node.and_then(|w| w.get("mapping_parameters"));
+        let takes_parameters = uses.is_none_or(|u| u.kind().accepts_mapping_parameters());
+        if parameters.is_some_and(|p| !takes_parameters || !matches!(p.value, Value::Seq(_))) {
+            hidden.extend(with_node.and_then(|w| key_pos(w, "mapping_parameters")));
+        }
+        let Some((file, failed)) = self.typed_hiding::<StepFile>(node, path, hidden) else {
             return (None, step_ref);
         };
-        let id = self.required(&f, "id").and_then(|n| {
-            let id = self.text(n, &f.path("id"))?;
-            if id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            {
-                step_ref.id = Some((id.clone(), n));
-                Some(id)
-            } else {
-                self.error(
-                    n,
-                    &f.path("id"),
-                    format!(
-                        "`{}` is not a step id: expected letters, digits, `_` and `-`",
-                        id.escape_debug()
-                    ),
-                );
-                None
-            }
-        });
-        let uses = self.required(&f, "uses").and_then(|n| {
-            let choices = choices::<Uses, _>(&Uses::ALL);
-            self.choice(n, &f.path("uses"), &choices)
-        });
-        let target = match self.required(&f, "with") {
-            Some(n) => self.with(n, &f.path("with"), uses, defaults),
-            None => None,
-        };
-        if let Some(n) = f.get("needs") {
-            step_ref.needs = self.needs(n, &f.path("needs"));
+        let mut ok = !failed;
+        if let (Some(id), Some(n)) = (&file.id, node.get("id")) {
+            step_ref.id = Some((id.clone(), n));
         }
-        let condition = match f.get("if") {
-            Some(n) => self.choice(n, &f.path("if"), &choices::<ConditionName, _>(&CONDITIONS)),
-            None => Some(Condition::Success),
+        if let Some(n) = node.get("needs") {
+            step_ref.needs = self.needs(n, &format!("{path}.needs"));
+        }
+        for key in ["id", "uses", "with"] {
+            if node.get(key).is_none() {
+                self.error(node, path, format!("missing required key `{key}`"));
+                ok = false;
+            }
+        }
+        let target = match (&file.with, with_node) {
+            (Some(with), Some(n)) => self.with(with, n, &format!("{path}.with"), uses, defaults),
+            _ => None,
         };
-        let timeout = match f.get("timeout") {
-            Some(n) => self.duration(n, &f.path("timeout")).map(Some),
-            None => Some(defaults.timeout),
+        let (Some(id), Some(uses), Some(mut target), true) =
+            (file.id.clone(), file.uses, target, ok)
+        else {
+            return (None, step_ref);
         };
-        let continue_on_error = match f.get("continue_on_error") {
-            Some(n) => self.boolean(n, &f.path("continue_on_error")),
-            None => Some(false),
-        };
-        let retries = match f.get("retries") {
-            Some(n) => self.integer(n, &f.path("retries"), 0),
-            None => Some(0),
-        };
-        let policy = self.policy(&f, defaults.policy);
-        let spec = (|| {
-            let target = target?;
+        let spec = file.spec(uses, With::default());
+        target.needs = step_ref.needs.iter().map(|n| n.0.clone()).collect();
+        (
             Some(StepSpec {
-                id: id?,
-                kind: uses?.kind(),
-                workspace: target.workspace,
-                model: target.model,
-                object: target.object,
-                locale: target.locale,
-                mapping_parameters: target.mapping_parameters,
-                needs: step_ref.needs.iter().map(|n| n.0.clone()).collect(),
-                condition: condition?,
-                timeout: timeout?,
-                continue_on_error: continue_on_error?,
-                retries: retries?,
-                policy: policy?,
-            })
-        })();
-        (spec, step_ref)
+                id,
+                kind: uses.kind(),
+                condition: spec.condition,
+                timeout: spec.timeout.or(defaults.timeout),
+                continue_on_error: spec.continue_on_error,
+                retries: spec.retries,
+                policy: spec.outcome_policy(defaults.policy),
+                ..target
+            }),
+            step_ref,
+        )
     }
 
+    /// The object and where it is, from `with` as read (at `node`) and the defaults; the
+    /// rest of the returned spec is filled in by the step.
     fn with(
         &mut self,
+        with: &With,
         node: &Node,
         path: &str,
         uses: Option<Uses>,
         defaults: &Defaults,
-    ) -> Option<Target> {
-        let f = self.fields(node, path, "the object to run", fields_of::<format::With>())?;
-        let object = match (f.get("id"), f.get("name")) {
-            (Some(_), Some(_)) => {
-                let key = f.key("name").unwrap_or(node);
+    ) -> Option<StepSpec> {
+        let given = |key: &str| node.get(key).is_some();
+        let object = match (node.get("id"), &with.name, given("name")) {
+            (Some(_), _, true) => {
+                let key = key_node(node, "name").unwrap_or(node);
                 self.error(key, path, format::ID_AND_NAME);
                 None
             }
-            (None, None) => {
+            (None, _, false) => {
                 self.error(node, path, format::NO_ID_OR_NAME);
                 None
             }
-            (Some(n), None) => self.object_id(n, &f.path("id"), uses).map(ObjectRef::Id),
-            (None, Some(n)) => self.text(n, &f.path("name")).map(ObjectRef::Name),
+            (Some(n), _, false) => self
+                .object_id(n, &format!("{path}.id"), uses)
+                .map(ObjectRef::Id),
+            (None, name, true) => name.clone().map(ObjectRef::Name),
         };
-        let workspace = match f.get("workspace") {
-            Some(n) => self.workspace_id(n, &f.path("workspace")),
-            None => defaults.workspace.clone().unwrap_or_else(|| {
+        let workspace = match given("workspace") {
+            true => with.workspace.clone(),
+            false => defaults.workspace.clone().unwrap_or_else(|| {
                 self.error(
                     node,
                     path,
@@ -152,41 +141,67 @@ impl Checker {
                 None
             }),
         };
-        let model = match f.get("model") {
-            Some(n) => self.model_id(n, &f.path("model")),
-            None => defaults.model.clone().unwrap_or_else(|| {
+        let model = match given("model") {
+            true => with.model.clone(),
+            false => defaults.model.clone().unwrap_or_else(|| {
                 self.error(node, path, "no model: set `with.model` or `defaults.model`");
                 None
             }),
         };
-        let locale = match f.get("locale") {
-            Some(n) => self.text(n, &f.path("locale")),
-            None => Some(
+        let locale = match given("locale") {
+            true => with.locale.clone(),
+            false => Some(
                 defaults
                     .locale
                     .clone()
                     .unwrap_or_else(|| DEFAULT_LOCALE.to_owned()),
             ),
         };
-        let mapping_parameters = match (f.get("mapping_parameters"), uses) {
+        let mapping_parameters = match (node.get("mapping_parameters"), uses) {
             (None, _) => Some(Vec::new()),
             (Some(_), Some(uses)) if !uses.kind().accepts_mapping_parameters() => {
-                let key = f.key("mapping_parameters").unwrap_or(node);
+                let key = key_node(node, "mapping_parameters").unwrap_or(node);
                 self.error(key, path, format::mapping_parameters_message(uses));
                 None
             }
-            (Some(n), _) => self.mapping_parameters(n, &f.path("mapping_parameters")),
+            (Some(n), _) if !matches!(n.value, Value::Seq(_)) => {
+                self.error(
+                    n,
+                    &format!("{path}.mapping_parameters"),
+                    format!(
+                        "expected a list of {{ entity_type, entity_name }}, found {}",
+                        n.describe()
+                    ),
+                );
+                None
+            }
+            (Some(_), _) => Some(
+                with.mapping_parameters
+                    .iter()
+                    .cloned()
+                    .map(Into::into)
+                    .collect(),
+            ),
         };
-        Some(Target {
+        Some(StepSpec {
+            id: String::new(),
+            kind: uses?.kind(),
             workspace: workspace?,
             model: model?,
             object: object?,
             locale: locale?,
             mapping_parameters: mapping_parameters?,
+            needs: Vec::new(),
+            condition: Default::default(),
+            timeout: None,
+            continue_on_error: false,
+            retries: 0,
+            policy: Default::default(),
         })
     }
 
-    /// 12 digits with the prefix of the step's kind; YAML integers are accepted.
+    /// 12 digits with the prefix of the step's kind, in one decision with its form (one
+    /// message either way); YAML integers are accepted.
     fn object_id(&mut self, node: &Node, path: &str, uses: Option<Uses>) -> Option<ObjectId> {
         let id = ObjectId::new(match &node.value {
             Value::Str { text, .. } => text.clone(),
@@ -200,48 +215,6 @@ impl Checker {
                 None
             }
         }
-    }
-
-    fn mapping_parameters(&mut self, node: &Node, path: &str) -> Option<Vec<MappingParameter>> {
-        let Value::Seq(items) = &node.value else {
-            self.error(
-                node,
-                path,
-                format!(
-                    "expected a list of {{ entity_type, entity_name }}, found {}",
-                    node.describe()
-                ),
-            );
-            return None;
-        };
-        let mut out = Some(Vec::new());
-        for (i, item) in items.iter().enumerate() {
-            let p = format!("{path}[{i}]");
-            let parameter = self
-                .fields(
-                    item,
-                    &p,
-                    "a mapping parameter",
-                    fields_of::<format::MappingParameterSpec>(),
-                )
-                .and_then(|f| {
-                    let entity_type = self
-                        .required(&f, "entity_type")
-                        .and_then(|n| self.text(n, &f.path("entity_type")));
-                    let entity_name = self
-                        .required(&f, "entity_name")
-                        .and_then(|n| self.text(n, &f.path("entity_name")));
-                    Some(MappingParameter {
-                        entity_type: entity_type?,
-                        entity_name: entity_name?,
-                    })
-                });
-            match (parameter, out.as_mut()) {
-                (Some(p), Some(list)) => list.push(p),
-                _ => out = None,
-            }
-        }
-        out
     }
 
     /// `needs:` a step id or a list of them, with their nodes for later messages.
@@ -263,21 +236,41 @@ impl Checker {
         };
         let mut out: Vec<(String, &Node)> = Vec::new();
         for item in items {
-            if let Some(id) = self.text(item, path)
-                && !out.iter().any(|(seen, _)| *seen == id)
-            {
-                out.push((id, item));
+            let id = match item.as_str() {
+                Some("") => {
+                    self.error(item, path, "expected a non-empty string");
+                    continue;
+                }
+                Some(id) => id,
+                None => {
+                    let found = item.describe();
+                    self.error(item, path, format!("expected a string, found {found}"));
+                    continue;
+                }
+            };
+            if !out.iter().any(|(seen, _)| seen == id) {
+                out.push((id.to_owned(), item));
             }
         }
         out
     }
 }
 
-/// What `with:` resolves to, with the defaults applied.
-struct Target {
-    workspace: WorkspaceId,
-    model: ModelId,
-    object: ObjectRef,
-    locale: String,
-    mapping_parameters: Vec<MappingParameter>,
+/// The key node of `key` in the mapping `node`.
+fn key_node<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(k, _)| k),
+        _ => None,
+    }
 }
+
+fn key_pos(node: &Node, key: &str) -> Option<Hidden> {
+    key_node(node, key).map(|k| Hidden::Key(k.pos))
+}
+
+#[cfg(test)]
+#[path = "steps_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@
 use serde::de::DeserializeOwned;
 
 use super::Checker;
-use crate::de::from_node_at;
+use crate::de::{Hidden, from_node_at};
 use crate::tree::{Node, Pos, Value};
 
 impl Checker {
@@ -25,8 +25,19 @@ impl Checker {
         node: &Node,
         path: &str,
     ) -> Option<(T, bool)> {
-        let mut hidden: Vec<Pos> = Vec::new();
-        let mut hidden_keys: Vec<&str> = Vec::new();
+        self.typed_hiding(node, path, Vec::new())
+    }
+
+    /// [`typed_partly`](Self::typed_partly) with the entries whose keys are at `hidden`
+    /// passed over from the start (read by hand, by a rule across fields).
+    pub(super) fn typed_hiding<T: DeserializeOwned>(
+        &mut self,
+        node: &Node,
+        path: &str,
+        mut hidden: Vec<Hidden>,
+    ) -> Option<(T, bool)> {
+        // Each hidden key with the mapping it is in.
+        let mut hidden_keys: Vec<(Pos, &str)> = Vec::new();
         let mut failed = false;
         loop {
             let error = match from_node_at::<T>(node, path, &hidden) {
@@ -36,22 +47,25 @@ impl Checker {
             let pos = error.pos.unwrap_or(node.pos);
             let at = (pos.line, pos.column);
             // A required key whose entry was hidden was reported there already.
-            let hidden_key = error.missing.is_some_and(|key| hidden_keys.contains(&key));
+            let hidden_key = error
+                .missing
+                .is_some_and(|key| hidden_keys.contains(&(pos, key)));
             if !hidden_key && !self.reported.contains(&at) {
                 self.error_at(at, error.message);
             }
             failed = true;
-            let key = hide(node, pos, error.missing.is_some())?;
-            hidden.push(key.pos);
-            hidden_keys.extend(key.as_str());
+            let (entry, key) = hide(node, pos, error.missing.is_some())?;
+            hidden.push(entry);
+            hidden_keys.extend(key);
         }
     }
 }
 
-/// The key of the innermost mapping entry that the error at `pos` is about: the entry
-/// whose key or value is there, or for a missing key (`missing`) the entry whose value is
-/// the mapping that lacks it.
-fn hide(node: &Node, pos: Pos, missing: bool) -> Option<&Node> {
+/// The key of the innermost mapping entry, or the list item, that the error at `pos` is
+/// about: the entry whose key or value is there, or for a missing key (`missing`) the
+/// entry whose value is the mapping that lacks it; a list item that is there (or lacks
+/// the key) itself.
+fn hide(node: &Node, pos: Pos, missing: bool) -> Option<(Hidden, Option<(Pos, &str)>)> {
     match &node.value {
         Value::Map(entries) => entries.iter().find_map(|(key, value)| {
             let this = if missing {
@@ -59,12 +73,15 @@ fn hide(node: &Node, pos: Pos, missing: bool) -> Option<&Node> {
             } else {
                 key.pos == pos
             };
+            let entry = (Hidden::Key(key.pos), key.as_str().map(|k| (node.pos, k)));
             if this {
-                return Some(key);
+                return Some(entry);
             }
-            hide(value, pos, missing).or((!missing && value.pos == pos).then_some(key))
+            hide(value, pos, missing).or((!missing && value.pos == pos).then_some(entry))
         }),
-        Value::Seq(items) => items.iter().find_map(|item| hide(item, pos, missing)),
+        Value::Seq(items) => items.iter().find_map(|item| {
+            hide(item, pos, missing).or((item.pos == pos).then_some((Hidden::Item(item.pos), None)))
+        }),
         _ => None,
     }
 }

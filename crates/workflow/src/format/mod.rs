@@ -3,18 +3,16 @@
 //! choices, and a host's deserialization of a [`StepSpec`] all come from them.
 
 mod step;
+mod step_file;
 mod values;
 mod workflow;
 
-pub(crate) use self::step::{CONDITIONS, ConditionName};
 pub use self::step::{
     Condition, MappingParameterSpec, StepOptions, StepSpec, UnknownUses, Uses, With,
 };
 pub(crate) use self::step::{ID_AND_NAME, NO_ID_OR_NAME, mapping_parameters_message};
-pub(crate) use self::values::{
-    DURATION_HINT, MODEL_HINT, WORKSPACE_HINT, check_object_id, duration_without_unit, fields_of,
-    parse_duration, variants_of,
-};
+pub(crate) use self::step_file::StepFile;
+pub(crate) use self::values::{check_object_id, fields_of, variants_of};
 pub use self::workflow::{
     AuthFile, BasicAuthFile, CertificateAuthFile, CertificateFormat, ConnectionFile, DefaultsFile,
     OAuthFile, PollFile, ScenarioRef, SecretRef, SimulatorFile, TelemetryFile, TokenAuthFile,

@@ -107,28 +107,16 @@ pub(crate) enum ConditionDef {
     Always,
 }
 
-/// Every condition in the order the format lists them.
-pub(crate) const CONDITIONS: [Condition; 3] =
-    [Condition::Success, Condition::Failure, Condition::Always];
-
-/// Reads a [`Condition`] and forgets it: a `Deserialize` type for what only asks for the
-/// names of its values.
-pub(crate) struct ConditionName;
-
-impl<'de> Deserialize<'de> for ConditionName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ConditionDef::deserialize(d).map(|_| ConditionName)
-    }
-}
-
 /// A mapping parameter of a process or import, as the format writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MappingParameterSpec {
     /// The dimension, e.g. `Version`.
+    #[serde(deserialize_with = "values::text")]
     #[schemars(length(min = 1))]
     pub entity_type: String,
     /// The item, e.g. `Actual`.
+    #[serde(deserialize_with = "values::text")]
     #[schemars(length(min = 1))]
     pub entity_name: String,
 }
@@ -153,7 +141,8 @@ pub struct With {
     #[schemars(schema_with = "values::object_id_schema")]
     pub id: Option<ObjectId>,
     /// The object's name, looked up in the model when the step runs.
-    #[schemars(length(min = 1))]
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(length(min = 1), transform = values::no_default)]
     pub name: Option<String>,
     /// Workspace id (else the workflow's `defaults.workspace`).
     #[serde(default, deserialize_with = "values::workspace")]
@@ -164,7 +153,8 @@ pub struct With {
     #[schemars(schema_with = "values::model_schema")]
     pub model: Option<ModelId>,
     /// Locale of Anaplan's messages (else `defaults.locale`, else `en_US`).
-    #[schemars(length(min = 1))]
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(length(min = 1), transform = values::no_default)]
     pub locale: Option<String>,
     /// Mapping parameters (processes and imports only).
     #[serde(default)]

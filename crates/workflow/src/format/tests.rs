@@ -52,6 +52,15 @@ fn schema_keys_are_the_loader_keys() {
     );
 }
 
+/// Reads a [`Condition`](super::Condition) and forgets it, for its names.
+struct ConditionName;
+
+impl<'de> serde::Deserialize<'de> for ConditionName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::step::ConditionDef::deserialize(d).map(|_| ConditionName)
+    }
+}
+
 #[test]
 fn enum_names_come_from_serde() {
     assert_eq!(
@@ -162,4 +171,29 @@ fn the_outcome_policy_of_a_step_falls_back_on_the_base() {
     assert_eq!(spec.outcome_policy(base), base);
     spec.on_dump = Some(DumpPolicy::Warn);
     assert_eq!(spec.outcome_policy(base).on_dump, DumpPolicy::Warn);
+}
+
+#[test]
+fn a_workflow_step_deserializes_with_its_keys_at_one_level() {
+    let step: WorkflowStep = serde_json::from_value(serde_json::json!({
+        "id": "load", "uses": "anaplan/import", "retries": 2, "needs": "a",
+        "with": { "id": "112000000001" }
+    }))
+    .unwrap();
+    assert_eq!(step.id, "load");
+    assert_eq!((step.spec.uses, step.spec.retries), (Uses::Import, 2));
+    assert_eq!(step.spec.needs, ["a"]);
+    let missing = serde_json::from_value::<WorkflowStep>(serde_json::json!({
+        "uses": "anaplan/import", "with": { "id": "112000000001" }
+    }));
+    assert!(
+        missing
+            .unwrap_err()
+            .to_string()
+            .contains("missing field `id`")
+    );
+    let prefix = serde_json::from_value::<WorkflowStep>(serde_json::json!({
+        "id": "x", "uses": "anaplan/process", "with": { "id": "112000000001" }
+    }));
+    assert!(prefix.unwrap_err().to_string().starts_with("with.id: "));
 }

@@ -21,6 +21,11 @@ pub(crate) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
     Ok(Some(text))
 }
 
+/// A required string that is not empty.
+pub(crate) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    non_empty(d).map(Option::unwrap_or_default)
+}
+
 /// Leaves the schema of an optional value as without its `deserialize_with` (whose
 /// `serde(default)` would add `"default": null`).
 pub(crate) fn no_default(schema: &mut Schema) {
@@ -30,6 +35,27 @@ pub(crate) fn no_default(schema: &mut Schema) {
 /// A count of at least 1 (`rate_per_second`).
 pub(crate) fn positive_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
     count_from::<D, 1>(d)
+}
+
+/// A step id: letters, digits, `_` and `-` (`needs` names it).
+pub(crate) fn step_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let id = non_empty(d)?.unwrap_or_default();
+    if id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        Ok(Some(id))
+    } else {
+        Err(de::Error::custom(format!(
+            "`{}` is not a step id: expected letters, digits, `_` and `-`",
+            id.escape_debug()
+        )))
+    }
+}
+
+/// A count of 0 or more (`retries`).
+pub(crate) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    count_from::<D, 0>(d).map(Option::unwrap_or_default)
 }
 
 /// An http:// or https:// URL (an OTLP collector is often on another host over http).

@@ -33,8 +33,10 @@ pub struct WorkflowFile {
     pub steps: Vec<WorkflowStep>,
 }
 
+// Deserialized with every key at one level (`step_file.rs`): `flatten` only shapes the
+// schema. (The doc comment is the schema's description.)
 /// One item of `steps:`: a [`StepSpec`] with the step's `id`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[non_exhaustive]
 pub struct WorkflowStep {
     /// Unique id of the step, referred to by `needs`.
