@@ -122,37 +122,25 @@ impl Transport {
         self.send(builder, line, url, resend_count).await
     }
 
-    /// One JSON `POST` without a token (OAuth token endpoints, as Anaplan documents
-    /// them).
-    pub(crate) async fn post_json(
+    /// One `POST` without a token, to an OAuth token endpoint: a JSON body as Anaplan
+    /// documents it, or a form body for a host's own provider.
+    pub(crate) async fn post_token(
         &self,
         url: &Url,
         line: &RequestLine,
-        body: &str,
+        body: TokenBody<'_>,
         resend_count: usize,
     ) -> Result<Response, Error> {
-        let builder = self
-            .client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(body.to_owned());
-        self.send(builder, line, url, resend_count).await
-    }
-
-    /// One form `POST` (OAuth token endpoints).
-    pub(crate) async fn post_form(
-        &self,
-        url: &Url,
-        line: &RequestLine,
-        body: &str,
-        resend_count: usize,
-    ) -> Result<Response, Error> {
-        let builder = self
-            .client
-            .post(url.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body.to_owned());
+        let mut builder = self.client.post(url.clone());
+        builder = match body {
+            TokenBody::Json(json) => builder
+                .header(CONTENT_TYPE, "application/json")
+                .header(ACCEPT, "application/json")
+                .body(json.to_owned()),
+            TokenBody::Form(form) => builder
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.to_owned()),
+        };
         self.send(builder, line, url, resend_count).await
     }
 
@@ -235,4 +223,13 @@ pub(crate) fn build_client(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::Config(format!("cannot build the HTTP client: {}", describe(&e))))
+}
+
+/// The body of a token request, already encoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TokenBody<'a> {
+    /// `application/json`.
+    Json(&'a str),
+    /// `application/x-www-form-urlencoded`.
+    Form(&'a str),
 }

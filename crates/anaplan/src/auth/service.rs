@@ -7,7 +7,7 @@ use url::Url;
 
 use super::token::{AccessToken, token_from_reply};
 use crate::retry::{Action, Outcome, Policy, Progress, RetryPolicy, drive, retry};
-use crate::transport::{Transport, read_text, request_line};
+use crate::transport::{TokenBody, Transport, read_text, request_line};
 use crate::{Clock, Error, Secret};
 
 /// The auth-service calls a provider may make. Providers talk to Anaplan only through
@@ -48,7 +48,10 @@ impl AuthService<'_> {
         retry(self.clock(), self.retry, |resend| {
             let (line, body) = (&line, &body);
             async move {
-                let response = self.transport.post_form(url, line, body, resend).await?;
+                let response = self
+                    .transport
+                    .post_token(url, line, TokenBody::Form(body), resend)
+                    .await?;
                 read_text(line, response).await
             }
         })
@@ -77,7 +80,10 @@ impl AuthService<'_> {
             |resend| {
                 let (line, body) = (&line, &body);
                 async move {
-                    let response = self.transport.post_json(url, line, body, resend).await?;
+                    let response = self
+                        .transport
+                        .post_token(url, line, TokenBody::Json(body), resend)
+                        .await?;
                     read_text(line, response).await
                 }
             },
