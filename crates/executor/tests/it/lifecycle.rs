@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::*;
-use runwait_anaplan::{StartOptions, TaskKind};
+use runwait_anaplan::{KnownTasks, StartOptions, TaskKind, TaskTarget};
 use runwait_core::{TaskId, TaskState};
 use runwait_executor::{Step, StepKey, StepOutcome, StepRecord, TraceHook};
 use runwait_sim::{Curve, Scenario};
@@ -343,20 +343,27 @@ fn someone_else_starts(list_users: bool) -> Scenario {
     s
 }
 
+/// A run of step `crashy` (run key `r1`) saved the action's task list and died before
+/// its start; 10 s pass, in which the scenario's stranger starts the action.
+async fn crashed_after_saving_the_list(h: &Harness) -> (TaskTarget, KnownTasks) {
+    let t = target(TaskKind::Action, "117000000001");
+    let known = h.client.known_tasks(&t).await.unwrap();
+    h.ctx("crashy", "r1")
+        .state()
+        .save(&record("crashy", t.clone(), known.clone(), None))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    (t, known)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_crash_recovery_never_adopts_another_users_task() {
     // The crashed run saved the list and died before sending the start; meanwhile
     // another user started the same action. The list names users: the stranger's
     // task is left alone and this run starts its own, once.
     let h = harness(someone_else_starts(true)).await;
-    let t = target(TaskKind::Action, "117000000001");
-    let known = h.client.known_tasks(&t).await.unwrap();
-    h.ctx("crashy", "r1")
-        .state()
-        .save(&record("crashy", t, known, None))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    crashed_after_saving_the_list(&h).await;
     let result = h
         .step(TaskKind::Action, "117000000001")
         .run(h.ctx("crashy", "r1"))
@@ -379,14 +386,7 @@ async fn a_lost_start_among_strangers_tasks_stops_with_a_clear_error() {
     // cannot say whose is whose: the step stops instead of adopting a stranger's task
     // or starting a second one.
     let h = harness(someone_else_starts(false)).await;
-    let t = target(TaskKind::Action, "117000000001");
-    let known = h.client.known_tasks(&t).await.unwrap();
-    h.ctx("crashy", "r1")
-        .state()
-        .save(&record("crashy", t.clone(), known.clone(), None))
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (t, known) = crashed_after_saving_the_list(&h).await;
     h.client
         .start_after(&t, &StartOptions::default(), &known)
         .await
