@@ -119,7 +119,7 @@ pub use context::{StepContext, StepContextBuilder};
 pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
-pub use poll::{PollPolicy, Schedule, next_poll_at};
+pub use poll::{PollPolicy, Schedule, Seen, next_poll_at};
 pub use step::{DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,

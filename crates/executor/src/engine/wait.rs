@@ -11,7 +11,7 @@ use super::Run;
 use super::phase::{Next, Observation, Phase, Then, decide};
 use crate::api::ApiError;
 use crate::events::StepEvent;
-use crate::poll::{Schedule, next_poll_at};
+use crate::poll::{Schedule, Seen, next_poll_at};
 use crate::step::StepOutcome;
 
 impl Run<'_> {
@@ -32,7 +32,7 @@ impl Run<'_> {
                         then: Then::AsIs,
                     };
                 }
-                self.schedule_next(&mut schedule, seen.progress, &tracing::Span::none())
+                self.schedule_next(&mut schedule, seen.into(), &tracing::Span::none())
             }
             None => next_poll_at(
                 self.now(),
@@ -72,7 +72,8 @@ impl Run<'_> {
                 Next::PollAgain { failed: None } => {
                     failed_in_a_row = 0;
                     let progress = self.last.as_ref().and_then(|t| t.progress);
-                    next_at = self.schedule_next(&mut schedule, progress, &span);
+                    let seen = self.last.as_ref().map_or(Seen::Nothing, Seen::from);
+                    next_at = self.schedule_next(&mut schedule, seen, &span);
                     let next_poll_in = next_at - self.now();
                     if let Some(seen) = &self.last {
                         self.emit(StepEvent::Polled {
@@ -86,7 +87,7 @@ impl Run<'_> {
                 Next::PollAgain { failed: Some(e) } => {
                     failed_in_a_row += 1;
                     self.note(&e);
-                    next_at = self.schedule_next(&mut schedule, None, &span);
+                    next_at = self.schedule_next(&mut schedule, Seen::Nothing, &span);
                     self.emit(StepEvent::PollFailed {
                         message: e.to_string(),
                     });
@@ -138,14 +139,9 @@ impl Run<'_> {
 
     /// Learns from a poll's progress and decides the next poll, recording the delay on
     /// the poll's span.
-    fn schedule_next(
-        &self,
-        schedule: &mut Schedule,
-        progress: Option<f64>,
-        span: &tracing::Span,
-    ) -> Instant {
+    fn schedule_next(&self, schedule: &mut Schedule, seen: Seen, span: &tracing::Span) -> Instant {
         let now = self.now();
-        schedule.observe(now, progress);
+        schedule.observe(now, seen);
         let delay = schedule.next_delay(&self.config().poll, self.step.env.random());
         let next_at = next_poll_at(now, delay, self.ctx.deadline());
         span.record(

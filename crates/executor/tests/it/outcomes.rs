@@ -119,17 +119,16 @@ async fn an_hour_of_blind_polling_is_exact() {
         .run(h.ctx("stuck", "r1"))
         .await;
     assert_eq!(result.outcome, StepOutcome::Succeeded);
-    // The first poll 5 s after the start, then delays of 5 s growing by 1.5 (in whole
-    // milliseconds) up to 60 s: 5, 10, 17.5, 28.75, 45.625, 70.938, 108.907, 165.860 s,
-    // then every 60 s until the first poll at or after 3600 s: 8 + 58 polls.
-    assert_eq!(result.polls, 66);
+    // The first poll 5 s after the start, then every 15 s (the blind minimum) until 8 %
+    // of the time run is longer (187.5 s), then 8 % of it: each poll 1.08 times the
+    // last, until the first poll at or after 3600 s: 14 + 38 polls.
+    assert_eq!(result.polls, 52);
     let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
-    assert_eq!(
-        &times[..8],
-        &[5000, 10000, 17500, 28750, 45625, 70938, 108907, 165860]
-    );
-    assert_eq!(*times.last().unwrap(), 165_860 + 58 * 60_000);
-    assert_eq!(result.elapsed, Duration::from_millis(165_860 + 58 * 60_000));
+    let every_15s: Vec<u64> = (0..14).map(|i| 5000 + i * 15_000).collect();
+    assert_eq!(&times[..14], &every_15s[..]);
+    assert_eq!(&times[14..16], &[216_000, 233_280]);
+    assert_eq!(*times.last().unwrap(), 3_725_045);
+    assert_eq!(result.elapsed, Duration::from_millis(3_725_045));
 }
 
 #[tokio::test(start_paused = true)]
@@ -141,12 +140,11 @@ async fn steady_progress_polls_near_the_estimated_end() {
         .await;
     assert_eq!(result.outcome, StepOutcome::Succeeded);
     let times = h.status_times(result.task_id.as_ref().unwrap().as_str());
-    // The blind curve would look at 225.86 s; the estimate says 200 s, polled 1 s after.
-    assert_eq!(
-        &times[..8],
-        &[5000, 10000, 17500, 28750, 45625, 70938, 108907, 165860]
-    );
-    assert_eq!(times.len(), 9);
+    // From the second look on, the end is estimated at 200 s: far, it is approached by
+    // 30 % of the way at a time (a poll at 74.3 s, not every 15 s); near, the blind
+    // minimum of 15 s; within it, 1 s after the estimated end.
+    assert_eq!(&times[..3], &[5000, 20000, 74_300], "{times:?}");
+    assert_eq!(times.len(), 9, "{times:?}");
     assert!((200_000..=201_001).contains(&times[8]), "{times:?}");
 }
 
