@@ -175,6 +175,12 @@ pub fn load_with_warnings(path: &Path) -> Result<Loaded, WorkflowErrors> {
     load_str_with_warnings(&read(path)?, path)
 }
 
+/// [`load_str_with_warnings`] for bytes (standard input): text that is not UTF-8 is an
+/// error at its first bad byte.
+pub fn load_bytes_with_warnings(bytes: &[u8], source: &Path) -> Result<Loaded, WorkflowErrors> {
+    load_str_with_warnings(utf8(bytes, source)?, source)
+}
+
 /// [`load_str`], keeping the warnings.
 pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, WorkflowErrors> {
     let mut root = parse(text, source)?;
@@ -202,11 +208,37 @@ pub fn load_scenario(path: &Path) -> Result<runwait_sim::Scenario, WorkflowError
 }
 
 fn read(path: &Path) -> Result<String, WorkflowErrors> {
-    std::fs::read_to_string(path).map_err(|e| WorkflowErrors {
+    let bytes = std::fs::read(path).map_err(|e| WorkflowErrors {
         errors: vec![Diagnostic {
             file: path.to_owned(),
             line_col: None,
             message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    utf8(&bytes, path).map(str::to_owned)
+}
+
+/// The text of `bytes`, or an error at the line and column (in characters, as the YAML
+/// positions) of the first byte that is not UTF-8.
+fn utf8<'b>(bytes: &'b [u8], source: &Path) -> Result<&'b str, WorkflowErrors> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
+    let good = std::str::from_utf8(good).unwrap_or_default();
+    let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+    let line = good.matches('\n').count() + 1;
+    let column = good.get(line_start..).unwrap_or_default().chars().count() + 1;
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+    Err(WorkflowErrors {
+        errors: vec![Diagnostic {
+            file: source.to_owned(),
+            line_col: Some((at(line), at(column))),
+            message: format!(
+                "the file is not UTF-8 text: byte 0x{byte:02X} is not valid UTF-8 (save the file as UTF-8)"
+            ),
         }],
     })
 }

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::values::variants_of;
 use super::*;
 
 /// The property names of the object schema at `pointer` (following one `$ref`), sorted.
