@@ -21,8 +21,9 @@
 //! - [`connect::connect`]: a workflow `connection:` (embedded simulator, or a tenant with
 //!   its auth kind and secrets read from the environment or files) to a
 //!   [`connect::Connected`] client; it prints nothing and returns its warnings.
-//! - [`load`] / [`load_str`] (and `*_with_warnings`), [`Diagnostic`], [`WorkflowErrors`],
-//!   the typed [`model::Workflow`]; [`schema`], the JSON Schema. The typed definitions of
+//! - [`load`] / [`load_str`] (and `*_with_warnings`, [`load_bytes_with_warnings`]),
+//!   [`Diagnostic`], [`WorkflowErrors`], the typed [`model::Workflow`] (its `state:` a
+//!   [`model::StateLocation`], read by [`model::StateLocation::resolve`]); [`schema`], the JSON Schema. The typed definitions of
 //!   the whole file are in [`format`](mod@format); the key lists of the loader and the
 //!   schema both come from them.
 //!
@@ -74,13 +75,16 @@
 //! 1. serde-saphyr parses the text into a tree whose every node knows its line and column;
 //!    a YAML syntax error stops here, as it leaves nothing to check.
 //! 2. The tree is checked and every problem is collected, so that one run of
-//!    `runwait validate` lists all of them. `telemetry:` and `defaults:` are deserialized
-//!    from the tree into their typed definitions in [`format`](mod@format) (after an
-//!    error, the entry it is in is passed over and the section read again); the other
-//!    sections are still checked field by field, with the keys and choices of the same
-//!    definitions. The rules that span fields (needs and cycles, the id prefix against
-//!    `uses`, exclusive keys, literal secrets, the poll floor) are hand-written, one
-//!    concern per file.
+//!    `runwait validate` lists all of them. Each section (the top level, `connection:`,
+//!    `telemetry:`, `defaults:`, each step) is deserialized from the tree into its typed
+//!    definition in [`format`](mod@format); after an error, the entry it is in is passed
+//!    over and the section read again. The rules that span fields (needs and cycles, the
+//!    id prefix against `uses`, exclusive keys, the keys of an auth kind, secret sources,
+//!    the poll floor) are hand-written on the typed values, one concern per file.
+//!
+//! A file that is not UTF-8 is an error at its first bad byte; a value out of its bounds
+//! (a simulator `speed` outside 0.01..=1000000, a timeout over 30 days, a poll interval
+//! over an hour) is an error at the value.
 //!
 //! `${VAR}` is substituted in string values between the two phases. Secrets are only
 //! referenced (`{ env: VAR }` / `{ file: PATH }`) and read by [`connect`] when it
