@@ -27,9 +27,9 @@ pub fn run(args: &Args) -> Exit {
         args.file.as_path()
     };
     let loaded = if stdin {
-        let mut text = String::new();
-        match std::io::stdin().read_to_string(&mut text) {
-            Ok(_) => workflow::load_str_with_warnings(&text, name),
+        let mut bytes = Vec::new();
+        match std::io::stdin().read_to_end(&mut bytes) {
+            Ok(_) => workflow::load_bytes_with_warnings(&bytes, name),
             Err(e) => {
                 eprintln!("{}: cannot read: {e}", name.display());
                 return Exit::Usage;

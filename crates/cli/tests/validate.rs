@@ -279,6 +279,32 @@ fn speed_must_be_positive() {
 }
 
 #[test]
+fn values_that_would_never_end_or_overflow() {
+    assert_errors(
+        "out-of-range.yaml",
+        &[
+            "FILE:3:22: connection.simulator.speed: must be at least 0.01 (a slower simulator would hardly end a run), found 1e-300",
+            "FILE:5:12: defaults.timeout: must be at most 30days, found `31days`",
+            "FILE:6:24: defaults.poll.min_interval: must be at most 1h, found `10000000000000000000s`",
+            "FILE:6:61: defaults.poll.max_interval: must be at most 1h, found `2h`",
+            "FILE:11:14: steps[0].timeout: must be at most 30days, found `10000000000000000000s`",
+        ],
+    );
+}
+
+#[test]
+fn text_that_is_not_utf8_is_located() {
+    let expected =
+        "1:10: the file is not UTF-8 text: byte 0xE9 is not valid UTF-8 (save the file as UTF-8)";
+    assert_errors("not-utf8.yaml", &[&format!("FILE:{expected}")]);
+    let bytes =
+        std::fs::read(manifest_dir().join("tests/workflows/invalid/not-utf8.yaml")).unwrap();
+    let out = run(runwait(&["validate", "-"]).write_stdin(bytes));
+    assert_eq!(out.code, Some(2));
+    assert_eq!(out.stderr, format!("<stdin>:{expected}\n"));
+}
+
+#[test]
 fn poll_floor_for_a_real_tenant() {
     assert_errors(
         "poll-floor.yaml",

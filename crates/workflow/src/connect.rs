@@ -10,7 +10,7 @@ use runwait_anaplan::{
 #[cfg(feature = "simulator")]
 use runwait_sim::Simulator;
 
-use crate::model::{AuthSpec, Connection, SecretSource};
+use crate::model::{AuthSpec, Connection, SecretSource, StateError, StateLocation};
 
 /// Why the runner could not connect: a secret is missing or the simulator did not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,17 +57,46 @@ pub struct Connected {
 impl SecretSource {
     /// Reads the secret now.
     pub fn resolve(&self) -> Result<Secret, ConnectError> {
+        self.read().map(Secret::new)
+    }
+
+    /// The value now: the variable, or the file without its trailing newline.
+    fn read(&self) -> Result<String, ConnectError> {
         match self {
-            SecretSource::Env(var) => std::env::var(var)
-                .map(Secret::new)
-                .map_err(|_| ConnectError::MissingEnv(var.clone())),
+            SecretSource::Env(var) => {
+                std::env::var(var).map_err(|_| ConnectError::MissingEnv(var.clone()))
+            }
             SecretSource::File(path) => std::fs::read_to_string(path)
-                .map(|s| Secret::new(s.trim_end_matches(['\r', '\n'])))
+                .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
                 .map_err(|source| ConnectError::SecretFile {
                     path: path.clone(),
                     source,
                 }),
         }
+    }
+}
+
+impl StateLocation {
+    /// The location now: as written, or read from its variable or file.
+    pub fn resolve(&self) -> Result<String, StateError> {
+        let source = match self {
+            StateLocation::Literal(text) => return Ok(text.clone()),
+            StateLocation::From(source) => source,
+        };
+        let value = source.read().map_err(|e| match e {
+            ConnectError::SecretFile { path, source } => StateError::File { path, source },
+            _ => match source {
+                SecretSource::Env(var) => StateError::MissingEnv(var.clone()),
+                SecretSource::File(path) => StateError::Empty(path.display().to_string()),
+            },
+        })?;
+        if value.trim().is_empty() {
+            return Err(StateError::Empty(match source {
+                SecretSource::Env(var) => format!("environment variable {var}"),
+                SecretSource::File(path) => format!("the file {}", path.display()),
+            }));
+        }
+        Ok(value)
     }
 }
 

@@ -78,6 +78,11 @@ fn described(name: &'static str) -> &'static str {
         "StepFile" => "a step",
         "With" => "the object to run",
         "MappingParameterSpec" => "a mapping parameter",
+        "TopFile" => "a workflow",
+        "ConnectionFile" => "a connection",
+        "SimulatorFile" => "simulator settings",
+        "AuthFlat" => "an auth mapping",
+        "SecretRef" => "a secret reference",
         _ => name,
     }
 }
@@ -340,18 +345,27 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
 
     /// In the strict mode a string that `${VAR}` produced is an integer too.
     fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
-        let (node, cx) = (self.node, self.cx.clone());
-        let substituted = match &node.value {
-            Value::Str {
-                text,
-                substituted: true,
-            } if cx.strict.is_some() => text.trim().parse::<i128>().ok(),
-            _ => None,
-        };
-        match substituted {
-            Some(i) => v.visit_i128(i).map_err(|e: DeError| e.at(node, &cx)),
+        match self.substituted::<i128>() {
+            Some(i) => v
+                .visit_i128(i)
+                .map_err(|e: DeError| e.at(self.node, &self.cx)),
             None => self.deserialize_any(v),
         }
+    }
+
+    /// In the strict mode a string that `${VAR}` produced is a number too.
+    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        match self.substituted::<f64>() {
+            Some(f) => v
+                .visit_f64(f)
+                .map_err(|e: DeError| e.at(self.node, &self.cx)),
+            None => self.deserialize_any(v),
+        }
+    }
+
+    /// A value passed over (a section the loader reads on its own) is not visited.
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, DeError> {
+        v.visit_unit()
     }
 
     /// A mapping; in the strict mode anything else is reported with the keys it takes.
@@ -378,8 +392,21 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
     }
 
     forward_to_deserialize_any! {
-        i8 i16 i32 i64 i128 u8 u16 u64 u128 f32 f64 char bytes byte_buf unit
-        unit_struct seq tuple tuple_struct map ignored_any
+        i8 i16 i32 i64 i128 u8 u16 u64 u128 f32 char bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map
+    }
+}
+
+impl NodeDe<'_> {
+    /// In the strict mode, the text that `${VAR}` produced here, read as a `T`.
+    fn substituted<T: std::str::FromStr>(&self) -> Option<T> {
+        match &self.node.value {
+            Value::Str {
+                text,
+                substituted: true,
+            } if self.cx.strict.is_some() => text.trim().parse().ok(),
+            _ => None,
+        }
     }
 }
 

@@ -21,8 +21,9 @@
 //! - [`connect::connect`]: a workflow `connection:` (embedded simulator, or a tenant with
 //!   its auth kind and secrets read from the environment or files) to a
 //!   [`connect::Connected`] client; it prints nothing and returns its warnings.
-//! - [`load`] / [`load_str`] (and `*_with_warnings`), [`Diagnostic`], [`WorkflowErrors`],
-//!   the typed [`model::Workflow`]; [`schema`], the JSON Schema. The typed definitions of
+//! - [`load`] / [`load_str`] (and `*_with_warnings`, [`load_bytes_with_warnings`]),
+//!   [`Diagnostic`], [`WorkflowErrors`], the typed [`model::Workflow`] (its `state:` a
+//!   [`model::StateLocation`], read by [`model::StateLocation::resolve`]); [`schema`], the JSON Schema. The typed definitions of
 //!   the whole file are in [`format`](mod@format); the key lists of the loader and the
 //!   schema both come from them.
 //!
@@ -74,13 +75,16 @@
 //! 1. serde-saphyr parses the text into a tree whose every node knows its line and column;
 //!    a YAML syntax error stops here, as it leaves nothing to check.
 //! 2. The tree is checked and every problem is collected, so that one run of
-//!    `runwait validate` lists all of them. `telemetry:` and `defaults:` are deserialized
-//!    from the tree into their typed definitions in [`format`](mod@format) (after an
-//!    error, the entry it is in is passed over and the section read again); the other
-//!    sections are still checked field by field, with the keys and choices of the same
-//!    definitions. The rules that span fields (needs and cycles, the id prefix against
-//!    `uses`, exclusive keys, literal secrets, the poll floor) are hand-written, one
-//!    concern per file.
+//!    `runwait validate` lists all of them. Each section (the top level, `connection:`,
+//!    `telemetry:`, `defaults:`, each step) is deserialized from the tree into its typed
+//!    definition in [`format`](mod@format); after an error, the entry it is in is passed
+//!    over and the section read again. The rules that span fields (needs and cycles, the
+//!    id prefix against `uses`, exclusive keys, the keys of an auth kind, secret sources,
+//!    the poll floor) are hand-written on the typed values, one concern per file.
+//!
+//! A file that is not UTF-8 is an error at its first bad byte; a value out of its bounds
+//! (a simulator `speed` outside 0.01..=1000000, a timeout over 30 days, a poll interval
+//! over an hour) is an error at the value.
 //!
 //! `${VAR}` is substituted in string values between the two phases. Secrets are only
 //! referenced (`{ env: VAR }` / `{ file: PATH }`) and read by [`connect`] when it
@@ -175,6 +179,12 @@ pub fn load_with_warnings(path: &Path) -> Result<Loaded, WorkflowErrors> {
     load_str_with_warnings(&read(path)?, path)
 }
 
+/// [`load_str_with_warnings`] for bytes (standard input): text that is not UTF-8 is an
+/// error at its first bad byte.
+pub fn load_bytes_with_warnings(bytes: &[u8], source: &Path) -> Result<Loaded, WorkflowErrors> {
+    load_str_with_warnings(utf8(bytes, source)?, source)
+}
+
 /// [`load_str`], keeping the warnings.
 pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, WorkflowErrors> {
     let mut root = parse(text, source)?;
@@ -202,11 +212,37 @@ pub fn load_scenario(path: &Path) -> Result<runwait_sim::Scenario, WorkflowError
 }
 
 fn read(path: &Path) -> Result<String, WorkflowErrors> {
-    std::fs::read_to_string(path).map_err(|e| WorkflowErrors {
+    let bytes = std::fs::read(path).map_err(|e| WorkflowErrors {
         errors: vec![Diagnostic {
             file: path.to_owned(),
             line_col: None,
             message: format!("cannot read the file: {e}"),
+        }],
+    })?;
+    utf8(&bytes, path).map(str::to_owned)
+}
+
+/// The text of `bytes`, or an error at the line and column (in characters, as the YAML
+/// positions) of the first byte that is not UTF-8.
+fn utf8<'b>(bytes: &'b [u8], source: &Path) -> Result<&'b str, WorkflowErrors> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
+    };
+    let good = bytes.get(..e.valid_up_to()).unwrap_or_default();
+    let good = std::str::from_utf8(good).unwrap_or_default();
+    let line_start = good.rfind('\n').map_or(0, |i| i + 1);
+    let line = good.matches('\n').count() + 1;
+    let column = good.get(line_start..).unwrap_or_default().chars().count() + 1;
+    let at = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    let byte = bytes.get(e.valid_up_to()).copied().unwrap_or_default();
+    Err(WorkflowErrors {
+        errors: vec![Diagnostic {
+            file: source.to_owned(),
+            line_col: Some((at(line), at(column))),
+            message: format!(
+                "the file is not UTF-8 text: byte 0x{byte:02X} is not valid UTF-8 (save the file as UTF-8)"
+            ),
         }],
     })
 }

@@ -17,6 +17,9 @@ pub struct Workflow {
     pub source: PathBuf,
     /// Where Anaplan is.
     pub connection: Connection,
+    /// `state:` where the state of step runs is kept; `None`: the host's default.
+    /// [`StateLocation::resolve`] reads it.
+    pub state: Option<StateLocation>,
     /// Telemetry overrides from the file (the `OTEL_*` variables still apply first).
     pub telemetry: TelemetrySettings,
     /// The steps, in file order; `needs` refer to their ids.
@@ -61,6 +64,39 @@ pub enum SecretSource {
     Env(String),
     /// `{ file: path }`: a file (relative to the workflow file), trailing newline trimmed.
     File(PathBuf),
+}
+
+/// `state:` where the state store is: a directory or a `postgres://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StateLocation {
+    /// Written in the file (a directory resolved against the workflow file's directory,
+    /// or a URL, which holds no password).
+    Literal(String),
+    /// `{ env: NAME }` / `{ file: PATH }`: read when the workflow runs (trailing newline
+    /// trimmed), used as it is.
+    From(SecretSource),
+}
+
+/// Why `state:` could not be read. The message starts with `state:` and never holds the
+/// value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StateError {
+    /// The environment variable it names is not set.
+    #[error("state: environment variable {0} is not set")]
+    MissingEnv(String),
+    /// The file it names could not be read.
+    #[error("state: cannot read the file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The variable or file it names is empty.
+    #[error("state: {0} is empty")]
+    Empty(String),
 }
 
 /// `connection.auth:`.

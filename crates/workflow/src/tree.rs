@@ -87,19 +87,6 @@ impl Node {
             Value::Map(_) => "a mapping".to_owned(),
         }
     }
-
-    /// Like [`Node::describe`] but without the value, for fields whose value must not be
-    /// echoed (secrets).
-    pub fn kind_name(&self) -> &'static str {
-        match &self.value {
-            Value::Null => "nothing (null)",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) | Value::Float(_) => "a number",
-            Value::Str { .. } => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
-        }
-    }
 }
 
 /// A YAML syntax (or resource budget) error with its position when serde-saphyr gives one.

@@ -1,183 +1,138 @@
-//! `connection:`: a tenant or the simulator (`simulator.rs`), auth kinds and secrets;
-//! exclusive keys.
+//! `connection:` read through [`ConnectionFile`] (and `auth:` through its flat shape),
+//! then the rules across its fields: `simulator` alone, `region` or both URLs, the keys
+//! of the auth kind, the OAuth token URL.
 
 use runwait_anaplan::{EncodedDataFormat, Endpoints, is_loopback};
 
-use super::{Checker, Fields, auth_keys, auth_kinds, choices, list};
-use crate::format::{self, fields_of};
-use crate::model::{AuthSpec, Connection, SecretSource};
+use super::{Checker, key_node, key_pos, keys};
+use crate::de::Hidden;
+use crate::format::{AuthFlat, AuthKind, CertificateFormat, ConnectionFile, fields_of};
+use crate::model::{AuthSpec, Connection};
 use crate::tree::{Node, Value};
 
 impl Checker {
-    /// `{ env: VAR }` or `{ file: PATH }`, never the secret itself (whose value is not
-    /// echoed in the message).
-    pub(super) fn secret(&mut self, node: &Node, path: &str) -> Option<SecretSource> {
-        if !matches!(node.value, Value::Map(_)) {
-            self.error(
-                node,
-                path,
-                format!(
-                    "secrets must come from env or file: write `{{ env: VARIABLE }}` or `{{ file: PATH }}`, not {}",
-                    node.kind_name()
-                ),
-            );
-            return None;
-        }
-        let f = self.fields(
-            node,
-            path,
-            "a secret reference",
-            fields_of::<format::SecretRef>(),
-        )?;
-        match (f.get("env"), f.get("file")) {
-            (Some(_), Some(_)) => {
-                let key = f.key("file").unwrap_or(node);
-                self.error(key, path, "give `env` or `file`, not both");
-                None
-            }
-            (None, None) => {
-                self.error(
-                    node,
-                    path,
-                    "expected `{ env: VARIABLE }` or `{ file: PATH }`",
-                );
-                None
-            }
-            (Some(var), None) => {
-                let name = self.text(var, &f.path("env"))?;
-                if crate::env::is_var_name(&name) {
-                    Some(SecretSource::Env(name))
-                } else {
-                    self.error(
-                        var,
-                        &f.path("env"),
-                        format!(
-                            "`{}` is not an environment variable name: expected letters, digits and `_`",
-                            name.escape_debug()
-                        ),
-                    );
-                    None
-                }
-            }
-            (None, Some(file)) => self
-                .later_file(file, &f.path("file"))
-                .map(SecretSource::File),
-        }
-    }
-
-    // ---- connection ----
-
     /// The connection, and whether it is the simulator (which may poll faster).
     pub(super) fn connection(&mut self, node: &Node) -> (Option<Connection>, bool) {
-        let Some(f) = self.fields(
-            node,
-            "connection",
-            "a connection",
-            fields_of::<format::ConnectionFile>(),
-        ) else {
+        let path = "connection";
+        // Read on their own: `auth` (with the keys of its kind), the simulator's scenario
+        // (the simulator's own format), and `simulator:` with no settings at all.
+        let mut hidden: Vec<Hidden> = key_pos(node, "auth").into_iter().collect();
+        let sim = node.get("simulator");
+        match sim {
+            Some(s) if s.value == Value::Null => hidden.extend(key_pos(node, "simulator")),
+            Some(s) => hidden.extend(key_pos(s, "scenario")),
+            None => {}
+        }
+        let Some((file, _)) = self.typed_hiding::<ConnectionFile>(node, path, hidden) else {
             return (None, false);
         };
-        if let Some(sim) = f.get("simulator") {
-            for (key, key_node, _) in &f.entries {
-                if *key != "simulator" {
-                    self.error(
-                        key_node,
-                        "connection",
-                        format!("`{key}` cannot be combined with `simulator` (the simulator is on loopback, with its own users)"),
-                    );
-                }
-            }
-            #[cfg(feature = "simulator")]
-            return (self.simulator(sim), true);
-            #[cfg(not(feature = "simulator"))]
-            {
-                let key = f.key("simulator").unwrap_or(sim);
+        let Some(sim) = sim else {
+            return (self.anaplan(&file, node), false);
+        };
+        for (key, key_node) in keys(node) {
+            if key != "simulator" && fields_of::<ConnectionFile>().contains(&key) {
                 self.error(
-                    key,
-                    "connection",
-                    "the embedded simulator is not built in (the `simulator` feature of runwait-workflow)",
+                    key_node,
+                    path,
+                    format!("`{key}` cannot be combined with `simulator` (the simulator is on loopback, with its own users)"),
                 );
-                return (None, true);
             }
         }
-        (self.anaplan(&f), false)
+        #[cfg(feature = "simulator")]
+        return (self.simulator(file.simulator.as_ref(), sim), true);
+        #[cfg(not(feature = "simulator"))]
+        {
+            let key = key_node(node, "simulator").unwrap_or(sim);
+            self.error(
+                key,
+                path,
+                "the embedded simulator is not built in (the `simulator` feature of runwait-workflow)",
+            );
+            (None, true)
+        }
     }
 
-    pub(super) fn anaplan(&mut self, f: &Fields<'_>) -> Option<Connection> {
-        let region = f.get("region");
-        let urls = (f.get("api_url"), f.get("auth_url"));
-        let endpoints = match (region, urls) {
-            (Some(_), (Some(_), _) | (_, Some(_))) => {
-                let key = f.key("api_url").or(f.key("auth_url")).unwrap_or(f.node);
+    fn anaplan(&mut self, file: &ConnectionFile, node: &Node) -> Option<Connection> {
+        let path = "connection";
+        let at = |key| node.get(key).unwrap_or(node);
+        let given = |key| node.get(key).is_some();
+        let endpoints = match (given("region"), given("api_url"), given("auth_url")) {
+            (true, true, _) | (true, _, true) => {
+                let key = key_node(node, "api_url")
+                    .or(key_node(node, "auth_url"))
+                    .unwrap_or(node);
                 self.error(
                     key,
-                    "connection",
+                    path,
                     "`region` and `api_url`/`auth_url` are exclusive: give a region, or both URLs",
                 );
                 None
             }
-            (Some(r), (None, None)) => {
-                let name = self.text(r, "connection.region")?;
-                self.endpoints(r, "connection.region", Endpoints::region(&name))
-            }
-            (None, (Some(api), Some(auth))) => {
-                let api_text = self.text(api, "connection.api_url");
-                let auth_text = self.text(auth, "connection.auth_url");
-                let (api_text, auth_text) = (api_text?, auth_text?);
-                self.endpoints(api, "connection", Endpoints::custom(&api_text, &auth_text))
-            }
-            (None, (Some(_), None)) => {
-                self.error(f.node, "connection", "`api_url` needs `auth_url` too");
+            (true, false, false) => file.region.as_deref().and_then(|region| {
+                self.endpoints(at("region"), "connection.region", Endpoints::region(region))
+            }),
+            (false, true, true) => match (&file.api_url, &file.auth_url) {
+                (Some(api), Some(auth)) => {
+                    self.endpoints(at("api_url"), path, Endpoints::custom(api, auth))
+                }
+                _ => None,
+            },
+            (false, true, false) => {
+                self.error(node, path, "`api_url` needs `auth_url` too");
                 None
             }
-            (None, (None, Some(_))) => {
-                self.error(f.node, "connection", "`auth_url` needs `api_url` too");
+            (false, false, true) => {
+                self.error(node, path, "`auth_url` needs `api_url` too");
                 None
             }
-            (None, (None, None)) => {
+            (false, false, false) => {
                 self.error(
-                    f.node,
-                    "connection",
+                    node,
+                    path,
                     "expected `simulator:`, `region:`, or `api_url:` with `auth_url:`",
                 );
                 None
             }
         };
-        let auth = match self.required(f, "auth") {
+        let auth = match node.get("auth") {
             Some(n) => self.auth(n),
-            None => None,
+            None => {
+                self.error(node, path, "missing required key `auth`");
+                None
+            }
         };
         // From the text of `kind`, so that a broken `auth:` still gets this check.
-        let oauth = f
-            .get("auth")
-            .and_then(|a| a.get("kind"))
-            .and_then(Node::as_str)
-            == Some("oauth");
-        let oauth_token_url = match (f.get("oauth_token_url"), oauth) {
-            (Some(n), false) => {
-                if f.get("auth").and_then(|a| a.get("kind")).is_some() {
+        let kind = node.get("auth").and_then(|a| a.get("kind"));
+        let oauth = kind.and_then(Node::as_str) == Some(AuthKind::Oauth.name());
+        let oauth_token_url = match (given("oauth_token_url"), oauth) {
+            (true, false) => {
+                if kind.is_some() {
                     self.error(
-                        f.key("oauth_token_url").unwrap_or(n),
-                        "connection",
+                        key_node(node, "oauth_token_url").unwrap_or(node),
+                        path,
                         "`oauth_token_url` is only used with `auth.kind: oauth`",
                     );
                 }
                 None
             }
-            (Some(n), true) => Some(self.url(n, "connection.oauth_token_url")?),
-            (None, true) => match region.and_then(Node::as_str) {
-                // Every known region makes a URL; an unknown one was reported above.
-                Some(r) => Endpoints::oauth_token_url(r).ok(),
-                None => {
-                    self.error(
-                        f.node,
-                        "connection",
-                        "`oauth_token_url` is required with `kind: oauth` and explicit `api_url`/`auth_url`",
-                    );
-                    None
-                }
-            },
-            (None, false) => None,
+            (true, true) => {
+                let url = file.oauth_token_url.as_deref()?;
+                Some(self.url(url, at("oauth_token_url"), "connection.oauth_token_url")?)
+            }
+            // Every known region makes a URL; an unknown one was reported above.
+            (false, true) if given("region") => file
+                .region
+                .as_deref()
+                .and_then(|r| Endpoints::oauth_token_url(r).ok()),
+            (false, true) => {
+                self.error(
+                    node,
+                    path,
+                    "`oauth_token_url` is required with `kind: oauth` and explicit `api_url`/`auth_url`",
+                );
+                None
+            }
+            (false, false) => None,
         };
         Some(Connection::Anaplan {
             endpoints: endpoints?,
@@ -186,7 +141,7 @@ impl Checker {
         })
     }
 
-    pub(super) fn endpoints(
+    fn endpoints(
         &mut self,
         node: &Node,
         path: &str,
@@ -205,9 +160,9 @@ impl Checker {
         }
     }
 
-    pub(super) fn url(&mut self, node: &Node, path: &str) -> Option<url::Url> {
-        let text = self.text(node, path)?;
-        let problem = match url::Url::parse(&text) {
+    /// An https:// URL (http:// only for loopback).
+    fn url(&mut self, text: &str, node: &Node, path: &str) -> Option<url::Url> {
+        let problem = match url::Url::parse(text) {
             Ok(u) if u.scheme() == "https" => return Some(u),
             Ok(u) if u.scheme() == "http" && is_loopback(&u) => return Some(u),
             Ok(_) => "expected an https:// URL (http:// only for loopback)".to_owned(),
@@ -217,93 +172,89 @@ impl Checker {
         None
     }
 
-    pub(super) fn auth(&mut self, node: &Node) -> Option<AuthSpec> {
+    /// `auth:` through [`AuthFlat`]; the keys of another kind than the one written are
+    /// reported here, and not read.
+    fn auth(&mut self, node: &Node) -> Option<AuthSpec> {
         let path = "connection.auth";
-        let f = self.fields(node, path, "an auth mapping", &auth_keys())?;
-        let kinds = auth_kinds();
-        let (kind, own) = match self.required(&f, "kind") {
-            Some(n) => *self.entry(n, &f.path("kind"), &kinds)?,
-            None => return None,
-        };
-        let mut stray = false;
-        for (key, key_node, _) in &f.entries {
-            if *key != "kind" && !own.contains(key) {
-                self.error(
-                    key_node,
-                    path,
-                    format!(
-                        "`{key}` is not used with `kind: {kind}`, which takes {}",
-                        list(own)
-                    ),
-                );
-                stray = true;
+        let kind = node
+            .get("kind")
+            .and_then(Node::as_str)
+            .and_then(AuthKind::named);
+        let mut hidden = Vec::new();
+        if let Some(kind) = kind {
+            for (key, key_node) in keys(node) {
+                let flat_key = fields_of::<AuthFlat>().contains(&key);
+                if key != "kind" && flat_key && !kind.keys().contains(&key) {
+                    self.error(key_node, path, kind.stray_message(key));
+                    hidden.push(Hidden::Key(key_node.pos));
+                }
             }
         }
-        let spec = match kind {
-            "basic" => {
-                let user = self
-                    .required(&f, "user")
-                    .and_then(|n| self.text(n, &f.path("user")));
-                let password = self
-                    .required(&f, "password")
-                    .and_then(|n| self.secret(n, &f.path("password")));
+        let stray = !hidden.is_empty();
+        let (flat, _) = self.typed_hiding::<AuthFlat>(node, path, hidden)?;
+        let spec = self.auth_spec(flat, node, path);
+        spec.filter(|_| !stray)
+    }
+
+    /// The [`AuthSpec`] of the kind read, its required keys given.
+    fn auth_spec(&mut self, flat: AuthFlat, node: &Node, path: &str) -> Option<AuthSpec> {
+        Some(match flat.kind {
+            AuthKind::Basic => {
+                let user = self.required(flat.user, node, path, "user");
+                let password = self.required_secret(flat.password, node, path, "password");
                 AuthSpec::Basic {
                     user: user?,
                     password: password?,
                 }
             }
-            "certificate" => {
-                let certificate = self
-                    .required(&f, "certificate")
-                    .and_then(|n| self.later_file(n, &f.path("certificate")));
-                let private_key = self
-                    .required(&f, "private_key")
-                    .and_then(|n| self.later_file(n, &f.path("private_key")));
-                let passphrase = match f.get("passphrase") {
-                    Some(n) => Some(self.secret(n, &f.path("passphrase"))?),
-                    None => None,
-                };
-                let format = match f.get("format") {
-                    Some(n) => self.choice(
-                        n,
-                        &f.path("format"),
-                        &choices::<format::CertificateFormat, _>(&[
-                            EncodedDataFormat::V1,
-                            EncodedDataFormat::V2,
-                        ]),
-                    ),
-                    None => Some(EncodedDataFormat::V2),
+            AuthKind::Certificate => {
+                let certificate =
+                    self.required_file(flat.certificate.as_deref(), node, path, "certificate");
+                let private_key =
+                    self.required_file(flat.private_key.as_deref(), node, path, "private_key");
+                let passphrase = self.optional_secret(flat.passphrase, node, path, "passphrase");
+                let format = match (flat.format, node.get("format")) {
+                    (Some(CertificateFormat::V1), _) => Some(EncodedDataFormat::V1),
+                    (Some(CertificateFormat::V2), _) | (None, None) => Some(EncodedDataFormat::V2),
+                    (None, Some(_)) => None,
                 };
                 AuthSpec::Certificate {
                     certificate: certificate?,
                     private_key: private_key?,
-                    passphrase,
+                    passphrase: passphrase?,
                     format: format?,
                 }
             }
-            "token" => AuthSpec::Token {
-                token: self
-                    .required(&f, "token")
-                    .and_then(|n| self.secret(n, &f.path("token")))?,
+            AuthKind::Token => AuthSpec::Token {
+                token: self.required_secret(flat.token, node, path, "token")?,
             },
-            _ => {
-                let client_id = self
-                    .required(&f, "client_id")
-                    .and_then(|n| self.text(n, &f.path("client_id")));
-                let refresh_token = self
-                    .required(&f, "refresh_token")
-                    .and_then(|n| self.secret(n, &f.path("refresh_token")));
-                let client_secret = match f.get("client_secret") {
-                    Some(n) => Some(self.secret(n, &f.path("client_secret"))?),
-                    None => None,
-                };
+            AuthKind::Oauth => {
+                let client_id = self.required(flat.client_id, node, path, "client_id");
+                let refresh_token =
+                    self.required_secret(flat.refresh_token, node, path, "refresh_token");
+                let client_secret =
+                    self.optional_secret(flat.client_secret, node, path, "client_secret");
                 AuthSpec::OAuth {
                     client_id: client_id?,
                     refresh_token: refresh_token?,
-                    client_secret,
+                    client_secret: client_secret?,
                 }
             }
-        };
-        (!stray).then_some(spec)
+        })
+    }
+
+    /// A key the kind requires: missing when not written (a value written but invalid
+    /// was reported where it is).
+    pub(super) fn required<T>(
+        &mut self,
+        value: Option<T>,
+        node: &Node,
+        path: &str,
+        key: &str,
+    ) -> Option<T> {
+        if value.is_none() && node.get(key).is_none() {
+            self.error(node, path, format!("missing required key `{key}`"));
+        }
+        value
     }
 }

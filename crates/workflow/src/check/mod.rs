@@ -1,22 +1,26 @@
 //! The second phase of loading: the parsed tree to the typed [`Workflow`], collecting every
-//! problem with its position instead of stopping at the first. Each function checks one
-//! part of the format and returns `None` when that part is unusable; the workflow is built
-//! only when no error was found anywhere.
+//! problem with its position instead of stopping at the first. Each part of the file is
+//! read through its typed definition in [`format`](crate::format) (`typed.rs`); the files
+//! here add the rules that span fields, one concern each, and build the model. A function
+//! returns `None` when its part is unusable; the workflow is built only when no error was
+//! found anywhere.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use runwait_core::{ModelId, OutcomePolicy, WorkspaceId};
 
 use crate::Diagnostic;
-use crate::format::{self, fields_of, variants_of};
+use crate::de::Hidden;
+use crate::format::{TOP_REQUIRED, TopFile};
 use crate::model::{PollSettings, TelemetrySettings, Workflow};
 use crate::tree::{Node, Value};
 
 mod connection;
 mod defaults;
 mod needs;
+mod secrets;
 mod steps;
 mod typed;
 
@@ -25,37 +29,6 @@ mod simulator;
 
 #[cfg(feature = "simulator")]
 pub(crate) use self::simulator::scenario;
-
-/// The keys of each mapping, from the typed definitions (in declaration order).
-fn top_keys() -> &'static [&'static str] {
-    fields_of::<format::WorkflowFile>()
-}
-
-/// `auth.kind` and the keys each kind takes besides `kind`.
-fn auth_kinds() -> [(&'static str, &'static [&'static str]); 4] {
-    [
-        ("basic", fields_of::<format::BasicAuthFile>()),
-        ("certificate", fields_of::<format::CertificateAuthFile>()),
-        ("token", fields_of::<format::TokenAuthFile>()),
-        ("oauth", fields_of::<format::OAuthFile>()),
-    ]
-}
-
-/// The keys of `auth:`: `kind` and those of every kind.
-fn auth_keys() -> Vec<&'static str> {
-    let kinds = auth_kinds();
-    let own = kinds.iter().flat_map(|k| k.1.iter().copied());
-    std::iter::once("kind").chain(own).collect()
-}
-
-/// The names of an enum's values as the file writes them, each with its value.
-fn choices<'de, T: serde::Deserialize<'de>, V: Copy>(values: &[V]) -> Vec<(&'static str, V)> {
-    variants_of::<T>()
-        .iter()
-        .copied()
-        .zip(values.iter().copied())
-        .collect()
-}
 
 /// Anaplan asks clients not to poll more often than this; only the simulator may.
 const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
@@ -71,27 +44,6 @@ pub(crate) struct Checker {
     /// Nodes already reported (a `${VAR}` that is not set): checking their unreplaced
     /// text would only add a misleading second error.
     reported: HashSet<(u32, u32)>,
-}
-
-/// The entries of a mapping that passed the key checks, with the mapping's path.
-struct Fields<'n> {
-    node: &'n Node,
-    path: String,
-    entries: Vec<(&'n str, &'n Node, &'n Node)>,
-}
-
-impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|e| e.0 == key).map(|e| e.2)
-    }
-
-    fn key(&self, key: &str) -> Option<&'n Node> {
-        self.entries.iter().find(|e| e.0 == key).map(|e| e.1)
-    }
-
-    fn path(&self, key: &str) -> String {
-        join(&self.path, key)
-    }
 }
 
 pub(crate) fn join(path: &str, key: &str) -> String {
@@ -200,17 +152,29 @@ impl Checker {
             );
             return None;
         }
-        let f = self.fields(root, "", "a workflow", top_keys())?;
-        let name = self.required(&f, "name").and_then(|n| self.text(n, "name"));
-        let (connection, simulator) = match self.required(&f, "connection") {
+        let (top, _) = self.typed_partly::<TopFile>(root, "")?;
+        for key in TOP_REQUIRED {
+            if root.get(key).is_none() {
+                self.error(root, "", format!("missing required key `{key}`"));
+            }
+        }
+        // A section the top level read (as a value passed over), at its node.
+        let section = |read: Option<serde::de::IgnoredAny>, key| read.and(root.get(key));
+        let (connection, simulator) = match section(top.connection, "connection") {
             Some(n) => self.connection(n),
             None => (None, false),
         };
-        let telemetry = match f.get("telemetry") {
+        let state = match (top.state, root.get("state")) {
+            (Some(state), Some(n)) => self.state(state, n).map(Some),
+            // Given, but its problem was reported.
+            (None, Some(_)) => None,
+            (_, None) => Some(None),
+        };
+        let telemetry = match section(top.telemetry, "telemetry") {
             Some(n) => self.telemetry(n),
             None => Some(TelemetrySettings::default()),
         };
-        let (defaults, poll, rate) = match f.get("defaults") {
+        let (defaults, poll, rate) = match section(top.defaults, "defaults") {
             Some(n) => self.defaults(n, simulator),
             None => (
                 Defaults::default(),
@@ -218,7 +182,7 @@ impl Checker {
                 Some(DEFAULT_RATE),
             ),
         };
-        let steps = match self.required(&f, "steps") {
+        let steps = match section(top.steps, "steps") {
             Some(n) => self.steps(n, &defaults),
             None => None,
         };
@@ -226,9 +190,10 @@ impl Checker {
             return None;
         }
         Some(Workflow {
-            name: name?,
+            name: top.name?,
             source: self.file.clone(),
             connection: connection?,
+            state: state?,
             telemetry: telemetry?,
             steps: steps?,
             rate_per_second: rate?,
@@ -236,127 +201,7 @@ impl Checker {
         })
     }
 
-    // ---- mappings and scalars ----
-
-    /// Checks that `node` is a mapping whose keys are all in `allowed`, each once.
-    fn fields<'n>(
-        &mut self,
-        node: &'n Node,
-        path: &str,
-        what: &str,
-        allowed: &[&str],
-    ) -> Option<Fields<'n>> {
-        let Value::Map(entries) = &node.value else {
-            self.error(
-                node,
-                path,
-                format!(
-                    "expected {what} (a mapping with keys {}), found {}",
-                    list(allowed),
-                    node.describe()
-                ),
-            );
-            return None;
-        };
-        let mut seen: HashMap<&str, &Node> = HashMap::new();
-        let mut kept = Vec::new();
-        for (key, value) in entries {
-            let Some(name) = key.as_str() else {
-                self.error(
-                    key,
-                    path,
-                    format!("expected a key name, found {}", key.describe()),
-                );
-                continue;
-            };
-            if let Some(first) = seen.get(name) {
-                let at = format!(
-                    "duplicate key `{name}` (first at line {}, column {})",
-                    first.pos.line, first.pos.column
-                );
-                self.error(key, path, at);
-                continue;
-            }
-            seen.insert(name, key);
-            if !allowed.contains(&name) {
-                self.error(
-                    key,
-                    path,
-                    format!(
-                        "unknown key `{}`: expected one of {}",
-                        name.escape_debug(),
-                        list(allowed)
-                    ),
-                );
-                continue;
-            }
-            kept.push((name, key, value));
-        }
-        Some(Fields {
-            node,
-            path: path.to_owned(),
-            entries: kept,
-        })
-    }
-
-    fn required<'n>(&mut self, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
-        let found = f.get(key);
-        if found.is_none() {
-            self.error(f.node, &f.path, format!("missing required key `{key}`"));
-        }
-        found
-    }
-
-    /// A non-empty string.
-    fn text(&mut self, node: &Node, path: &str) -> Option<String> {
-        match node.as_str() {
-            Some("") => {
-                self.error(node, path, "expected a non-empty string");
-                None
-            }
-            Some(s) => Some(s.to_owned()),
-            None => {
-                self.error(
-                    node,
-                    path,
-                    format!("expected a string, found {}", node.describe()),
-                );
-                None
-            }
-        }
-    }
-
-    fn choice<T: Copy>(&mut self, node: &Node, path: &str, choices: &[(&str, T)]) -> Option<T> {
-        self.entry(node, path, choices).map(|c| c.1)
-    }
-
-    /// [`choice`](Self::choice), with the name that was chosen.
-    fn entry<'c, T>(
-        &mut self,
-        node: &Node,
-        path: &str,
-        choices: &'c [(&str, T)],
-    ) -> Option<&'c (&'c str, T)> {
-        let found = node
-            .as_str()
-            .and_then(|s| choices.iter().find(|c| c.0 == s));
-        if found.is_none() {
-            let expected: Vec<&str> = choices.iter().map(|c| c.0).collect();
-            self.error(
-                node,
-                path,
-                format!(
-                    "expected one of {}, found {}",
-                    list(&expected),
-                    node.describe()
-                ),
-            );
-        }
-        found
-    }
-
-    fn resolve(&self, path: &str) -> PathBuf {
-        let p = Path::new(path);
+    fn resolve(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_owned()
         } else {
@@ -364,11 +209,11 @@ impl Checker {
         }
     }
 
-    /// A file the runner reads later: warn now when it is missing, as the workflow may be
-    /// validated on another machine than the one that runs it.
-    fn later_file(&mut self, node: &Node, path: &str) -> Option<PathBuf> {
-        let text = self.text(node, path)?;
-        let resolved = self.resolve(&text);
+    /// A file the runner reads later, resolved against the workflow file: warn now when it
+    /// is missing, as the workflow may be validated on another machine than the one that
+    /// runs it. `node` is where the file is named.
+    fn later_file(&mut self, file: &Path, node: &Node, path: &str) -> PathBuf {
+        let resolved = self.resolve(file);
         if !resolved.exists() {
             self.warn(
                 node,
@@ -379,6 +224,29 @@ impl Checker {
                 ),
             );
         }
-        Some(resolved)
+        resolved
     }
+}
+
+/// The keys of the mapping `node`, each with its key node (the first of a repeated key).
+fn keys(node: &Node) -> Vec<(&str, &Node)> {
+    let mut out: Vec<(&str, &Node)> = Vec::new();
+    if let Value::Map(entries) = &node.value {
+        for (key, _) in entries {
+            if let Some(name) = key.as_str().filter(|k| out.iter().all(|o| o.0 != *k)) {
+                out.push((name, key));
+            }
+        }
+    }
+    out
+}
+
+/// The key node of `key` in the mapping `node`.
+fn key_node<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    keys(node).into_iter().find(|k| k.0 == key).map(|k| k.1)
+}
+
+/// `key`'s entry in the mapping `node`, to be passed over by a typed read.
+fn key_pos(node: &Node, key: &str) -> Option<Hidden> {
+    key_node(node, key).map(|k| Hidden::Key(k.pos))
 }

@@ -6,65 +6,35 @@ use std::path::Path;
 use runwait_sim::Scenario;
 
 use super::{Checker, with_path};
-use crate::format::{self, fields_of};
+use crate::format::SimulatorFile;
 use crate::model::Connection;
 use crate::tree::{Node, Value};
 use crate::{Diagnostic, de};
 
 impl Checker {
-    /// A finite number greater than 0.
-    fn positive(&mut self, node: &Node, path: &str) -> Option<f64> {
-        #[allow(clippy::cast_precision_loss)]
-        let value = match &node.value {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            Value::Str {
-                text,
-                substituted: true,
-            } => text.trim().parse().ok(),
-            _ => None,
-        };
-        match value {
-            Some(v) if v.is_finite() && v > 0.0 => Some(v),
-            Some(v) => {
-                self.error(node, path, format!("must be greater than 0, found {v}"));
-                None
-            }
-            None => {
-                self.error(
-                    node,
-                    path,
-                    format!(
-                        "expected a number greater than 0, found {}",
-                        node.describe()
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    pub(super) fn simulator(&mut self, node: &Node) -> Option<Connection> {
-        let path = "connection.simulator";
+    /// `simulator:` as read (`file`, at `node`): the built-in scenario at speed 1 unless
+    /// it says otherwise.
+    pub(super) fn simulator(
+        &mut self,
+        file: Option<&SimulatorFile>,
+        node: &Node,
+    ) -> Option<Connection> {
         if node.value == Value::Null {
             return Some(Connection::Simulator {
                 scenario: Box::new(Scenario::builtin()),
                 speed: 1.0,
             });
         }
-        let f = self.fields(
-            node,
-            path,
-            "simulator settings",
-            fields_of::<format::SimulatorFile>(),
-        )?;
-        let speed = match f.get("speed") {
-            Some(n) => self.positive(n, &f.path("speed")),
-            None => Some(1.0),
+        // Unusable settings were reported.
+        let file = file?;
+        let speed = match (file.speed, node.get("speed")) {
+            (Some(speed), _) => Some(speed),
+            (None, Some(_)) => None,
+            (None, None) => Some(1.0),
         };
-        let scenario = match f.get("scenario") {
+        let scenario = match node.get("scenario") {
             None => Some(Scenario::builtin()),
-            Some(n) => self.scenario_ref(n, &f.path("scenario")),
+            Some(n) => self.scenario_ref(n, "connection.simulator.scenario"),
         };
         Some(Connection::Simulator {
             scenario: Box::new(scenario?),
@@ -77,7 +47,7 @@ impl Checker {
         let (parsed, file) = match &node.value {
             Value::Map(_) => (scenario(node, &self.file, path, true), None),
             Value::Str { text, .. } => {
-                let file = self.resolve(text);
+                let file = self.resolve(Path::new(text));
                 let text = match std::fs::read_to_string(&file) {
                     Ok(text) => text,
                     Err(e) => {

@@ -4,7 +4,7 @@
 
 use runwait_core::ObjectId;
 
-use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef};
+use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef, key_node, key_pos};
 use crate::de::Hidden;
 use crate::format::{self, StepFile, Uses, With};
 use crate::model::{ObjectRef, StepSpec};
@@ -254,21 +254,6 @@ impl Checker {
         }
         out
     }
-}
-
-/// The key node of `key` in the mapping `node`.
-fn key_node<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
-    match &node.value {
-        Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.as_str() == Some(key))
-            .map(|(k, _)| k),
-        _ => None,
-    }
-}
-
-fn key_pos(node: &Node, key: &str) -> Option<Hidden> {
-    key_node(node, key).map(|k| Hidden::Key(k.pos))
 }
 
 #[cfg(test)]

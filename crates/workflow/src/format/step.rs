@@ -161,90 +161,85 @@ pub struct With {
     pub mapping_parameters: Vec<MappingParameterSpec>,
 }
 
-/// One step: `uses` + `with` + the step options, as a host embeds it in its own YAML
-/// (`jobs: { load: { uses: anaplan/process, with: {…} } }`) or a workflow's `steps:` list
-/// holds it (with an `id`).
-///
-/// It deserializes from any serde deserializer and checks what spans its fields (`id` or
-/// `name` in `with`, the id's prefix against `uses`, mapping parameters only for processes
-/// and imports). Values the host leaves out (workspace, model, locale, policies) come from
-/// the workflow's `defaults:` or the host's own defaults.
-#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
-#[serde(remote = "Self", deny_unknown_fields)]
-#[schemars(rename = "StepSpec")]
-#[non_exhaustive]
-pub struct StepSpec {
-    /// What kind of object the step runs.
-    pub uses: Uses,
-    /// The object and where it is.
-    pub with: With,
-    /// Steps that must finish first: a step id or a list of them.
-    #[serde(default, deserialize_with = "values::needs")]
-    #[schemars(schema_with = "values::needs_schema")]
-    pub needs: Vec<String>,
-    /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
-    #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
-    #[schemars(with = "ConditionDef")]
-    pub condition: Condition,
-    /// How long the step may run before it is cancelled.
-    #[serde(default, deserialize_with = "values::duration")]
-    #[schemars(schema_with = "values::duration_schema")]
-    pub timeout: Option<Duration>,
-    /// A failure of this step does not fail the workflow.
-    #[serde(default)]
-    #[schemars(schema_with = "values::bool_schema")]
-    pub continue_on_error: bool,
-    /// How often a failed step is run again (a new task each time; default 0).
-    #[serde(default)]
-    #[schemars(schema_with = "values::count_schema")]
-    pub retries: u32,
-    /// What a failure dump on a successful task means (default: the workflow's, else warn).
-    #[serde(default)]
-    #[schemars(schema_with = "values::dump_policy_schema")]
-    pub on_dump: Option<DumpPolicy>,
-    /// What `successful: false` without any evidence means (default: the workflow's, else
-    /// fail).
-    #[serde(default)]
-    #[schemars(schema_with = "values::evidence_policy_schema")]
-    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+/// Declares a struct with its own fields followed by the step options (`needs`, `if`,
+/// `timeout`, `continue_on_error`, `retries`, `on_dump`,
+/// `on_unsuccessful_without_evidence`): the one declaration of the options, which
+/// [`StepSpec`], [`StepOptions`] and the loader's step (`step_file.rs`) each read with
+/// every key at one level (serde's `flatten` would lose the positions of their keys).
+macro_rules! with_step_options {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$field_meta:meta])* $field_vis:vis $field:ident: $ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        $vis struct $name {
+            $($(#[$field_meta])* $field_vis $field: $ty,)*
+            /// Steps that must finish first: a step id or a list of them.
+            #[serde(default, deserialize_with = "values::needs")]
+            #[schemars(schema_with = "values::needs_schema")]
+            pub needs: Vec<String>,
+            /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
+            #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
+            #[schemars(with = "ConditionDef")]
+            pub condition: Condition,
+            /// How long the step may run before it is cancelled.
+            #[serde(default, deserialize_with = "values::duration")]
+            #[schemars(schema_with = "values::duration_schema")]
+            pub timeout: Option<Duration>,
+            /// A failure of this step does not fail the workflow.
+            #[serde(default)]
+            #[schemars(schema_with = "values::bool_schema")]
+            pub continue_on_error: bool,
+            /// How often a failed step is run again (a new task each time; default 0).
+            #[serde(default, deserialize_with = "values::count")]
+            #[schemars(schema_with = "values::count_schema")]
+            pub retries: u32,
+            /// What a failure dump on a successful task means (default: the workflow's, else warn).
+            #[serde(default)]
+            #[schemars(schema_with = "values::dump_policy_schema")]
+            pub on_dump: Option<DumpPolicy>,
+            /// What `successful: false` without any evidence means (default: the workflow's, else
+            /// fail).
+            #[serde(default)]
+            #[schemars(schema_with = "values::evidence_policy_schema")]
+            pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+        }
+    };
+}
+pub(crate) use with_step_options;
+
+with_step_options! {
+    /// One step: `uses` + `with` + the step options, as a host embeds it in its own YAML
+    /// (`jobs: { load: { uses: anaplan/process, with: {…} } }`) or a workflow's `steps:` list
+    /// holds it (with an `id`).
+    ///
+    /// It deserializes from any serde deserializer and checks what spans its fields (`id` or
+    /// `name` in `with`, the id's prefix against `uses`, mapping parameters only for processes
+    /// and imports). Values the host leaves out (workspace, model, locale, policies) come from
+    /// the workflow's `defaults:` or the host's own defaults.
+    #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+    #[serde(remote = "Self", deny_unknown_fields)]
+    #[schemars(rename = "StepSpec")]
+    #[non_exhaustive]
+    pub struct StepSpec {
+        /// What kind of object the step runs.
+        pub uses: Uses,
+        /// The object and where it is.
+        pub with: With,
+    }
 }
 
-/// The step options without `uses` and `with`, for a host that names the kind of step with
-/// its own key (`kind: anaplan/process`) and takes every runwait option as one field
-/// (`options: { retries: 2, timeout: 10m }`); [`StepSpec::from_parts`] puts them together.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct StepOptions {
-    /// Steps that must finish first: a step id or a list of them.
-    #[serde(default, deserialize_with = "values::needs")]
-    #[schemars(schema_with = "values::needs_schema")]
-    pub needs: Vec<String>,
-    /// `if`: when the step runs, from the outcome of the steps it needs (default success()).
-    #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
-    #[schemars(with = "ConditionDef")]
-    pub condition: Condition,
-    /// How long the step may run before it is cancelled.
-    #[serde(default, deserialize_with = "values::duration")]
-    #[schemars(schema_with = "values::duration_schema")]
-    pub timeout: Option<Duration>,
-    /// A failure of this step does not fail the workflow.
-    #[serde(default)]
-    #[schemars(schema_with = "values::bool_schema")]
-    pub continue_on_error: bool,
-    /// How often a failed step is run again (a new task each time; default 0).
-    #[serde(default)]
-    #[schemars(schema_with = "values::count_schema")]
-    pub retries: u32,
-    /// What a failure dump on a successful task means (default: the host's, else warn).
-    #[serde(default)]
-    #[schemars(schema_with = "values::dump_policy_schema")]
-    pub on_dump: Option<DumpPolicy>,
-    /// What `successful: false` without any evidence means (default: the host's, else
-    /// fail).
-    #[serde(default)]
-    #[schemars(schema_with = "values::evidence_policy_schema")]
-    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+with_step_options! {
+    /// The step options without `uses` and `with`, for a host that names the kind of step
+    /// with its own key (`kind: anaplan/process`) and takes every runwait option as one field
+    /// (`options: { retries: 2, timeout: 10m }`); [`StepSpec::from_parts`] puts them together.
+    /// (A default the options name as "the workflow's" is the host's own here.)
+    #[derive(Debug, Clone, PartialEq, Default, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[non_exhaustive]
+    pub struct StepOptions {}
 }
 
 impl<'de> Deserialize<'de> for StepSpec {

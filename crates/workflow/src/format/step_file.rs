@@ -5,34 +5,23 @@
 use std::time::Duration;
 
 use runwait_core::{DumpPolicy, UnsuccessfulWithoutEvidencePolicy};
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, de};
 
-use super::step::{Condition, ConditionDef, StepSpec, Uses, With};
+use super::step::{Condition, ConditionDef, StepSpec, Uses, With, with_step_options};
 use super::values;
 use super::workflow::WorkflowStep;
 
-/// A step as written, each key optional so that a reader can report every missing one.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct StepFile {
-    #[serde(default, deserialize_with = "values::step_id")]
-    pub id: Option<String>,
-    pub uses: Option<Uses>,
-    pub with: Option<With>,
-    #[serde(default, deserialize_with = "values::needs")]
-    pub needs: Vec<String>,
-    #[serde(rename = "if", default, deserialize_with = "ConditionDef::deserialize")]
-    pub condition: Condition,
-    #[serde(default, deserialize_with = "values::duration")]
-    pub timeout: Option<Duration>,
-    #[serde(default)]
-    pub continue_on_error: bool,
-    #[serde(default, deserialize_with = "values::count")]
-    pub retries: u32,
-    #[serde(default)]
-    pub on_dump: Option<DumpPolicy>,
-    #[serde(default)]
-    pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+with_step_options! {
+    /// A step as written, each key optional so that a reader can report every missing one.
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    pub(crate) struct StepFile {
+        #[serde(default, deserialize_with = "values::step_id")]
+        pub id: Option<String>,
+        pub uses: Option<Uses>,
+        pub with: Option<With>,
+    }
 }
 
 impl StepFile {

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use super::values::variants_of;
 use super::*;
 
 /// The property names of the object schema at `pointer` (following one `$ref`), sorted.
@@ -196,4 +197,21 @@ fn a_workflow_step_deserializes_with_its_keys_at_one_level() {
         "id": "x", "uses": "anaplan/process", "with": { "id": "112000000001" }
     }));
     assert!(prefix.unwrap_err().to_string().starts_with("with.id: "));
+}
+
+#[test]
+fn the_loaders_top_level_is_the_workflow_file() {
+    assert_eq!(fields_of::<TopFile>(), fields_of::<WorkflowFile>());
+    let s = schema();
+    let required: Vec<&str> = s["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert_eq!(required, TOP_REQUIRED);
+    assert_eq!(
+        keys(&s, "/$defs/Auth/oneOf/0"),
+        sorted(&["kind", "user", "password"])
+    );
 }

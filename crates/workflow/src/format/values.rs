@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use runwait_core::{ModelId, ObjectId, ObjectKind, WorkspaceId};
@@ -73,10 +74,24 @@ pub(crate) fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 /// How a duration is written.
 pub(crate) const DURATION_HINT: &str = "a duration with a unit, like 90s, 2h or 1h30m";
 
-/// A duration written with its unit (`90s`, `1h30m`), longer than zero.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+/// The longest `timeout:`: 30 days. Anaplan tasks run for hours at most, and a deadline
+/// computed from it (an `Instant` plus the timeout) must not overflow.
+pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The longest poll interval: 1 hour. Polling less often only delays seeing the end of a
+/// task, and the poll schedule multiplies its intervals (backoff, jitter).
+pub(crate) const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// A duration written with its unit (`90s`, `1h30m`), longer than zero and at most `max`:
+/// the one place the bounds of a duration are checked.
+pub(crate) fn parse_duration(text: &str, max: Duration) -> Result<Duration, String> {
     match humantime::parse_duration(text.trim()) {
         Ok(d) if d.is_zero() => Err("must be longer than 0s".to_owned()),
+        Ok(d) if d > max => Err(format!(
+            "must be at most {}, found `{}`",
+            humantime::format_duration(max),
+            text.escape_debug()
+        )),
         Ok(d) => Ok(d),
         Err(e) => Err(format!(
             "`{}` is not a duration ({e}): expected {DURATION_HINT}",
@@ -187,16 +202,29 @@ pub(crate) fn duration_schema(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// A duration field: a string with a unit.
+/// A timeout: a string with a unit, at most [`MAX_TIMEOUT`].
 pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    struct V;
+    duration_at_most(d, MAX_TIMEOUT)
+}
+
+/// A poll interval: a string with a unit, at most [`MAX_POLL_INTERVAL`].
+pub(crate) fn poll_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration_at_most(d, MAX_POLL_INTERVAL)
+}
+
+/// A duration field of at most `max`.
+fn duration_at_most<'de, D: Deserializer<'de>>(
+    d: D,
+    max: Duration,
+) -> Result<Option<Duration>, D::Error> {
+    struct V(Duration);
     impl Visitor<'_> for V {
         type Value = Duration;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(DURATION_HINT)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-            parse_duration(v).map_err(E::custom)
+            parse_duration(v, self.0).map_err(E::custom)
         }
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
             Err(E::custom(duration_without_unit(v)))
@@ -206,7 +234,77 @@ pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duratio
         }
     }
     // `any`: an integer must reach `visit_u64` to be told it has no unit.
-    d.deserialize_any(V).map(Some)
+    d.deserialize_any(V(max)).map(Some)
+}
+
+/// The slowest simulator: a hundred times slower than real time (a slower one would
+/// leave a run that hardly ends).
+pub(crate) const MIN_SPEED: f64 = 0.01;
+/// The fastest simulator: a million scenario seconds per real second (scenario times
+/// stay far from what a `Duration` holds).
+pub(crate) const MAX_SPEED: f64 = 1_000_000.0;
+
+/// `speed:` a number in [`MIN_SPEED`], [`MAX_SPEED`] (also from a string that `${VAR}`
+/// produced).
+pub(crate) fn speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = f64;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number greater than 0")
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            // Very small or large numbers in exponent form (`1e-300`), others as written.
+            let shown = if v != 0.0 && v.is_finite() && !(1e-4..1e15).contains(&v.abs()) {
+                format!("{v:e}")
+            } else {
+                v.to_string()
+            };
+            match v {
+                v if v.is_nan() || v <= 0.0 => {
+                    Err(E::custom(format!("must be greater than 0, found {shown}")))
+                }
+                v if v < MIN_SPEED => Err(E::custom(format!(
+                    "must be at least {MIN_SPEED} (a slower simulator would hardly end a run), found {shown}"
+                ))),
+                v if v > MAX_SPEED => Err(E::custom(format!(
+                    "must be at most {MAX_SPEED}, found {shown}"
+                ))),
+                v => Ok(v),
+            }
+        }
+        #[allow(clippy::cast_precision_loss, reason = "a message's number")]
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            self.visit_f64(v as f64)
+        }
+        #[allow(clippy::cast_precision_loss, reason = "a message's number")]
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            self.visit_f64(v as f64)
+        }
+        #[allow(clippy::cast_precision_loss, reason = "a message's number")]
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<f64, E> {
+            self.visit_f64(v as f64)
+        }
+    }
+    d.deserialize_f64(V).map(Some)
+}
+
+/// A path: a non-empty string (resolved against the workflow file by the loader).
+pub(crate) fn path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    non_empty(d).map(|text| text.map(PathBuf::from))
+}
+
+/// An environment variable's name.
+pub(crate) fn var_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = non_empty(d)?.unwrap_or_default();
+    if crate::env::is_var_name(&name) {
+        Ok(Some(name))
+    } else {
+        Err(de::Error::custom(format!(
+            "`{}` is not an environment variable name: expected letters, digits and `_`",
+            name.escape_debug()
+        )))
+    }
 }
 
 /// An id that Anaplan would take: `new(text)` when `well_formed`, else "expected `hint`".
@@ -467,10 +565,17 @@ mod tests {
 
     #[test]
     fn durations_need_a_unit() {
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("0s").unwrap_err().contains("longer than 0s"));
+        assert_eq!(
+            parse_duration("1h30m", MAX_TIMEOUT),
+            Ok(Duration::from_secs(5400))
+        );
         assert!(
-            parse_duration("soon")
+            parse_duration("0s", MAX_TIMEOUT)
+                .unwrap_err()
+                .contains("longer than 0s")
+        );
+        assert!(
+            parse_duration("soon", MAX_TIMEOUT)
                 .unwrap_err()
                 .starts_with("`soon` is not a duration")
         );

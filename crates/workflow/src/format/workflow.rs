@@ -1,5 +1,6 @@
-//! The typed definitions of a workflow file around its steps: `connection:`, `telemetry:`,
-//! `defaults:`. The loader takes its key lists and the JSON Schema from them.
+//! The typed definitions of a workflow file around its steps: the top level,
+//! `connection:`, `telemetry:`, `defaults:`. The loader reads the file through them and
+//! the JSON Schema comes from them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,7 +8,10 @@ use std::time::Duration;
 use runwait_core::{DumpPolicy, ModelId, UnsuccessfulWithoutEvidencePolicy, WorkspaceId};
 use schemars::JsonSchema;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
+use super::auth::AuthFile;
+use super::secret::StateFile;
 use super::step::StepSpec;
 use super::values;
 
@@ -31,7 +35,31 @@ pub struct WorkflowFile {
     /// The steps; they run as a graph of `needs`, independent steps in parallel.
     #[schemars(length(min = 1))]
     pub steps: Vec<WorkflowStep>,
+    /// Where the state of step runs is kept (the task each one started, so that a rerun
+    /// reattaches): a directory (relative to the workflow file) or a `postgres://` URL,
+    /// written as it is or `{ env: NAME }` / `{ file: PATH }`; a value with a password
+    /// must come from one of those. The host's default when absent.
+    pub state: Option<StateFile>,
 }
+
+/// The top level as the loader reads it: the keys of [`WorkflowFile`] (a test holds them
+/// to it), each optional so that every missing one is reported, and each section passed
+/// over: the loader reads a section through its own definition, with what the others
+/// said (the simulator lowers the poll floor, `defaults:` fills in the steps).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopFile {
+    #[serde(default, deserialize_with = "values::non_empty")]
+    pub name: Option<String>,
+    pub connection: Option<IgnoredAny>,
+    pub telemetry: Option<IgnoredAny>,
+    pub defaults: Option<IgnoredAny>,
+    pub steps: Option<IgnoredAny>,
+    pub state: Option<StateFile>,
+}
+
+/// The keys [`WorkflowFile`] requires (a test holds them to its schema).
+pub(crate) const TOP_REQUIRED: [&str; 3] = ["name", "connection", "steps"];
 
 // Deserialized with every key at one level (`step_file.rs`): `flatten` only shapes the
 // schema. (The doc comment is the schema's description.)
@@ -69,16 +97,24 @@ pub struct ConnectionFile {
     pub simulator: Option<SimulatorFile>,
     /// A tenant by its region: us1, us2, us5, us7, us9, eu1, eu2, eu3, eu4, eu5, gb1, ap1,
     /// au1, ca1, sg1, ae1, in1, id1, me1.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub region: Option<String>,
     /// A tenant by explicit URLs: the Integration API base, e.g.
     /// `https://api.anaplan.com/2/0`.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub api_url: Option<String>,
     /// The auth service base, e.g. `https://auth.anaplan.com`.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub auth_url: Option<String>,
     /// How to log in.
     pub auth: Option<AuthFile>,
     /// OAuth token endpoint for `kind: oauth`; default
     /// `https://{region}.app.anaplan.com/oauth/token`, required with explicit URLs.
+    #[serde(default, deserialize_with = "values::non_empty")]
+    #[schemars(transform = values::no_default)]
     pub oauth_token_url: Option<String>,
 }
 
@@ -91,7 +127,7 @@ pub struct SimulatorFile {
     /// scenario when absent.
     pub scenario: Option<ScenarioRef>,
     /// Scenario seconds per real second (default 1).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "values::speed")]
     #[schemars(schema_with = "values::positive_number_schema")]
     pub speed: Option<f64>,
 }
@@ -108,99 +144,6 @@ pub enum ScenarioRef {
     Inline(
         #[schemars(with = "serde_json::Map<String, serde_json::Value>")] Box<runwait_sim::Scenario>,
     ),
-}
-
-/// How to log in; every secret comes from an environment variable or a file.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-#[schemars(rename = "Auth")]
-#[non_exhaustive]
-pub enum AuthFile {
-    /// User name and password.
-    Basic(BasicAuthFile),
-    /// A CA certificate and its private key (PEM files, relative to the workflow file).
-    Certificate(CertificateAuthFile),
-    /// A ready Anaplan token.
-    Token(TokenAuthFile),
-    /// OAuth refresh-token grant; a rotated token is written back to its file.
-    Oauth(OAuthFile),
-}
-
-/// `kind: basic`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct BasicAuthFile {
-    /// The user's email address.
-    pub user: String,
-    /// The password.
-    pub password: SecretRef,
-}
-
-/// `kind: certificate`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct CertificateAuthFile {
-    /// The certificate PEM file.
-    pub certificate: PathBuf,
-    /// The private key PEM file.
-    pub private_key: PathBuf,
-    /// The passphrase of an encrypted key.
-    pub passphrase: Option<SecretRef>,
-    /// The signed-data format (default v2).
-    pub format: Option<CertificateFormat>,
-}
-
-/// `kind: token`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct TokenAuthFile {
-    /// The token.
-    pub token: SecretRef,
-}
-
-/// `kind: oauth`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct OAuthFile {
-    /// The OAuth client id.
-    pub client_id: String,
-    /// The refresh token.
-    pub refresh_token: SecretRef,
-    /// The client secret of an Authorization Code client (Device Grant clients have
-    /// none).
-    #[serde(default)]
-    pub client_secret: Option<SecretRef>,
-}
-
-/// The certificate login's signed-data format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum CertificateFormat {
-    /// 100 random bytes.
-    V1,
-    /// A timestamp and 100 random bytes.
-    V2,
-}
-
-/// Where a secret comes from: never the workflow file itself.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(
-    rename = "Secret",
-    extend("oneOf" = [{"required": ["env"]}, {"required": ["file"]}])
-)]
-#[non_exhaustive]
-pub struct SecretRef {
-    /// An environment variable's name.
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
-    pub env: Option<String>,
-    /// A file (relative to the workflow file); a trailing newline is ignored.
-    pub file: Option<PathBuf>,
 }
 
 /// OpenTelemetry overrides.
@@ -267,11 +210,11 @@ pub struct DefaultsFile {
 #[non_exhaustive]
 pub struct PollFile {
     /// The shortest interval between polls (default 5s; below 5s only with the simulator).
-    #[serde(default, deserialize_with = "values::duration")]
+    #[serde(default, deserialize_with = "values::poll_interval")]
     #[schemars(schema_with = "values::duration_schema")]
     pub min_interval: Option<Duration>,
     /// The longest interval between polls (default 60s).
-    #[serde(default, deserialize_with = "values::duration")]
+    #[serde(default, deserialize_with = "values::poll_interval")]
     #[schemars(schema_with = "values::duration_schema")]
     pub max_interval: Option<Duration>,
 }
