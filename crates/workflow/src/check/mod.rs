@@ -11,7 +11,7 @@ use runwait_core::{ModelId, OutcomePolicy, WorkspaceId};
 
 use crate::Diagnostic;
 use crate::format::{self, fields_of, variants_of};
-use crate::model::{PollSettings, TelemetrySettings, Workflow};
+use crate::model::{Connection, PollSettings, Settings, StepDefaults, TelemetrySettings, Workflow};
 use crate::tree::{Node, Value};
 
 mod connection;
@@ -57,10 +57,7 @@ fn choices<'de, T: serde::Deserialize<'de>, V: Copy>(values: &[V]) -> Vec<(&'sta
         .collect()
 }
 
-/// Anaplan asks clients not to poll more often than this; only the simulator may.
-const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
 const DEFAULT_RATE: u32 = 10;
-const DEFAULT_LOCALE: &str = "en_US";
 
 /// Collects the diagnostics of one workflow file.
 pub(crate) struct Checker {
@@ -119,6 +116,15 @@ struct StepRef<'n> {
     id: Option<(String, &'n Node)>,
     needs: Vec<(String, &'n Node)>,
     path: String,
+}
+
+/// The sections a workflow file and a connection file share, as read.
+struct Common {
+    connection: Option<Connection>,
+    telemetry: Option<TelemetrySettings>,
+    defaults: Defaults,
+    poll: Option<PollSettings>,
+    rate: Option<u32>,
 }
 
 /// `defaults:` as read.
@@ -192,17 +198,76 @@ impl Checker {
 
     /// The whole file; `None` when anything is wrong (the errors say what).
     pub(crate) fn workflow(&mut self, root: &Node) -> Option<Workflow> {
-        if root.value == Value::Null {
-            self.error(
-                root,
-                "",
-                "the file is empty: expected a mapping with `name`, `connection` and `steps`",
-            );
+        let f = self.top(root, "`name`, `connection` and `steps`", top_keys())?;
+        let name = self.required(&f, "name").and_then(|n| self.text(n, "name"));
+        let common = self.common(&f);
+        let steps = match self.required(&f, "steps") {
+            Some(n) => self.steps(n, &common.defaults),
+            None => None,
+        };
+        if !self.errors.is_empty() {
             return None;
         }
-        let f = self.fields(root, "", "a workflow", top_keys())?;
-        let name = self.required(&f, "name").and_then(|n| self.text(n, "name"));
-        let (connection, simulator) = match self.required(&f, "connection") {
+        Some(Workflow {
+            name: name?,
+            source: self.file.clone(),
+            connection: common.connection?,
+            telemetry: common.telemetry?,
+            steps: steps?,
+            rate_per_second: common.rate?,
+            poll: common.poll?,
+        })
+    }
+
+    /// A connection file: a workflow file without `steps:` (and `name:` optional); `None`
+    /// when anything is wrong.
+    pub(crate) fn settings(&mut self, root: &Node) -> Option<Settings> {
+        let keys: Vec<&str> = top_keys()
+            .iter()
+            .copied()
+            .filter(|k| *k != "steps")
+            .collect();
+        let f = self.top(root, "`connection`", &keys)?;
+        let name = match f.get("name") {
+            Some(n) => Some(self.text(n, "name")?),
+            None => None,
+        };
+        let common = self.common(&f);
+        if !self.errors.is_empty() {
+            return None;
+        }
+        let d = common.defaults;
+        Some(Settings {
+            name,
+            source: self.file.clone(),
+            connection: common.connection?,
+            telemetry: common.telemetry?,
+            defaults: StepDefaults {
+                workspace: d.workspace.flatten(),
+                model: d.model.flatten(),
+                locale: d.locale,
+                timeout: d.timeout,
+                policy: d.policy,
+            },
+            rate_per_second: common.rate?,
+            poll: common.poll?,
+        })
+    }
+
+    /// The top-level mapping, with the keys it may have (`expected` names those it needs).
+    fn top<'n>(&mut self, root: &'n Node, expected: &str, keys: &[&str]) -> Option<Fields<'n>> {
+        if root.value == Value::Null {
+            let message = format!("the file is empty: expected a mapping with {expected}");
+            self.error(root, "", message);
+            return None;
+        }
+        self.fields(root, "", "a workflow", keys)
+    }
+
+    /// What a workflow file and a connection file share: `connection:`, `telemetry:`,
+    /// `defaults:`.
+    fn common(&mut self, f: &Fields<'_>) -> Common {
+        let (connection, simulator) = match self.required(f, "connection") {
             Some(n) => self.connection(n),
             None => (None, false),
         };
@@ -218,22 +283,13 @@ impl Checker {
                 Some(DEFAULT_RATE),
             ),
         };
-        let steps = match self.required(&f, "steps") {
-            Some(n) => self.steps(n, &defaults),
-            None => None,
-        };
-        if !self.errors.is_empty() {
-            return None;
+        Common {
+            connection,
+            telemetry,
+            defaults,
+            poll,
+            rate,
         }
-        Some(Workflow {
-            name: name?,
-            source: self.file.clone(),
-            connection: connection?,
-            telemetry: telemetry?,
-            steps: steps?,
-            rate_per_second: rate?,
-            poll: poll?,
-        })
     }
 
     // ---- mappings and scalars ----
