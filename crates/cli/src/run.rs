@@ -2,7 +2,8 @@
 //! or a JSON document, and the exit code of the convention.
 //!
 //! The DAG itself runs in `runwait-runner`; this file wires it: load, connect, build the
-//! nodes, show the events, print the report, pick the exit code.
+//! nodes, show the events, print the report (and write the summary file), pick the exit
+//! code. `runwait exec` runs its one-step workflow through here too.
 //!
 //! Signals: the first Ctrl-C cancels the running remote tasks and waits for them within
 //! the grace period; a second Ctrl-C, or SIGTERM, detaches at once, leaving the tasks
