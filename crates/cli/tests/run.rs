@@ -3,12 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 mod common;
-use common::{Sim, runwait};
+use common::{Sim, runwait, wait_for_task};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -207,25 +206,6 @@ fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
         .unwrap()
 }
 
-/// Waits until the state store records a started task.
-fn wait_for_task(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let started = std::fs::read_dir(dir.join("state"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"task_id\": \""))
-            });
-        if started {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no task was recorded");
-}
-
 fn signal(child: &Child, sig: &str) {
     assert!(
         Command::new("kill")
@@ -308,10 +288,6 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
     let rebuild = step(&doc, "rebuild");
     assert_eq!(rebuild["reattached"], true);
     assert_eq!(rebuild["task_id"], task);
-    let starts = sim
-        .journal()
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
-        .count();
+    let starts = sim.starts();
     assert_eq!(starts, 1, "never a second start");
 }

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -74,6 +75,14 @@ impl Sim {
         let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
     }
+
+    /// How many tasks were started (`POST …/tasks`).
+    pub fn starts(&self) -> usize {
+        self.journal()
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
+            .count()
+    }
 }
 
 impl Drop for Sim {
@@ -81,4 +90,23 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Waits until the state store under `dir` (`dir/state`) records a started task.
+pub fn wait_for_task(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let started = std::fs::read_dir(dir.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"task_id\": \""))
+            });
+        if started {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no task was recorded");
 }

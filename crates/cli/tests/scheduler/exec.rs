@@ -6,7 +6,7 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{Sim, runwait};
+use crate::common::{Sim, runwait, wait_for_task};
 
 fn scenario() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scheduler/scenario.yaml")
@@ -184,11 +184,7 @@ fn exec_ends_as_the_one_step_workflow() {
             assert_eq!(mode & 0o777, 0o600, "the summary is its owner's only");
         }
     }
-    let starts = sim
-        .journal()
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
-        .count();
+    let starts = sim.starts();
     assert_eq!(starts, 2 * CASES.len(), "one task per run");
 }
 
@@ -337,4 +333,53 @@ fn a_tenant_s_poll_floor_holds_for_exec_too() {
         "{stderr}"
     );
     assert!(sim.journal().is_empty(), "nothing was asked of the tenant");
+}
+
+/// What a pod deletion does: SIGTERM detaches (the summary file says so), and the retry
+/// with the same run key reattaches to the task instead of starting another.
+#[test]
+fn sigterm_detaches_and_the_retry_reattaches() {
+    let sim = Sim::start("100", Some(&scenario()));
+    let dir = tempfile::tempdir().unwrap();
+    let connection = dir.path().join("connection.yaml");
+    std::fs::write(&connection, sim.connection()).unwrap();
+    let summary = dir.path().join("summary.json");
+    let attempt = |flags: &[&str]| {
+        let mut exec = runwait();
+        exec.args([
+            "exec",
+            "anaplan/action",
+            "--id",
+            "117000000001",
+            "--connection",
+        ])
+        .arg(&connection)
+        .arg("--summary-file")
+        .arg(&summary)
+        .args(flags)
+        .env("RUNWAIT_RUN_KEY", "pod-retry");
+        spawn(exec, dir.path())
+    };
+    let first = attempt(&[]);
+    // The task is recorded before the first poll: then the pod is deleted.
+    wait_for_task(dir.path());
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, _, stderr) = finish(first);
+    assert_eq!(code, 4, "{stderr}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(doc["steps"][0]["outcome"], "detached", "{doc}");
+    let task = doc["steps"][0]["task_id"].clone();
+
+    // The retry reattaches; its timeout then cancels the ten-hour task.
+    let (code, _, stderr) = finish(attempt(&["--timeout", "1s"]));
+    assert_eq!(code, 3, "{stderr}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(doc["steps"][0]["reattached"], true, "{doc}");
+    assert_eq!(doc["steps"][0]["task_id"], task);
+    let starts = sim.starts();
+    assert_eq!(starts, 1, "never a second start");
 }
