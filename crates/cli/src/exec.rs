@@ -109,7 +109,7 @@ fn workflow(args: &Args, settings: Settings) -> Result<runwait_workflow::model::
     let poll: PollFile = read(Value::Object(limits), poll_flag)?;
     let settings = settings
         .with_poll(poll.min_interval, poll.max_interval)
-        .map_err(|(which, e)| format!("{}: {e}", poll_flag(which, "")))?;
+        .map_err(|e| format!("{}: {e}", poll_flag(e.key(), "")))?;
     let name = settings.name.as_deref().unwrap_or(DEFAULT_NAME);
     settings
         .one_step(name, &step.id, &step.spec)

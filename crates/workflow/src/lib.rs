@@ -447,12 +447,11 @@ mod tests {
         let settings = settings.unwrap();
         let secs = Duration::from_secs;
         let err = settings.clone().with_poll(Some(secs(1)), None).unwrap_err();
-        assert_eq!(err, ("min_interval", model::PollError::BelowFloor));
+        assert_eq!(err, model::PollError::BelowFloor);
+        assert_eq!(err.key(), "min_interval");
         let err = (settings.clone().with_poll(Some(secs(30)), Some(secs(10)))).unwrap_err();
-        assert_eq!(
-            err,
-            ("max_interval", model::PollError::MaxBelowMin(secs(30)))
-        );
+        assert_eq!(err, model::PollError::MaxBelowMin(secs(30)));
+        assert_eq!(err.key(), "max_interval");
         let poll = settings.with_poll(Some(secs(90)), None).unwrap().poll;
         assert_eq!((poll.min_interval, poll.max_interval), (secs(90), secs(90)));
     }

@@ -84,6 +84,16 @@ pub enum PollError {
 /// The locale of Anaplan's messages when neither the step nor the defaults give one.
 pub(crate) const DEFAULT_LOCALE: &str = "en_US";
 
+impl PollError {
+    /// The key of `defaults.poll` that breaks the rule (`min_interval`, `max_interval`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            PollError::BelowFloor => "min_interval",
+            PollError::MaxBelowMin(_) => "max_interval",
+        }
+    }
+}
+
 /// Anaplan asks clients not to poll more often than this; only the simulator may.
 const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
 
@@ -122,23 +132,16 @@ impl Settings {
         false
     }
 
-    /// With the poll limits `min` and `max` where given (the file's otherwise), checked as
-    /// `defaults.poll` is; the error names the limit that breaks a rule.
+    /// With the poll limits `min` and `max` where given (the file's otherwise, the
+    /// ceiling raised to a higher `min`), checked as `defaults.poll` is.
     pub fn with_poll(
         mut self,
         min: Option<Duration>,
         max: Option<Duration>,
-    ) -> Result<Self, (&'static str, PollError)> {
+    ) -> Result<Self, PollError> {
         let min = min.unwrap_or(self.poll.min_interval);
-        let max_given = max.is_some();
         let max = max.unwrap_or(self.poll.max_interval.max(min));
-        self.poll = PollSettings::new(Some(min), Some(max), self.is_simulator()).map_err(|e| {
-            let which = match (&e, max_given) {
-                (PollError::MaxBelowMin(_), true) => "max_interval",
-                _ => "min_interval",
-            };
-            (which, e)
-        })?;
+        self.poll = PollSettings::new(Some(min), Some(max), self.is_simulator())?;
         Ok(self)
     }
 

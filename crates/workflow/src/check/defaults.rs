@@ -4,7 +4,7 @@ use runwait_core::OutcomePolicy;
 
 use super::{Checker, DEFAULT_RATE, Defaults};
 use crate::format;
-use crate::model::{PollError, PollSettings, TelemetrySettings};
+use crate::model::{PollSettings, TelemetrySettings};
 use crate::tree::Node;
 
 impl Checker {
@@ -69,10 +69,7 @@ impl Checker {
     ) -> Option<PollSettings> {
         PollSettings::new(poll.min_interval, poll.max_interval, simulator)
             .map_err(|e| {
-                let key = match e {
-                    PollError::MaxBelowMin(_) => "max_interval",
-                    _ => "min_interval",
-                };
+                let key = e.key();
                 let at = node.get(key).unwrap_or(node);
                 self.error(at, &format!("defaults.poll.{key}"), e);
             })
