@@ -7,12 +7,14 @@
 //! Exit codes are the CLI-wide convention, see [`exit::Exit`].
 
 mod display;
+mod exec;
 mod exit;
 mod inspect;
 mod report;
 mod run;
 mod signals;
 mod sim;
+mod summary_file;
 mod tasks;
 mod telemetry;
 mod validate;
@@ -35,6 +37,8 @@ struct Cli {
 enum Command {
     /// Run a workflow: start or reattach every step's task, wait, report.
     Run(run::Args),
+    /// Run one step without a workflow file (for schedulers): as a one-step workflow.
+    Exec(Box<exec::Args>),
     /// Classify a task-status response body (as returned by GET …/tasks/{taskId}).
     Inspect(inspect::Args),
     /// Check a workflow file without running it: every error, with its line and column.
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let exit = match cli.command {
         Command::Run(args) => Ok(run::run(&args)),
+        Command::Exec(args) => Ok(exec::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Schema => Ok(validate::schema()),

@@ -2,7 +2,8 @@
 //! or a JSON document, and the exit code of the convention.
 //!
 //! The DAG itself runs in `runwait-runner`; this file wires it: load, connect, build the
-//! nodes, show the events, print the report, pick the exit code.
+//! nodes, show the events, print the report (and write the summary file), pick the exit
+//! code. `runwait exec` runs its one-step workflow through here too.
 //!
 //! Signals: the first Ctrl-C cancels the running remote tasks and waits for them within
 //! the grace period; a second Ctrl-C, or SIGTERM, detaches at once, leaving the tasks
@@ -30,40 +31,57 @@ use runwait_workflow::model::Workflow;
 pub struct Args {
     /// The workflow file.
     file: PathBuf,
+    #[command(flatten)]
+    options: RunOptions,
+    /// Steps running at the same time, at most.
+    #[arg(long, default_value_t = 4)]
+    max_parallel: usize,
+}
+
+/// The options of a run that `runwait run` and `runwait exec` share: output, state,
+/// dumps, run key.
+#[derive(Debug, clap::Args)]
+pub struct RunOptions {
     /// `text`: live progress and a summary; `json`: one JSON document on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     output: Format,
+    /// Also write the JSON document (as `--output json` prints it) to this file, whatever
+    /// the `--output`: atomically, readable by its owner only.
+    #[arg(long, value_name = "PATH")]
+    summary_file: Option<PathBuf>,
     /// Where started tasks are recorded, for reattaching after a crash.
     #[arg(long, default_value = ".runwait/state")]
     state_dir: PathBuf,
     /// Where failure dumps are written (`<out-dir>/<step>/…`).
     #[arg(long, default_value = ".runwait/out")]
     out_dir: PathBuf,
-    /// Steps running at the same time, at most.
-    #[arg(long, default_value_t = 4)]
-    max_parallel: usize,
     /// The run's key: rerun with the same key to reattach to the tasks it started.
     /// Default: a new key for every run.
-    #[arg(long)]
+    #[arg(long, env = "RUNWAIT_RUN_KEY")]
     run_key: Option<String>,
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> Exit {
-    let workflow = match crate::load_workflow(&args.file) {
-        Ok(w) => w,
-        Err(exit) => return exit,
-    };
+    match crate::load_workflow(&args.file) {
+        Ok(workflow) => run_loaded(&args.options, args.max_parallel, workflow),
+        Err(exit) => exit,
+    }
+}
+
+/// Runs a loaded workflow with `options`, up to `max_parallel` steps at a time: what
+/// `runwait run` does after reading its file, and `runwait exec` with its one step.
+pub fn run_loaded(options: &RunOptions, max_parallel: usize, workflow: Workflow) -> Exit {
     let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    runtime.block_on(run_workflow(args, workflow))
+    runtime.block_on(run_workflow(options, max_parallel, workflow))
 }
 
-async fn run_workflow(args: &Args, workflow: Workflow) -> Exit {
+async fn run_workflow(options: &RunOptions, max_parallel: usize, workflow: Workflow) -> Exit {
     let telemetry = crate::telemetry::start(&workflow.telemetry);
-    let run_key = args.run_key.clone().unwrap_or_else(new_run_key);
+    let run_key = options.run_key.clone().unwrap_or_else(new_run_key);
     let span = tracing::info_span!(
         "runwait.workflow",
         workflow.name = %workflow.name,
@@ -73,7 +91,8 @@ async fn run_workflow(args: &Args, workflow: Workflow) -> Exit {
     );
     runwait_otel::set_parent_from_env(&span);
     let exit = Run {
-        args,
+        options,
+        max_parallel,
         workflow: &workflow,
         run_key: RunKey::new(run_key),
     }
@@ -104,7 +123,8 @@ fn new_run_key() -> String {
 
 /// One `runwait run`.
 struct Run<'a> {
-    args: &'a Args,
+    options: &'a RunOptions,
+    max_parallel: usize,
     workflow: &'a Workflow,
     run_key: RunKey,
 }
@@ -165,9 +185,9 @@ impl Run<'_> {
         let signals = tokio::spawn(crate::signals::watch(abort.clone(), detach.clone()));
         let (events, mut rx) = RunEventSink::channel();
         let runner = Runner::builder(self.workflow.name.as_str(), self.run_key.clone())
-            .max_parallel(self.args.max_parallel)
-            .state(Arc::new(FileStore::new(&self.args.state_dir)))
-            .out_dir(&self.args.out_dir)
+            .max_parallel(self.max_parallel)
+            .state(Arc::new(FileStore::new(&self.options.state_dir)))
+            .out_dir(&self.options.out_dir)
             .cancel(abort)
             .detach(detach)
             .events(events)
@@ -208,21 +228,33 @@ impl Run<'_> {
         let outcome = report.outcome();
         let exit = Exit::of_step(outcome);
         let outcome = outcome.name();
-        match self.args.output {
-            Format::Json => {
-                let doc = Document {
-                    workflow: &self.workflow.name,
-                    run_key: self.run_key.as_str(),
-                    outcome,
-                    steps: lines.iter().map(StepDoc::new).collect(),
-                };
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-            }
+        let doc = Document {
+            workflow: &self.workflow.name,
+            run_key: self.run_key.as_str(),
+            outcome,
+            steps: lines.iter().map(StepDoc::new).collect(),
+        };
+        let json = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        let written = match &self.options.summary_file {
+            Some(path) => crate::summary_file::write(path, &json).map_err(|e| {
+                eprintln!(
+                    "runwait: cannot write the summary file {}: {e}",
+                    path.display()
+                );
+            }),
+            None => Ok(()),
+        };
+        match self.options.output {
+            Format::Json => println!("{json}"),
             Format::Text => print!(
                 "{}",
                 summary(&self.workflow.name, self.run_key.as_str(), outcome, &lines)
             ),
         }
-        exit
+        // A scheduler that reads the file must not take a run without it for a success.
+        match written {
+            Err(()) if exit == Exit::Success => Exit::Usage,
+            _ => exit,
+        }
     }
 }

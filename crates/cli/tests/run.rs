@@ -1,16 +1,13 @@
 //! `runwait run` end to end: the built binary against the embedded simulator or a
 //! standalone `runwait sim`, for every exit code, both output modes, and the signals.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn runwait() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_runwait"))
-}
+mod common;
+use common::{Sim, runwait, wait_for_task};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -173,72 +170,6 @@ fn an_invalid_workflow_exits_2() {
     assert!(r.stderr.contains("bad.yaml:"), "{}", r.stderr);
 }
 
-/// A `runwait sim` process: it outlives the runs, so they can reattach.
-struct Sim {
-    child: Child,
-    addr: String,
-    /// Kept open: the simulator prints more lines, and a closed pipe would kill it.
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Sim {
-    fn start(speed: &str, scenario: Option<&Path>) -> Sim {
-        let mut cmd = runwait();
-        cmd.args(["sim", "--listen", "127.0.0.1:0", "--speed", speed])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(s) = scenario {
-            cmd.arg("--scenario").arg(s);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Sim {
-            child,
-            addr,
-            _stdout: stdout,
-        }
-    }
-
-    fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
-        let file = dir.join("tenant.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "name: tenant\nconnection:\n  api_url: http://{a}/2/0\n  auth_url: http://{a}\n  auth:\n    kind: basic\n    user: demo@runwait.local\n    password: {{ env: RUNWAIT_TEST_PASSWORD }}\ndefaults:\n  workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F\n  poll: {{ min_interval: 5s, max_interval: 5s }}\nsteps:\n{steps}",
-                a = self.addr
-            ),
-        )
-        .unwrap();
-        file
-    }
-
-    /// `GET /__sim/journal`, over a plain socket.
-    fn journal(&self) -> Vec<Value> {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            stream,
-            "GET /__sim/journal HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const LONG_ACTION: &str =
     "  - id: rebuild\n    uses: anaplan/action\n    with: { id: \"117000000001\" }\n";
 
@@ -273,25 +204,6 @@ fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits until the state store records a started task.
-fn wait_for_task(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        let started = std::fs::read_dir(dir.join("state"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| {
-                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"task_id\": \""))
-            });
-        if started {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no task was recorded");
 }
 
 fn signal(child: &Child, sig: &str) {
@@ -376,10 +288,6 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
     let rebuild = step(&doc, "rebuild");
     assert_eq!(rebuild["reattached"], true);
     assert_eq!(rebuild["task_id"], task);
-    let starts = sim
-        .journal()
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
-        .count();
+    let starts = sim.starts();
     assert_eq!(starts, 1, "never a second start");
 }

@@ -105,7 +105,7 @@ mod tree;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use self::model::Workflow;
+use self::model::{Settings, Workflow};
 
 pub use self::format::{StepSpec, schema};
 pub use self::nodes::{NodeError, nodes};
@@ -187,6 +187,25 @@ pub fn load_bytes_with_warnings(bytes: &[u8], source: &Path) -> Result<Loaded, W
 
 /// [`load_str`], keeping the warnings.
 pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, WorkflowErrors> {
+    check(text, source, check::Checker::workflow)
+        .map(|(workflow, warnings)| Loaded { workflow, warnings })
+}
+
+/// Reads and validates a connection file: a workflow file without `steps:` (`connection:`,
+/// and optionally `name:`, `telemetry:`, `defaults:`), for a host that brings its own step
+/// ([`model::Settings::one_step`]). Relative paths in it are resolved against its
+/// directory, and `${VAR}` is substituted as in a workflow file.
+pub fn load_settings(path: &Path) -> Result<Settings, WorkflowErrors> {
+    check(&read(path)?, path, check::Checker::settings).map(|(settings, _)| settings)
+}
+
+/// Parses `text`, substitutes `${VAR}` and reads the tree with `read`, collecting every
+/// problem; the value with the warnings when there was none.
+fn check<T>(
+    text: &str,
+    source: &Path,
+    read: impl FnOnce(&mut check::Checker, &tree::Node) -> Option<T>,
+) -> Result<(T, Vec<Diagnostic>), WorkflowErrors> {
     let mut root = parse(text, source)?;
     let mut problems = Vec::new();
     env::substitute_tree(&mut root, "", text, &env::process_env, &mut problems);
@@ -194,10 +213,10 @@ pub fn load_str_with_warnings(text: &str, source: &Path) -> Result<Loaded, Workf
     for p in problems {
         checker.node_error(p.node_at, p.line_col, p.message);
     }
-    let workflow = checker.workflow(&root);
+    let value = read(&mut checker, &root);
     let (errors, warnings) = checker.finish();
-    match workflow {
-        Some(workflow) if errors.is_empty() => Ok(Loaded { workflow, warnings }),
+    match value {
+        Some(value) if errors.is_empty() => Ok((value, warnings)),
         _ => Err(WorkflowErrors { errors }),
     }
 }
@@ -380,6 +399,97 @@ mod tests {
             runwait_sim::Scenario::builtin().workspaces.len()
         );
         assert_eq!(w.poll.min_interval, Duration::from_millis(50));
+    }
+
+    /// A connection file written to a temporary directory, and the directory.
+    fn settings_file(text: &str) -> (tempfile::TempDir, Result<Settings, WorkflowErrors>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("connection.yaml");
+        std::fs::write(&path, text).unwrap();
+        let settings = load_settings(&path);
+        (dir, settings)
+    }
+
+    #[test]
+    fn a_connection_file_gives_one_step_workflows_its_defaults() {
+        let text = format!(
+            "connection:\n  region: eu3\n  auth: {{kind: token, token: {{env: T}}}}\ndefaults:\n  {IDS}\n  locale: fr_FR\n  timeout: 2h\n  on_dump: fail\n  poll: {{min_interval: 10s}}\n"
+        );
+        let (_dir, settings) = settings_file(&text);
+        let settings = settings.unwrap();
+        assert_eq!(settings.name, None);
+        assert_eq!(settings.poll.min_interval, Duration::from_secs(10));
+        let spec = StepSpec::new(
+            format::Uses::Process,
+            format::With::id(ObjectId::new("118000000001")),
+        );
+        let w = settings.one_step("exec", "load", &spec).unwrap();
+        let step = &w.steps[0];
+        assert_eq!((w.name.as_str(), step.id.as_str()), ("exec", "load"));
+        assert_eq!(step.workspace.as_str(), "8a81b09d5e8c6f27015e8d6c3f4a0b21");
+        assert_eq!(step.locale, "fr_FR");
+        assert_eq!(step.timeout, Some(Duration::from_secs(7200)));
+        assert_eq!(step.policy.on_dump, DumpPolicy::Fail);
+        let mut own = spec.clone();
+        own.timeout = Some(Duration::from_secs(60));
+        own.on_dump = Some(DumpPolicy::Ignore);
+        let step = &settings.one_step("exec", "load", &own).unwrap().steps[0];
+        assert_eq!(step.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(step.policy.on_dump, DumpPolicy::Ignore);
+    }
+
+    #[test]
+    fn a_connection_file_without_defaults_needs_the_step_to_say_where() {
+        let (_dir, settings) = settings_file(
+            "name: n\nconnection: {region: us1, auth: {kind: token, token: {env: T}}}\n",
+        );
+        let settings = settings.unwrap();
+        assert_eq!(settings.name.as_deref(), Some("n"));
+        let spec = StepSpec::new(
+            format::Uses::Action,
+            format::With::id(ObjectId::new("117000000001")),
+        );
+        let err = settings.one_step("n", "a", &spec).unwrap_err();
+        assert!(matches!(err, StepError::NoWorkspace), "{err}");
+    }
+
+    #[test]
+    fn a_connection_file_is_checked_like_a_workflow_file() {
+        for (text, expected) in [
+            (
+                "",
+                "the file is empty: expected a mapping with `connection`",
+            ),
+            (
+                "connection: {region: us1, auth: {kind: token, token: {env: T}}}\nsteps: []\n",
+                "unknown key `steps`: expected one of name, connection, telemetry, defaults, state",
+            ),
+            ("name: n\n", "missing required key `connection`"),
+            (
+                "connection: {region: us1, auth: {kind: token, token: {env: T}}}\ndefaults: {poll: {min_interval: 1s}}\n",
+                "defaults.poll.min_interval: must be at least 5s",
+            ),
+        ] {
+            let (_dir, settings) = settings_file(text);
+            let err = settings.unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn poll_limits_given_later_are_checked_as_the_file_s() {
+        let (_dir, settings) =
+            settings_file("connection: {region: us1, auth: {kind: token, token: {env: T}}}\n");
+        let settings = settings.unwrap();
+        let secs = Duration::from_secs;
+        let err = settings.clone().with_poll(Some(secs(1)), None).unwrap_err();
+        assert_eq!(err, model::PollError::BelowFloor);
+        assert_eq!(err.key(), "min_interval");
+        let err = (settings.clone().with_poll(Some(secs(30)), Some(secs(10)))).unwrap_err();
+        assert_eq!(err, model::PollError::MaxBelowMin(secs(30)));
+        assert_eq!(err.key(), "max_interval");
+        let poll = settings.with_poll(Some(secs(90)), None).unwrap().poll;
+        assert_eq!((poll.min_interval, poll.max_interval), (secs(90), secs(90)));
     }
 
     #[test]

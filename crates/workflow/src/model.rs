@@ -8,6 +8,8 @@ use std::time::Duration;
 use runwait_anaplan::{EncodedDataFormat, Endpoints, MappingParameter, TaskKind};
 use runwait_core::{ModelId, ObjectId, OutcomePolicy, WorkspaceId};
 
+use crate::format;
+
 /// A validated workflow.
 #[derive(Debug, Clone)]
 pub struct Workflow {
@@ -28,6 +30,145 @@ pub struct Workflow {
     pub rate_per_second: u32,
     /// Poll schedule floor and ceiling (`defaults.poll`).
     pub poll: PollSettings,
+}
+
+/// A connection file: a workflow file without its steps (`connection:`, and optionally
+/// `name:`, `telemetry:` and `defaults:`), for a host that brings its own step, such as
+/// `runwait exec`. [`Settings::one_step`] makes it a one-step [`Workflow`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// `name`, when given.
+    pub name: Option<String>,
+    /// The file it came from.
+    pub source: PathBuf,
+    /// Where Anaplan is.
+    pub connection: Connection,
+    /// `state:`: where the state store is, when the file says.
+    pub state: Option<StateLocation>,
+    /// Telemetry overrides from the file (the `OTEL_*` variables still apply first).
+    pub telemetry: TelemetrySettings,
+    /// What a step leaves out (`defaults:`).
+    pub defaults: StepDefaults,
+    /// Requests per second for the whole tenant (`defaults.rate_per_second`, default 10).
+    pub rate_per_second: u32,
+    /// Poll schedule floor and ceiling (`defaults.poll`).
+    pub poll: PollSettings,
+}
+
+/// The values of `defaults:` a step falls back on.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct StepDefaults {
+    /// `defaults.workspace`.
+    pub workspace: Option<WorkspaceId>,
+    /// `defaults.model`.
+    pub model: Option<ModelId>,
+    /// `defaults.locale` (else `en_US`).
+    pub locale: Option<String>,
+    /// `defaults.timeout`.
+    pub timeout: Option<Duration>,
+    /// `defaults.on_dump` and `defaults.on_unsuccessful_without_evidence`.
+    pub policy: OutcomePolicy,
+}
+
+/// Poll limits that break the rules of `defaults.poll`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// `min_interval` under Anaplan's floor, with a real tenant.
+    #[error(
+        "must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)"
+    )]
+    BelowFloor,
+    /// `max_interval` shorter than `min_interval`.
+    #[error("must not be shorter than min_interval ({})", humantime::format_duration(*.0))]
+    MaxBelowMin(Duration),
+}
+
+/// The locale of Anaplan's messages when neither the step nor the defaults give one.
+pub(crate) const DEFAULT_LOCALE: &str = "en_US";
+
+impl PollError {
+    /// The key of `defaults.poll` that breaks the rule (`min_interval`, `max_interval`).
+    pub fn key(&self) -> &'static str {
+        match self {
+            PollError::BelowFloor => "min_interval",
+            PollError::MaxBelowMin(_) => "max_interval",
+        }
+    }
+}
+
+/// Anaplan asks clients not to poll more often than this; only the simulator may.
+const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
+
+impl PollSettings {
+    /// The limits from `min` and `max` as given (the defaults for what is not): `min` not
+    /// under 5s unless `simulator`, `max` not under `min` (and by default not under it
+    /// either).
+    pub fn new(
+        min: Option<Duration>,
+        max: Option<Duration>,
+        simulator: bool,
+    ) -> Result<PollSettings, PollError> {
+        let fallback = PollSettings::default();
+        let min = min.unwrap_or(fallback.min_interval);
+        if min < MIN_POLL_FLOOR && !simulator {
+            return Err(PollError::BelowFloor);
+        }
+        let max = match max {
+            Some(max) if max < min => return Err(PollError::MaxBelowMin(min)),
+            Some(max) => max,
+            None => fallback.max_interval.max(min),
+        };
+        Ok(PollSettings {
+            min_interval: min,
+            max_interval: max,
+        })
+    }
+}
+
+impl Settings {
+    /// Whether the connection is the embedded simulator (which may poll under 5s).
+    pub fn is_simulator(&self) -> bool {
+        #[cfg(feature = "simulator")]
+        return matches!(self.connection, Connection::Simulator { .. });
+        #[cfg(not(feature = "simulator"))]
+        false
+    }
+
+    /// With the poll limits `min` and `max` where given (the file's otherwise, the
+    /// ceiling raised to a higher `min`), checked as `defaults.poll` is.
+    pub fn with_poll(
+        mut self,
+        min: Option<Duration>,
+        max: Option<Duration>,
+    ) -> Result<Self, PollError> {
+        let min = min.unwrap_or(self.poll.min_interval);
+        let max = max.unwrap_or(self.poll.max_interval.max(min));
+        self.poll = PollSettings::new(Some(min), Some(max), self.is_simulator())?;
+        Ok(self)
+    }
+
+    /// The workflow `name` of one step `id` running `spec`, with these settings and the
+    /// defaults applied to the step.
+    pub fn one_step(
+        &self,
+        name: &str,
+        id: &str,
+        spec: &format::StepSpec,
+    ) -> Result<Workflow, crate::StepError> {
+        Ok(Workflow {
+            name: name.to_owned(),
+            source: self.source.clone(),
+            connection: self.connection.clone(),
+            state: self.state.clone(),
+            telemetry: self.telemetry.clone(),
+            steps: vec![crate::runnable::resolve(spec, id, &self.defaults)?],
+            rate_per_second: self.rate_per_second,
+            poll: self.poll,
+        })
+    }
 }
 
 /// `connection:`.

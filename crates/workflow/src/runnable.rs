@@ -8,16 +8,16 @@ use runwait_core::ObjectId;
 use runwait_executor::{RateBudget, RunAndWait, WaitConfig};
 
 use crate::format::StepSpec;
-use crate::model::{self, ObjectRef};
+use crate::model::{self, ObjectRef, StepDefaults};
 
 /// Why a step could not be made runnable.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StepError {
-    /// `with.workspace` is missing (a host has no workflow `defaults:` to fall back on).
+    /// `with.workspace` is missing, with no `defaults.workspace` to fall back on.
     #[error("no workspace: set `with.workspace`")]
     NoWorkspace,
-    /// `with.model` is missing.
+    /// `with.model` is missing, with no `defaults.model` to fall back on.
     #[error("no model: set `with.model`")]
     NoModel,
     /// The object given by `name` could not be looked up (not found, or Anaplan failed).
@@ -81,36 +81,11 @@ pub async fn step_with(
     budget: Option<RateBudget>,
     base: WaitConfig,
 ) -> Result<RunAndWait, StepError> {
-    let resolved = model::StepSpec {
-        id: String::new(),
-        kind: spec.uses.kind(),
-        workspace: spec.with.workspace.clone().ok_or(StepError::NoWorkspace)?,
-        model: spec.with.model.clone().ok_or(StepError::NoModel)?,
-        object: match (&spec.with.id, &spec.with.name) {
-            (Some(id), _) => ObjectRef::Id(id.clone()),
-            (None, Some(name)) => ObjectRef::Name(name.clone()),
-            // `StepSpec`'s deserialization refuses a step without either.
-            (None, None) => ObjectRef::Name(String::new()),
-        },
-        locale: spec
-            .with
-            .locale
-            .clone()
-            .unwrap_or_else(|| "en_US".to_owned()),
-        mapping_parameters: spec
-            .with
-            .mapping_parameters
-            .iter()
-            .cloned()
-            .map(Into::into)
-            .collect(),
-        needs: spec.needs.clone(),
-        condition: spec.condition,
-        timeout: spec.timeout,
-        continue_on_error: spec.continue_on_error,
-        retries: spec.retries,
-        policy: spec.outcome_policy(base.outcome_policy),
+    let defaults = StepDefaults {
+        policy: base.outcome_policy,
+        ..StepDefaults::default()
     };
+    let resolved = resolve(spec, "", &defaults)?;
     let (target, name) = self::target(&client, &resolved).await?;
     let config = base.with_outcome_policy(resolved.policy);
     let mut step = run_and_wait(client, target, name, &resolved, config);
@@ -118,6 +93,48 @@ pub async fn step_with(
         step = step.budget(budget);
     }
     Ok(step)
+}
+
+/// A host's step `id` with the `defaults` applied where it leaves a value out.
+pub(crate) fn resolve(
+    spec: &StepSpec,
+    id: &str,
+    defaults: &StepDefaults,
+) -> Result<model::StepSpec, StepError> {
+    let with = &spec.with;
+    Ok(model::StepSpec {
+        id: id.to_owned(),
+        kind: spec.uses.kind(),
+        workspace: (with.workspace.as_ref())
+            .or(defaults.workspace.as_ref())
+            .cloned()
+            .ok_or(StepError::NoWorkspace)?,
+        model: (with.model.as_ref())
+            .or(defaults.model.as_ref())
+            .cloned()
+            .ok_or(StepError::NoModel)?,
+        object: match (&with.id, &with.name) {
+            (Some(id), _) => ObjectRef::Id(id.clone()),
+            (None, Some(name)) => ObjectRef::Name(name.clone()),
+            // `StepSpec`'s deserialization refuses a step without either.
+            (None, None) => ObjectRef::Name(String::new()),
+        },
+        locale: (with.locale.as_ref())
+            .or(defaults.locale.as_ref())
+            .map_or_else(|| model::DEFAULT_LOCALE.to_owned(), Clone::clone),
+        mapping_parameters: with
+            .mapping_parameters
+            .iter()
+            .cloned()
+            .map(Into::into)
+            .collect(),
+        needs: spec.needs.clone(),
+        condition: spec.condition,
+        timeout: spec.timeout.or(defaults.timeout),
+        continue_on_error: spec.continue_on_error,
+        retries: spec.retries,
+        policy: spec.outcome_policy(defaults.policy),
+    })
 }
 
 /// The run-and-wait of a resolved step: its target, start options (locale, mapping

@@ -2,7 +2,7 @@
 
 use runwait_core::OutcomePolicy;
 
-use super::{Checker, DEFAULT_RATE, Defaults, MIN_POLL_FLOOR};
+use super::{Checker, DEFAULT_RATE, Defaults};
 use crate::format;
 use crate::model::{PollSettings, TelemetrySettings};
 use crate::tree::Node;
@@ -67,35 +67,12 @@ impl Checker {
         node: &Node,
         simulator: bool,
     ) -> Option<PollSettings> {
-        let fallback = PollSettings::default();
-        let at = |key| node.get(key).unwrap_or(node);
-        let min = poll.min_interval.unwrap_or(fallback.min_interval);
-        if min < MIN_POLL_FLOOR && !simulator {
-            self.error(
-                at("min_interval"),
-                "defaults.poll.min_interval",
-                "must be at least 5s: Anaplan asks clients not to poll more often (shorter intervals are for the simulator)",
-            );
-            return None;
-        }
-        let max = match poll.max_interval {
-            Some(max) if max < min => {
-                self.error(
-                    at("max_interval"),
-                    "defaults.poll.max_interval",
-                    format!(
-                        "must not be shorter than min_interval ({})",
-                        humantime::format_duration(min)
-                    ),
-                );
-                return None;
-            }
-            Some(max) => max,
-            None => fallback.max_interval.max(min),
-        };
-        Some(PollSettings {
-            min_interval: min,
-            max_interval: max,
-        })
+        PollSettings::new(poll.min_interval, poll.max_interval, simulator)
+            .map_err(|e| {
+                let key = e.key();
+                let at = node.get(key).unwrap_or(node);
+                self.error(at, &format!("defaults.poll.{key}"), e);
+            })
+            .ok()
     }
 }

@@ -14,7 +14,9 @@ use runwait_core::{ModelId, OutcomePolicy, WorkspaceId};
 use crate::Diagnostic;
 use crate::de::Hidden;
 use crate::format::{TOP_REQUIRED, TopFile};
-use crate::model::{PollSettings, TelemetrySettings, Workflow};
+use crate::model::{
+    PollSettings, Settings, StateLocation, StepDefaults, TelemetrySettings, Workflow,
+};
 use crate::tree::{Node, Value};
 
 mod connection;
@@ -30,10 +32,7 @@ mod simulator;
 #[cfg(feature = "simulator")]
 pub(crate) use self::simulator::scenario;
 
-/// Anaplan asks clients not to poll more often than this; only the simulator may.
-const MIN_POLL_FLOOR: Duration = Duration::from_secs(5);
 const DEFAULT_RATE: u32 = 10;
-const DEFAULT_LOCALE: &str = "en_US";
 
 /// Collects the diagnostics of one workflow file.
 pub(crate) struct Checker {
@@ -144,46 +143,10 @@ impl Checker {
 
     /// The whole file; `None` when anything is wrong (the errors say what).
     pub(crate) fn workflow(&mut self, root: &Node) -> Option<Workflow> {
-        if root.value == Value::Null {
-            self.error(
-                root,
-                "",
-                "the file is empty: expected a mapping with `name`, `connection` and `steps`",
-            );
-            return None;
-        }
-        let (top, _) = self.typed_partly::<TopFile>(root, "")?;
-        for key in TOP_REQUIRED {
-            if root.get(key).is_none() {
-                self.error(root, "", format!("missing required key `{key}`"));
-            }
-        }
-        // A section the top level read (as a value passed over), at its node.
-        let section = |read: Option<serde::de::IgnoredAny>, key| read.and(root.get(key));
-        let (connection, simulator) = match section(top.connection, "connection") {
-            Some(n) => self.connection(n),
-            None => (None, false),
-        };
-        let state = match (top.state, root.get("state")) {
-            (Some(state), Some(n)) => self.state(state, n).map(Some),
-            // Given, but its problem was reported.
-            (None, Some(_)) => None,
-            (_, None) => Some(None),
-        };
-        let telemetry = match section(top.telemetry, "telemetry") {
-            Some(n) => self.telemetry(n),
-            None => Some(TelemetrySettings::default()),
-        };
-        let (defaults, poll, rate) = match section(top.defaults, "defaults") {
-            Some(n) => self.defaults(n, simulator),
-            None => (
-                Defaults::default(),
-                Some(PollSettings::default()),
-                Some(DEFAULT_RATE),
-            ),
-        };
-        let steps = match section(top.steps, "steps") {
-            Some(n) => self.steps(n, &defaults),
+        let top = self.top(root, "`name`, `connection` and `steps`", &TOP_REQUIRED)?;
+        let common = self.common(root, &top);
+        let steps = match section(root, top.steps, "steps") {
+            Some(n) => self.steps(n, &common.defaults),
             None => None,
         };
         if !self.errors.is_empty() {
@@ -192,13 +155,101 @@ impl Checker {
         Some(Workflow {
             name: top.name?,
             source: self.file.clone(),
-            connection: connection?,
-            state: state?,
-            telemetry: telemetry?,
+            connection: common.connection?,
+            state: common.state?,
+            telemetry: common.telemetry?,
             steps: steps?,
-            rate_per_second: rate?,
-            poll: poll?,
+            rate_per_second: common.rate?,
+            poll: common.poll?,
         })
+    }
+
+    /// A connection file: a workflow file without `steps:` (and `name:` optional); `None`
+    /// when anything is wrong.
+    pub(crate) fn settings(&mut self, root: &Node) -> Option<Settings> {
+        let top = self.top(root, "`connection`", &["connection"])?;
+        if let Some(key) = key_node(root, "steps") {
+            let keys = crate::format::fields_of::<crate::format::WorkflowFile>();
+            let allowed: Vec<&str> = keys.iter().copied().filter(|k| *k != "steps").collect();
+            let message = format!(
+                "unknown key `steps`: expected one of {} (a connection file has no steps)",
+                list(&allowed)
+            );
+            self.error(key, "", message);
+        }
+        let common = self.common(root, &top);
+        if !self.errors.is_empty() {
+            return None;
+        }
+        let d = common.defaults;
+        Some(Settings {
+            name: top.name,
+            source: self.file.clone(),
+            connection: common.connection?,
+            state: common.state?,
+            telemetry: common.telemetry?,
+            defaults: StepDefaults {
+                workspace: d.workspace.flatten(),
+                model: d.model.flatten(),
+                locale: d.locale,
+                timeout: d.timeout,
+                policy: d.policy,
+            },
+            rate_per_second: common.rate?,
+            poll: common.poll?,
+        })
+    }
+
+    /// The top level read through its type, with the keys it needs (`expected` names
+    /// them for an empty file).
+    fn top(&mut self, root: &Node, expected: &str, required: &[&str]) -> Option<TopFile> {
+        if root.value == Value::Null {
+            let message = format!("the file is empty: expected a mapping with {expected}");
+            self.error(root, "", message);
+            return None;
+        }
+        let (top, _) = self.typed_partly::<TopFile>(root, "")?;
+        for key in required {
+            if root.get(key).is_none() {
+                self.error(root, "", format!("missing required key `{key}`"));
+            }
+        }
+        Some(top)
+    }
+
+    /// What a workflow file and a connection file share: `connection:`, `state:`,
+    /// `telemetry:`, `defaults:`.
+    fn common(&mut self, root: &Node, top: &TopFile) -> Common {
+        let (connection, simulator) = match section(root, top.connection, "connection") {
+            Some(n) => self.connection(n),
+            None => (None, false),
+        };
+        let state = match (&top.state, root.get("state")) {
+            (Some(state), Some(n)) => self.state(state.clone(), n).map(Some),
+            // Given, but its problem was reported.
+            (None, Some(_)) => None,
+            (_, None) => Some(None),
+        };
+        let telemetry = match section(root, top.telemetry, "telemetry") {
+            Some(n) => self.telemetry(n),
+            None => Some(TelemetrySettings::default()),
+        };
+        let (defaults, poll, rate) = match section(root, top.defaults, "defaults") {
+            Some(n) => self.defaults(n, simulator),
+            None => (
+                Defaults::default(),
+                Some(PollSettings::default()),
+                Some(DEFAULT_RATE),
+            ),
+        };
+        Common {
+            connection,
+            state,
+            telemetry,
+            defaults,
+            poll,
+            rate,
+        }
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
@@ -226,6 +277,21 @@ impl Checker {
         }
         resolved
     }
+}
+
+/// What a workflow file and a connection file share, as read (`None`: reported).
+struct Common {
+    connection: Option<crate::model::Connection>,
+    state: Option<Option<StateLocation>>,
+    telemetry: Option<TelemetrySettings>,
+    defaults: Defaults,
+    poll: Option<PollSettings>,
+    rate: Option<u32>,
+}
+
+/// A section the top level read (as a value passed over), at its node.
+fn section<'n>(root: &'n Node, read: Option<serde::de::IgnoredAny>, key: &str) -> Option<&'n Node> {
+    read.and(root.get(key))
 }
 
 /// The keys of the mapping `node`, each with its key node (the first of a repeated key).

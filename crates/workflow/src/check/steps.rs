@@ -4,10 +4,10 @@
 
 use runwait_core::ObjectId;
 
-use super::{Checker, DEFAULT_LOCALE, Defaults, StepRef, key_node, key_pos};
+use super::{Checker, Defaults, StepRef, key_node, key_pos};
 use crate::de::Hidden;
 use crate::format::{self, StepFile, Uses, With};
-use crate::model::{ObjectRef, StepSpec};
+use crate::model::{DEFAULT_LOCALE, ObjectRef, StepSpec};
 use crate::tree::{Node, Value};
 
 impl Checker {

@@ -1,0 +1,112 @@
+//! What the end-to-end tests of the binary share: the built binary and a `runwait sim`
+//! process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The built `runwait` binary.
+pub fn runwait() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_runwait"))
+}
+
+/// A `runwait sim` process: it outlives the runs, so they can reattach.
+pub struct Sim {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// Kept open: the simulator prints more lines, and a closed pipe would kill it.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Sim {
+    /// Starts `runwait sim` at `speed` with a scenario file (the built-in one when `None`).
+    pub fn start(speed: &str, scenario: Option<&Path>) -> Sim {
+        let mut cmd = runwait();
+        cmd.args(["sim", "--listen", "127.0.0.1:0", "--speed", speed])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(s) = scenario {
+            cmd.arg("--scenario").arg(s);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        Sim {
+            child,
+            addr,
+            _stdout: stdout,
+        }
+    }
+
+    /// A workflow file named `tenant` in `dir` with these `steps` (YAML list items), on
+    /// this simulator's tenant with the password from `RUNWAIT_TEST_PASSWORD`.
+    pub fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
+        let file = dir.join("tenant.yaml");
+        std::fs::write(&file, format!("{}steps:\n{steps}", self.connection())).unwrap();
+        file
+    }
+
+    /// A connection file (a workflow file without steps) for this simulator, as `tenant`.
+    pub fn connection(&self) -> String {
+        format!(
+            "name: tenant\nconnection:\n  api_url: http://{a}/2/0\n  auth_url: http://{a}\n  auth:\n    kind: basic\n    user: demo@runwait.local\n    password: {{ env: RUNWAIT_TEST_PASSWORD }}\ndefaults:\n  workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F\n  poll: {{ min_interval: 5s, max_interval: 5s }}\n",
+            a = self.addr
+        )
+    }
+
+    /// `GET /__sim/journal`, over a plain socket.
+    pub fn journal(&self) -> Vec<Value> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "GET /__sim/journal HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
+    }
+
+    /// How many tasks were started (`POST …/tasks`).
+    pub fn starts(&self) -> usize {
+        self.journal()
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
+            .count()
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until the state store under `dir` (`dir/state`) records a started task.
+pub fn wait_for_task(dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let started = std::fs::read_dir(dir.join("state"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"task_id\": \""))
+            });
+        if started {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no task was recorded");
+}
