@@ -93,7 +93,7 @@ mod transport;
 
 pub use auth::{AuthProvider, BasicAuth, OAuthRefreshAuth, TokenAuth};
 pub use cert::{CertificateAuth, EncodedDataFormat};
-pub use client::{CLOCK_SKEW_MARGIN, Client, ClientBuilder};
+pub use client::{CLOCK_SKEW_MARGIN, Client, ClientBuilder, DEFAULT_CALL_TIMEOUT};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoints::{Endpoints, is_loopback};
 pub use error::{Error, ModelState, RequestLine, TransportKind};

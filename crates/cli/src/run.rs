@@ -205,9 +205,8 @@ impl Run<'_> {
                 report,
             })
             .collect();
-        let outcome = report.outcome();
-        let exit = Exit::of_step(outcome);
-        let outcome = outcome.name();
+        let exit = Exit::of_run(report);
+        let outcome = report.outcome().name();
         match self.args.output {
             Format::Json => {
                 let doc = Document {

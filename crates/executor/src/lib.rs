@@ -120,7 +120,7 @@ pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, next_poll_at};
-pub use step::{DumpFile, Step, StepOutcome, StepResult};
+pub use step::{CancelStatus, DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
 };

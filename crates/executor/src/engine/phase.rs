@@ -7,9 +7,40 @@ use std::time::Duration;
 
 use runwait_core::target::KnownTasks;
 use runwait_core::{Outcome, TaskId};
+use tokio::time::Instant;
 
-use crate::step::StepResult;
+use crate::step::{StepOutcome, StepResult};
 use crate::store::StepRecord;
+
+/// What a poll that begins at or after the deadline (the last look, which may find the
+/// task complete) may take before the deadline stops it.
+pub(crate) const LAST_LOOK: Duration = Duration::from_secs(5);
+
+/// What stopped a wait before its call answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The runner detached.
+    Detach,
+    /// The runner aborted.
+    Abort,
+    /// The deadline passed (or, in a cancel, the grace period ended).
+    Deadline,
+}
+
+/// Until when a call begun at `now` may run: the deadline, or for the last look at or
+/// after it, [`LAST_LOOK`] more. `None` without a deadline.
+pub(crate) fn call_until(now: Instant, deadline: Option<Instant>) -> Option<Instant> {
+    deadline.map(|d| if now >= d { now + LAST_LOOK } else { d })
+}
+
+/// How a step ends when a stop comes before it has a task: an abort or a detach is
+/// `cancelled` (nothing was started), the deadline `timed_out`.
+pub(crate) fn stopped_before_task(stop: Stop) -> StepOutcome {
+    match stop {
+        Stop::Detach | Stop::Abort => StepOutcome::Cancelled,
+        Stop::Deadline => StepOutcome::TimedOut,
+    }
+}
 
 /// Why the remote task is being cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,10 +134,8 @@ pub(crate) fn recovery(earlier: Option<StepRecord>) -> Recovery {
 /// What woke the wait.
 #[derive(Debug)]
 pub(crate) enum Observation<E> {
-    /// The runner detached.
-    Detached,
-    /// The runner aborted.
-    Aborted,
+    /// A detach, an abort or the deadline, before a poll answered.
+    Stopped(Stop),
     /// A poll answered, classified.
     Status(Outcome),
     /// A poll failed.
@@ -149,8 +178,7 @@ pub(crate) enum Next<E> {
 /// passed; `tolerance` how long the API may stay unreachable.
 pub(crate) fn decide<E>(seen: Observation<E>, past_deadline: bool, tolerance: Duration) -> Next<E> {
     match seen {
-        Observation::Detached => Next::Detach,
-        Observation::Aborted => Next::Cancel(CancelCause::Abort),
+        Observation::Stopped(stop) => after_stop(stop),
         Observation::Status(outcome) if outcome.is_terminal() => Next::Finish(outcome),
         Observation::Status(_) if past_deadline => Next::Cancel(CancelCause::Timeout),
         Observation::Status(_) => Next::PollAgain { failed: None },
@@ -174,6 +202,16 @@ pub(crate) fn decide<E>(seen: Observation<E>, past_deadline: bool, tolerance: Du
     }
 }
 
+/// What a stop means once there is a task: a detach leaves it running, an abort or the
+/// deadline cancels it.
+pub(crate) fn after_stop<E>(stop: Stop) -> Next<E> {
+    match stop {
+        Stop::Detach => Next::Detach,
+        Stop::Abort => Next::Cancel(CancelCause::Abort),
+        Stop::Deadline => Next::Cancel(CancelCause::Timeout),
+    }
+}
+
 /// How a cancel ended.
 #[derive(Debug, PartialEq)]
 pub(crate) enum AfterCancel {
@@ -191,8 +229,11 @@ pub(crate) enum AfterCancel {
         /// Anaplan's `successful`.
         successful: bool,
     },
-    /// Timed out.
+    /// Timed out, and the task cancelled (or cancelling within the grace).
     TimedOut,
+    /// Timed out, but the cancel request did not happen and the task is not cancelled:
+    /// it may still be running.
+    TimedOutUncancelled,
 }
 
 /// The end of a cancel: its cause, the task's classification and `successful` if it
@@ -211,6 +252,9 @@ pub(crate) fn after_cancel(
             outcome,
             successful,
         },
+        (CancelCause::Timeout, None) if request_failed && !cancelled => {
+            AfterCancel::TimedOutUncancelled
+        }
         (CancelCause::Timeout, None) => AfterCancel::TimedOut,
     }
 }
@@ -257,17 +301,38 @@ mod tests {
     }
 
     #[test]
-    fn detach_and_abort_leave_the_wait_whatever_else() {
+    fn detach_abort_and_deadline_leave_the_wait_whatever_else() {
         for past in [false, true] {
             assert_eq!(
-                decide::<&str>(Observation::Detached, past, TOLERANCE),
+                decide::<&str>(Observation::Stopped(Stop::Detach), past, TOLERANCE),
                 Next::Detach
             );
             assert_eq!(
-                decide::<&str>(Observation::Aborted, past, TOLERANCE),
+                decide::<&str>(Observation::Stopped(Stop::Abort), past, TOLERANCE),
                 Next::Cancel(CancelCause::Abort)
             );
+            assert_eq!(
+                decide::<&str>(Observation::Stopped(Stop::Deadline), past, TOLERANCE),
+                Next::Cancel(CancelCause::Timeout)
+            );
         }
+    }
+
+    #[test]
+    fn a_stop_before_the_task_ends_the_step_without_a_start() {
+        assert_eq!(stopped_before_task(Stop::Detach), StepOutcome::Cancelled);
+        assert_eq!(stopped_before_task(Stop::Abort), StepOutcome::Cancelled);
+        assert_eq!(stopped_before_task(Stop::Deadline), StepOutcome::TimedOut);
+    }
+
+    #[test]
+    fn a_call_runs_to_the_deadline_and_the_last_look_a_little_past_it() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(8);
+        assert_eq!(call_until(now, None), None);
+        assert_eq!(call_until(now, Some(later)), Some(later));
+        assert_eq!(call_until(later, Some(later)), Some(later + LAST_LOOK));
+        assert_eq!(call_until(later, Some(now)), Some(later + LAST_LOOK));
     }
 
     #[test]
@@ -355,6 +420,14 @@ mod tests {
         );
         assert_eq!(
             after_cancel(Timeout, None, true, false),
+            AfterCancel::TimedOutUncancelled
+        );
+        assert_eq!(
+            after_cancel(Timeout, None, true, true),
+            AfterCancel::TimedOut
+        );
+        assert_eq!(
+            after_cancel(Timeout, None, false, false),
             AfterCancel::TimedOut
         );
     }

@@ -6,3 +6,4 @@ mod budget;
 mod common;
 mod lifecycle;
 mod outcomes;
+mod stops;
