@@ -119,15 +119,22 @@ pub(crate) enum Recovery {
     Fresh,
 }
 
-/// What the record of an earlier run (of the same target) means.
-pub(crate) fn recovery(earlier: Option<StepRecord>) -> Recovery {
-    match earlier {
-        Some(StepRecord {
-            task_id: Some(task),
-            ..
-        }) => Recovery::Reattach(task),
-        Some(record) => Recovery::Adopt(record.known_tasks),
-        None => Recovery::Fresh,
+/// What the record of an earlier run of this step run (of the same target) means, and,
+/// for a retry without one, the record of the attempt it retries: an attempt that saved
+/// its known tasks but no task (its start failed, perhaps ambiguously) may still have
+/// created one, which the retry adopts rather than start another.
+pub(crate) fn recovery(earlier: Option<StepRecord>, previous: Option<StepRecord>) -> Recovery {
+    match (earlier, previous) {
+        (
+            Some(StepRecord {
+                task_id: Some(task),
+                ..
+            }),
+            _,
+        ) => Recovery::Reattach(task),
+        (Some(record), _) => Recovery::Adopt(record.known_tasks),
+        (None, Some(record)) if record.task_id.is_none() => Recovery::Adopt(record.known_tasks),
+        (None, _) => Recovery::Fresh,
     }
 }
 
@@ -289,13 +296,25 @@ mod tests {
         let target = TaskTarget::new("w", "M", TaskKind::Action, "117000000001");
         let known: KnownTasks = [TaskId::new("OLD")].into_iter().collect();
         let record = StepRecord::new(&key, target, known.clone());
-        assert_eq!(recovery(None), Recovery::Fresh);
+        let started = record.clone().task_id(Some(TaskId::new("T")));
+        assert_eq!(recovery(None, None), Recovery::Fresh);
         assert_eq!(
-            recovery(Some(record.clone())),
+            recovery(Some(record.clone()), None),
             Recovery::Adopt(known.clone())
         );
         assert_eq!(
-            recovery(Some(record.task_id(Some(TaskId::new("T"))))),
+            recovery(Some(started.clone()), None),
+            Recovery::Reattach(TaskId::new("T"))
+        );
+        // A retry: the attempt before it started nothing sure, so its task is looked
+        // for; a task it did start (and that ended) is not this retry's.
+        assert_eq!(
+            recovery(None, Some(record.clone())),
+            Recovery::Adopt(known.clone())
+        );
+        assert_eq!(recovery(None, Some(started.clone())), Recovery::Fresh);
+        assert_eq!(
+            recovery(Some(started), Some(record)),
             Recovery::Reattach(TaskId::new("T"))
         );
     }

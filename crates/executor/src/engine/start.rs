@@ -17,14 +17,22 @@ use crate::store::StepRecord;
 impl Run<'_> {
     /// Recover: what the record of an earlier run of this step run says.
     pub(super) async fn recover(&mut self) -> Phase {
-        let earlier = match self.ctx.state().load(&self.ctx.key()).await {
-            Ok(record) => record.filter(|r| &r.target == self.target()),
-            Err(e) => return self.done(StepOutcome::Error, e.to_string()),
+        let earlier = match self.load(&self.ctx.key()).await {
+            Ok(record) => record,
+            Err(message) => return self.done(StepOutcome::Error, message),
+        };
+        // A retry looks at the attempt before it only when it has no record of its own.
+        let previous = match self.ctx.previous_attempt_key() {
+            Some(key) if earlier.is_none() => match self.load(&key).await {
+                Ok(record) => record,
+                Err(message) => return self.done(StepOutcome::Error, message),
+            },
+            _ => None,
         };
         if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
             self.step.trace.link(&tracing::Span::current(), parent);
         }
-        match recovery(earlier) {
+        match recovery(earlier, previous) {
             Recovery::Reattach(task) => self.reattach(task).await,
             Recovery::Adopt(known) => self.adopt(known).await,
             Recovery::Fresh => Phase::List,
@@ -198,6 +206,14 @@ impl Run<'_> {
                 "cancelled before the task was started".into(),
             )
         })
+    }
+
+    /// The record under `key`, if it is of this step's target.
+    async fn load(&self, key: &crate::store::StepKey) -> Result<Option<StepRecord>, String> {
+        match self.ctx.state().load(key).await {
+            Ok(record) => Ok(record.filter(|r| &r.target == self.target())),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     async fn save(&self, task_id: Option<TaskId>, known: KnownTasks) -> Result<(), String> {
