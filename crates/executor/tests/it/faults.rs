@@ -15,7 +15,7 @@ use runwait_executor::{CancelStatus, Step, StepOutcome, StepResult};
 use runwait_sim::{Answer, CallKind, Curve, Fault, FaultKind, Scenario, SimConfig, Simulator};
 use tokio::time::Instant;
 
-use crate::common::{Harness, MODEL, WORKSPACE, target};
+use crate::common::{Harness, MODEL, WORKSPACE};
 
 /// The three tasks of the matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
