@@ -25,13 +25,8 @@ impl Run<'_> {
         let grace_end = self.now() + grace;
         let stops = Stops::detach_or(grace_end);
         let span = tracing::info_span!("anaplan.task.cancel", anaplan.task.id = task.as_str());
-        let sent = match self.admit_or(self.now(), stops).await {
-            Ok(()) => {
-                let request = self.api().cancel(self.target(), &task).instrument(span);
-                self.race(stops, request).await
-            }
-            Err(stop) => Err(stop),
-        };
+        let request = self.api().cancel(self.target(), &task).instrument(span);
+        let sent = self.request(stops, request).await;
         let requested = match sent {
             Err(Stop::Detach) => {
                 return self.done(

@@ -94,11 +94,8 @@ impl Run<'_> {
                 .any(|a| a.failure_dump_available && a.object_name.is_none());
         let mut stopped = None;
         let names = if needs_names {
-            let asked = async {
-                self.admit(self.now()).await;
-                self.api().process_actions(self.target()).await
-            };
-            match self.race(stops, asked).await {
+            let asked = self.api().process_actions(self.target());
+            match self.request(stops, asked).await {
                 Ok(names) => names.unwrap_or_default(),
                 Err(stop) => {
                     stopped = Some(stop);
@@ -122,13 +119,9 @@ impl Run<'_> {
             );
             // The task API retries within the call (the client fetches a cut-off chunk
             // again), so one failed download is final.
-            let fetched = async {
-                self.admit(self.now()).await;
-                dumps::fetch(self.api(), self.target(), task, &job)
-                    .instrument(span.clone())
-                    .await
-            };
-            let file = match self.race(stops, fetched).await {
+            let fetched =
+                dumps::fetch(self.api(), self.target(), task, &job).instrument(span.clone());
+            let file = match self.request(stops, fetched).await {
                 Ok(fetched) => fetched.unwrap_or_else(|e| {
                     span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
                     DumpFile::missing(job.object_id.clone(), false)

@@ -79,4 +79,15 @@ impl Run<'_> {
     pub(super) async fn admit_or(&self, due: Instant, stops: Stops) -> Result<(), Stop> {
         self.race(stops, self.admit(due)).await
     }
+
+    /// One request of the step: it waits for the tenant's budget, then is sent, and a
+    /// stop cuts either short.
+    pub(super) async fn request<T>(
+        &self,
+        stops: Stops,
+        call: impl Future<Output = T>,
+    ) -> Result<T, Stop> {
+        self.admit_or(self.now(), stops).await?;
+        self.race(stops, call).await
+    }
 }

@@ -41,14 +41,8 @@ impl Run<'_> {
 
     /// Waits on the task an earlier run started, if Anaplan still knows it.
     async fn reattach(&mut self, task: TaskId) -> Phase {
-        let stops = self.any_stop();
-        let checked = match self.admit_or(self.now(), stops).await {
-            Ok(()) => {
-                self.race(stops, self.api().status(self.target(), &task))
-                    .await
-            }
-            Err(stop) => Err(stop),
-        };
+        let status = self.api().status(self.target(), &task);
+        let checked = self.request(self.any_stop(), status).await;
         match checked {
             Err(stop) => self.stopped_on(task, stop),
             Ok(Err(e)) if e.is_not_found() => {
@@ -98,14 +92,8 @@ impl Run<'_> {
     /// A crash between the start and the save of its answer: adopt what it created, or
     /// start now if it created nothing.
     async fn adopt(&mut self, known: KnownTasks) -> Phase {
-        let stops = self.any_stop();
-        let found = match self.admit_or(self.now(), stops).await {
-            Ok(()) => {
-                self.race(stops, self.api().adopt_new(self.target(), &known))
-                    .await
-            }
-            Err(stop) => Err(stop),
-        };
+        let adopted = self.api().adopt_new(self.target(), &known);
+        let found = self.request(self.any_stop(), adopted).await;
         match found {
             Err(stop) => self.stopped_early(
                 stop,
@@ -133,14 +121,8 @@ impl Run<'_> {
         if let Some(before) = self.cancelled_before_start() {
             return before;
         }
-        let stops = self.any_stop();
-        let listed = match self.admit_or(self.now(), stops).await {
-            Ok(()) => {
-                self.race(stops, self.api().known_tasks(self.target()))
-                    .await
-            }
-            Err(stop) => Err(stop),
-        };
+        let listing = self.api().known_tasks(self.target());
+        let listed = self.request(self.any_stop(), listing).await;
         let known = match listed {
             Err(stop) => return self.stopped_early(stop, "listing the object's tasks", ""),
             Ok(Err(e)) => return self.done(StepOutcome::Error, e.to_string()),

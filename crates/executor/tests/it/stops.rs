@@ -20,6 +20,8 @@ enum Signal {
     Deadline(u64),
     /// An abort, then a detach.
     AbortThenDetach(u64, u64),
+    /// A detach, under a deadline that comes later.
+    DetachBeforeDeadline(u64, u64),
 }
 
 struct Row {
@@ -67,6 +69,17 @@ fn rows() -> Vec<Row> {
         // A hung poll: the stop acts at once (the call would time out at 35 s); the
         // cancel goes out at the stop and the next poll sees `CANCELLED`.
         row(Status, Detach(20), Detached, 0, 1, 20, "keeps running"),
+        // The reported bug: a detach during a hung poll of a step with a timeout sent a
+        // DELETE once the poll gave up past the deadline, and still said "keeps running".
+        row(
+            Status,
+            DetachBeforeDeadline(20, 25),
+            Detached,
+            0,
+            1,
+            20,
+            "keeps running",
+        ),
         Row {
             cancel: Some(CancelStatus::Done),
             ..row(
@@ -189,6 +202,10 @@ async fn a_hung_call_yields_to_abort_detach_and_deadline() {
                 fire(&abort, a);
                 fire(&detach, d);
             }
+            Signal::DetachBeforeDeadline(d, deadline) => {
+                fire(&detach, d);
+                ctx = ctx.deadline(at(deadline));
+            }
         }
         let step = h.step(kind, object);
         let result = step.run(ctx.build()).await;
@@ -208,7 +225,7 @@ async fn a_hung_call_yields_to_abort_detach_and_deadline() {
         // The cancel request goes out when the signal comes, not after the hung call.
         let signalled = match row.signal {
             Signal::Abort(s) | Signal::Detach(s) | Signal::Deadline(s) => s,
-            Signal::AbortThenDetach(s, _) => s,
+            Signal::AbortThenDetach(s, _) | Signal::DetachBeforeDeadline(s, _) => s,
         };
         if let Some(delete) = h.journal().iter().find(|e| e.method == "DELETE") {
             assert!(delete.at_ms <= (signalled + 1) * 1000, "{name}: {delete:?}");
