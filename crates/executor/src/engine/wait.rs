@@ -8,7 +8,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Run;
-use super::phase::{Next, Observation, Phase, Stop, Then, call_until, decide};
+use super::phase::{LAST_LOOK, Next, Observation, Phase, Stop, Then, call_until, decide};
 use super::race::Stops;
 use crate::api::ApiError;
 use crate::events::StepEvent;
@@ -43,20 +43,17 @@ impl Run<'_> {
         };
         loop {
             // A paused tenant budget must not hold up an abort or a detach either.
-            // The next poll is due by the deadline at the latest.
+            // The next poll is due by the deadline at the latest; a tenant budget paused
+            // past it holds the last look up no longer than the last look may take.
             let sleep_and_admit = async {
                 self.step.env.sleep_until(next_at).await;
                 self.admit(next_at).await;
             };
-            let woken = self
-                .race(
-                    Stops {
-                        abort: true,
-                        until: None,
-                    },
-                    sleep_and_admit,
-                )
-                .await;
+            let stops = Stops {
+                abort: true,
+                until: self.ctx.deadline().map(|d| d + LAST_LOOK),
+            };
+            let woken = self.race(stops, sleep_and_admit).await;
             let (span, seen) = match woken {
                 Err(stop) => (tracing::Span::none(), Observation::Stopped(stop)),
                 Ok(()) => {
