@@ -317,3 +317,53 @@ async fn every_fault_at_every_call_of_a_task_that_fails_with_a_dump() {
 async fn every_fault_at_every_call_of_a_task_that_times_out() {
     assert_eq!(matrix(Task::TimesOut).await, 6 * 11 + 2);
 }
+
+/// A cancel Anaplan refuses (400, 403, 404) is not retried and did not happen: a timeout
+/// ends `timed_out` with `cancel: failed`, an abort `detached` (the task may still run,
+/// so it stays reattachable), each saying the task may still be running.
+#[tokio::test(start_paused = true)]
+async fn a_refused_cancel_is_reported_as_not_done() {
+    for status in [400, 403, 404] {
+        for abort in [false, true] {
+            let name = format!("HTTP {status}, abort: {abort}");
+            let (h, _) = harness_for(Task::TimesOut).await;
+            h.sim
+                .add_fault(Fault::new(CallKind::Cancel, 0, 0, FaultKind::http(status)))
+                .unwrap();
+            let token = tokio_util::sync::CancellationToken::new();
+            let mut ctx = h.ctx_builder("load", "r1").cancel(token.clone());
+            if abort {
+                let token = token.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(20)).await;
+                    token.cancel();
+                });
+            } else {
+                ctx = ctx.deadline(Instant::now() + Duration::from_secs(20));
+            }
+            let result = h
+                .step(Task::TimesOut.kind(), Task::TimesOut.object())
+                .run(ctx.build())
+                .await;
+            let expected = if abort {
+                StepOutcome::Detached
+            } else {
+                StepOutcome::TimedOut
+            };
+            assert_eq!(result.outcome, expected, "{name}: {}", result.message);
+            assert_eq!(result.cancel, Some(CancelStatus::Failed), "{name}");
+            assert!(
+                result.message.contains("may still"),
+                "{name}: {}",
+                result.message
+            );
+            assert!(
+                result.message.contains(&format!("HTTP {status}")),
+                "{name}: {}",
+                result.message
+            );
+            assert_eq!(h.count("DELETE", "/tasks/"), 1, "{name}: not retried");
+            h.sim.shutdown().await;
+        }
+    }
+}
