@@ -48,9 +48,12 @@ impl Run<'_> {
             Ok(()) => String::new(),
             Err(why) => {
                 // The task may have ended on its own meanwhile: look once more.
-                let look =
-                    Stops::detach_or(call_until(self.now(), Some(grace_end)).unwrap_or(grace_end));
-                match self.poll(&task, 0, look).await.1 {
+                let look = self.look_within(grace_end);
+                let seen = match self.admit_or(self.now(), look).await {
+                    Ok(()) => self.poll(&task, 0, look).await.1,
+                    Err(stop) => Err(stop),
+                };
+                match seen {
                     Err(Stop::Detach) => return self.detached(&task),
                     Ok(Ok(seen)) => self.last = Some(seen),
                     _ => {}
@@ -68,8 +71,7 @@ impl Run<'_> {
             if self.race(stops, pause).await == Err(Stop::Detach) {
                 return self.detached(&task);
             }
-            let look =
-                Stops::detach_or(call_until(self.now(), Some(grace_end)).unwrap_or(grace_end));
+            let look = self.look_within(grace_end);
             match self.poll(&task, 0, look).await.1 {
                 Err(Stop::Detach) => return self.detached(&task),
                 Ok(Ok(seen)) => {
@@ -158,6 +160,13 @@ impl Run<'_> {
                 ),
             ),
         }
+    }
+
+    /// A status look during the grace period: a detach stops it, and so does the grace
+    /// end (or, for the last look at it, a little later).
+    fn look_within(&self, grace_end: tokio::time::Instant) -> Stops {
+        let until = call_until(self.now(), Some(grace_end)).unwrap_or(grace_end);
+        Stops::detach_or(until)
     }
 
     /// Seconds from the step's start to its deadline.
