@@ -5,12 +5,12 @@
 use std::time::Duration;
 
 use runwait_anaplan::TaskKind;
-use runwait_executor::{CancelStatus, Step, StepOutcome};
+use runwait_executor::{CancelStatus, Step, StepKey, StepOutcome, StepRecord};
 use runwait_sim::{Answer, CallKind, Curve, Fault, FaultKind, Scenario};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{harness, with_action};
+use crate::common::{harness, target, with_action};
 
 /// What stops the step, and when (from its start).
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +38,9 @@ struct Row {
     ends_by: u64,
     /// In the message.
     says: &'static str,
+    /// An earlier run saved the task list and crashed before its start: the hung
+    /// listing is the recovery's look for what it may have created.
+    recovering: bool,
 }
 
 const fn row(
@@ -58,6 +61,7 @@ const fn row(
         starts,
         ends_by,
         says,
+        recovering: false,
     }
 }
 
@@ -108,6 +112,43 @@ fn rows() -> Vec<Row> {
         row(List, Detach(20), Cancelled, 0, 0, 20, "while listing"),
         row(List, Abort(20), Cancelled, 0, 0, 20, "while listing"),
         row(List, Deadline(20), TimedOut, 0, 0, 20, "while listing"),
+        // A hung look for the task of an earlier run that crashed around its start.
+        Row {
+            recovering: true,
+            ..row(
+                List,
+                Detach(20),
+                Cancelled,
+                0,
+                0,
+                20,
+                "an earlier run may have started",
+            )
+        },
+        Row {
+            recovering: true,
+            ..row(
+                List,
+                Abort(20),
+                Cancelled,
+                0,
+                0,
+                20,
+                "an earlier run may have started",
+            )
+        },
+        Row {
+            recovering: true,
+            ..row(
+                List,
+                Deadline(20),
+                TimedOut,
+                0,
+                0,
+                20,
+                "an earlier run may have started",
+            )
+        },
         // A hung cancel: a detach leaves at once; otherwise the cancel fails after its
         // one try (the tests' retry budget, 10 s, is below the 30 s call timeout) and the
         // step says the task may still run.
@@ -174,6 +215,12 @@ async fn a_hung_call_yields_to_abort_detach_and_deadline() {
             ),
         };
         let h = harness(scenario).await;
+        if row.recovering {
+            let t = target(kind, object);
+            let known = h.client.known_tasks(&t).await.unwrap();
+            let record = StepRecord::new(&StepKey::new("nightly", "s", "r1"), t, known);
+            h.ctx("s", "r1").state().save(&record).await.unwrap();
+        }
         // Only the first poll hangs, so the cancel's polls can see `CANCELLED`; every
         // other call of its kind hangs.
         let count = u32::from(row.hung == CallKind::Status);
