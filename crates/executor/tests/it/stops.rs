@@ -38,9 +38,19 @@ struct Row {
     ends_by: u64,
     /// In the message.
     says: &'static str,
-    /// An earlier run saved the task list and crashed before its start: the hung
-    /// listing is the recovery's look for what it may have created.
-    recovering: bool,
+    /// What an earlier run of the step run left in the store.
+    earlier: Earlier,
+}
+
+/// What an earlier run of the step run left in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Earlier {
+    Nothing,
+    /// The task list, then a crash around its start: the hung listing is the
+    /// recovery's look for what it may have created.
+    SavedList,
+    /// A started task, still running: the hung status is the reattach's check.
+    StartedTask,
 }
 
 const fn row(
@@ -61,7 +71,7 @@ const fn row(
         starts,
         ends_by,
         says,
-        recovering: false,
+        earlier: Earlier::Nothing,
     }
 }
 
@@ -114,7 +124,7 @@ fn rows() -> Vec<Row> {
         row(List, Deadline(20), TimedOut, 0, 0, 20, "while listing"),
         // A hung look for the task of an earlier run that crashed around its start.
         Row {
-            recovering: true,
+            earlier: Earlier::SavedList,
             ..row(
                 List,
                 Detach(20),
@@ -126,7 +136,7 @@ fn rows() -> Vec<Row> {
             )
         },
         Row {
-            recovering: true,
+            earlier: Earlier::SavedList,
             ..row(
                 List,
                 Abort(20),
@@ -138,7 +148,7 @@ fn rows() -> Vec<Row> {
             )
         },
         Row {
-            recovering: true,
+            earlier: Earlier::SavedList,
             ..row(
                 List,
                 Deadline(20),
@@ -147,6 +157,37 @@ fn rows() -> Vec<Row> {
                 0,
                 20,
                 "an earlier run may have started",
+            )
+        },
+        // A hung check of the task an earlier run started (and that still runs).
+        Row {
+            earlier: Earlier::StartedTask,
+            ..row(Status, Detach(20), Detached, 0, 1, 20, "keeps running")
+        },
+        Row {
+            earlier: Earlier::StartedTask,
+            cancel: Some(CancelStatus::Done),
+            ..row(
+                Status,
+                Abort(20),
+                Cancelled,
+                1,
+                1,
+                26,
+                "cancelled by the user",
+            )
+        },
+        Row {
+            earlier: Earlier::StartedTask,
+            cancel: Some(CancelStatus::Done),
+            ..row(
+                Status,
+                Deadline(20),
+                TimedOut,
+                1,
+                1,
+                26,
+                "timed out after 20s",
             )
         },
         // A hung cancel: a detach leaves at once; otherwise the cancel fails after its
@@ -215,10 +256,14 @@ async fn a_hung_call_yields_to_abort_detach_and_deadline() {
             ),
         };
         let h = harness(scenario).await;
-        if row.recovering {
+        if row.earlier != Earlier::Nothing {
             let t = target(kind, object);
             let known = h.client.known_tasks(&t).await.unwrap();
-            let record = StepRecord::new(&StepKey::new("nightly", "s", "r1"), t, known);
+            let mut record = StepRecord::new(&StepKey::new("nightly", "s", "r1"), t.clone(), known);
+            if row.earlier == Earlier::StartedTask {
+                let started = h.client.start(&t, &Default::default()).await.unwrap();
+                record = record.task_id(Some(started.task_id));
+            }
             h.ctx("s", "r1").state().save(&record).await.unwrap();
         }
         // Only the first poll hangs, so the cancel's polls can see `CANCELLED`; every
