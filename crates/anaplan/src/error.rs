@@ -209,7 +209,8 @@ pub enum Error {
 
 impl Error {
     /// True for failures worth retrying on an idempotent call: busy, rate limited,
-    /// server trouble and transport failures.
+    /// server trouble, transport failures, and a reply whose body cannot be read (a
+    /// proxy's page or a body cut short is the network's trouble, not the call's).
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -217,6 +218,7 @@ impl Error {
                 | Error::RateLimited { .. }
                 | Error::Server { .. }
                 | Error::Transport { .. }
+                | Error::Malformed { .. }
         )
     }
 

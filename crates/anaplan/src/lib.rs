@@ -36,7 +36,11 @@
 //! each dump chunk, and the auth service's own calls): busy (409), rate limited
 //! (429), server errors (5xx, 410) and transport failures are sent again after a
 //! jittered exponential backoff, or after `Retry-After` when the server gives one,
-//! while retries remain and the next wait still fits the budget. Anything else is final.
+//! while retries remain and the next wait still fits the budget, as is a reply whose
+//! body cannot be read. Anything else is final. Each request has a timeout that fits
+//! it ([`ClientBuilder::call_timeout`] 30 s for quick calls, [`ClientBuilder::chunk_timeout`]
+//! 60 s for a dump chunk, [`ClientBuilder::request_timeout`] 120 s for a start), below
+//! the 120 s budget, so a hung idempotent call is sent again.
 //!
 //! The start is not idempotent, so its policy never resends blindly: after an ambiguous
 //! failure (a broken connection, a timeout, a 5xx, a lost or unreadable 2xx body) the
@@ -93,7 +97,7 @@ mod transport;
 
 pub use auth::{AuthProvider, BasicAuth, OAuthRefreshAuth, TokenAuth};
 pub use cert::{CertificateAuth, EncodedDataFormat};
-pub use client::{CLOCK_SKEW_MARGIN, Client, ClientBuilder};
+pub use client::{CLOCK_SKEW_MARGIN, Client, ClientBuilder, DEFAULT_CALL_TIMEOUT};
 pub use clock::{Clock, Sleep, SystemClock};
 pub use endpoints::{Endpoints, is_loopback};
 pub use error::{Error, ModelState, RequestLine, TransportKind};

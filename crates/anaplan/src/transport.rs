@@ -20,6 +20,8 @@ pub(crate) struct Transport {
     client: reqwest::Client,
     endpoints: Endpoints,
     clock: Arc<dyn Clock>,
+    /// The timeout of an auth-service request (a quick call, like a status).
+    auth_timeout: Duration,
 }
 
 /// A call to the Integration API.
@@ -33,6 +35,8 @@ pub(crate) struct ApiRequest {
     /// The `Accept` header: JSON for the API's envelopes, anything for a dump chunk
     /// (its body is the dump's text).
     pub(crate) accept: &'static str,
+    /// This request's timeout; `None` is the client's request timeout (the start's).
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl ApiRequest {
@@ -44,6 +48,7 @@ impl ApiRequest {
             body: None,
             line,
             accept: "application/json",
+            timeout: None,
         }
     }
 }
@@ -62,11 +67,13 @@ impl Transport {
         client: reqwest::Client,
         endpoints: Endpoints,
         clock: Arc<dyn Clock>,
+        auth_timeout: Duration,
     ) -> Self {
         Transport {
             client,
             endpoints,
             clock,
+            auth_timeout,
         }
     }
 
@@ -92,6 +99,9 @@ impl Transport {
             .request(req.method.clone(), req.url.clone())
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, req.accept);
+        if let Some(timeout) = req.timeout {
+            builder = builder.timeout(timeout);
+        }
         if let Some(body) = &req.body {
             builder = builder
                 .header(CONTENT_TYPE, "application/json")
@@ -112,6 +122,7 @@ impl Transport {
         let mut builder = self
             .client
             .post(url.clone())
+            .timeout(self.auth_timeout)
             .header(AUTHORIZATION, authorization.expose())
             .header(ACCEPT, "application/json");
         if let Some(body) = body {
@@ -131,7 +142,7 @@ impl Transport {
         body: TokenBody<'_>,
         resend_count: usize,
     ) -> Result<Response, Error> {
-        let mut builder = self.client.post(url.clone());
+        let mut builder = self.client.post(url.clone()).timeout(self.auth_timeout);
         builder = match body {
             TokenBody::Json(json) => builder
                 .header(CONTENT_TYPE, "application/json")

@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use runwait_core::Outcome;
-use runwait_executor::StepOutcome;
+use runwait_executor::{CancelStatus, StepOutcome};
+use runwait_runner::RunReport;
 
 /// What a `runwait` process tells its caller through its exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +21,9 @@ pub enum Exit {
     Cancelled,
     /// 5: Anaplan could not be reached or refused the credentials.
     Unreachable,
+    /// 6: a step timed out and its remote task could not be cancelled: it may still be
+    /// running in Anaplan.
+    Uncancelled,
     /// 10: the inspected task is not finished yet.
     Pending,
 }
@@ -47,6 +51,23 @@ impl Exit {
         }
     }
 
+    /// The exit code of a workflow run: its outcome's, except that a timeout whose
+    /// cancel failed (on a step that counts) is 6, not 3: the task may still run.
+    pub fn of_run(report: &RunReport) -> Exit {
+        let exit = Exit::of_step(report.outcome());
+        let uncancelled = report.nodes.iter().any(|n| {
+            !n.continue_on_error
+                && n.result().is_some_and(|r| {
+                    r.outcome == StepOutcome::TimedOut && r.cancel == Some(CancelStatus::Failed)
+                })
+        });
+        if exit == Exit::TimedOut && uncancelled {
+            Exit::Uncancelled
+        } else {
+            exit
+        }
+    }
+
     /// The numeric code.
     pub fn code(self) -> u8 {
         match self {
@@ -56,6 +77,7 @@ impl Exit {
             Exit::TimedOut => 3,
             Exit::Cancelled => 4,
             Exit::Unreachable => 5,
+            Exit::Uncancelled => 6,
             Exit::Pending => 10,
         }
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use runwait_anaplan::TaskKind;
 use runwait_core::NestedSummary;
-use runwait_executor::{DumpFile, StepOutcome};
+use runwait_executor::{CancelStatus, DumpFile, StepOutcome};
 use runwait_runner::{NodeEnd, NodeReport};
 use serde::Serialize;
 
@@ -43,6 +43,7 @@ pub struct StepDoc<'a> {
     attempts: u32,
     duration_ms: u64,
     reattached: bool,
+    cancel: Option<&'static str>,
     dumps: &'a [DumpFile],
     nested: &'a [NestedSummary],
     reasons: &'a [runwait_core::Reason],
@@ -66,6 +67,7 @@ impl<'a> StepDoc<'a> {
                 attempts: *attempts,
                 duration_ms: result.elapsed.as_millis() as u64,
                 reattached: result.reattached,
+                cancel: result.cancel.map(CancelStatus::name),
                 dumps: &result.dumps,
                 nested: &result.nested,
                 reasons: &result.reasons,
@@ -82,6 +84,7 @@ impl<'a> StepDoc<'a> {
                 attempts: 0,
                 duration_ms: 0,
                 reattached: false,
+                cancel: None,
                 dumps: &[],
                 nested: &[],
                 reasons: &[],

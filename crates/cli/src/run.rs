@@ -225,9 +225,8 @@ impl Run<'_> {
                 report,
             })
             .collect();
-        let outcome = report.outcome();
-        let exit = Exit::of_step(outcome);
-        let outcome = outcome.name();
+        let exit = Exit::of_run(report);
+        let outcome = report.outcome().name();
         let doc = Document {
             workflow: &self.workflow.name,
             run_key: self.run_key.as_str(),

@@ -2,12 +2,16 @@
 //! standalone `runwait sim`, for every exit code, both output modes, and the signals.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
 
 mod common;
-use common::{Sim, runwait, wait_for_task};
+use common::{Sim, runwait};
+
+// The signal tests share this file's helpers; their file sits with the fixtures.
+#[path = "run/signals.rs"]
+mod signals;
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -161,6 +165,28 @@ fn a_timeout_exits_3() {
 }
 
 #[test]
+fn a_timeout_whose_cancel_is_refused_exits_6_and_says_the_task_may_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(
+        &fixture("uncancellable.yaml"),
+        dir.path(),
+        &["--output", "json"],
+    );
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let doc = json(&r);
+    assert_eq!(doc["outcome"], "timed_out");
+    let long = step(&doc, "long");
+    assert_eq!(long["outcome"], "timed_out");
+    assert_eq!(long["cancel"], "failed");
+    let message = long["message"].as_str().unwrap();
+    assert!(message.contains("may still be running"), "{message}");
+    assert!(message.contains("HTTP 400"), "{message}");
+    // A cancel that worked is `done`, and the exit code stays 3.
+    let r = run(&fixture("slow.yaml"), dir.path(), &["--output", "json"]);
+    assert_eq!(step(&json(&r), "long")["cancel"], "done");
+}
+
+#[test]
 fn an_invalid_workflow_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.yaml");
@@ -196,98 +222,4 @@ fn bad_credentials_exit_5() {
             .unwrap()
             .contains("authentication failed")
     );
-}
-
-fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
-    run_command(file, dir, &["--output", "json", "--run-key", run_key])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn signal(child: &Child, sig: &str) {
-    assert!(
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-fn finish(child: Child) -> (i32, Value) {
-    let out = child.wait_with_output().unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
-}
-
-#[test]
-fn ctrl_c_cancels_the_remote_task_and_exits_4() {
-    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
-    let dir = tempfile::tempdir().unwrap();
-    let child = spawn_run(&sim.workflow(dir.path(), LONG_ACTION), dir.path(), "c1");
-    wait_for_task(dir.path());
-    signal(&child, "-INT");
-    let (code, doc) = finish(child);
-    assert_eq!(code, 4);
-    assert_eq!(doc["outcome"], "cancelled");
-    assert_eq!(step(&doc, "rebuild")["outcome"], "cancelled");
-    let deletes = sim
-        .journal()
-        .iter()
-        .filter(|e| e["method"] == "DELETE")
-        .count();
-    assert_eq!(deletes, 1);
-}
-
-#[test]
-fn sigterm_detaches_and_a_rerun_reattaches() {
-    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
-    let dir = tempfile::tempdir().unwrap();
-    let file = sim.workflow(dir.path(), LONG_ACTION);
-    let child = spawn_run(&file, dir.path(), "nightly-1");
-    wait_for_task(dir.path());
-    signal(&child, "-TERM");
-    let (code, doc) = finish(child);
-    assert_eq!(code, 4);
-    assert_eq!(step(&doc, "rebuild")["outcome"], "detached");
-    let task = step(&doc, "rebuild")["task_id"].clone();
-    assert!(
-        sim.journal().iter().all(|e| e["method"] != "DELETE"),
-        "detach does not cancel"
-    );
-
-    // `runwait tasks` shows the recorded task, still running in Anaplan.
-    let listed = runwait()
-        .args(["tasks", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg(&file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
-    let row = listed
-        .lines()
-        .find(|l| l.starts_with("rebuild"))
-        .unwrap_or_else(|| panic!("{listed}"));
-    assert!(
-        row.contains("nightly-1") && row.contains(task.as_str().unwrap()),
-        "{row}"
-    );
-    assert!(row.contains("IN_PROGRESS"), "{row}");
-
-    let (code, doc) = finish(spawn_run(&file, dir.path(), "nightly-1"));
-    assert_eq!(code, 0, "{doc}");
-    let rebuild = step(&doc, "rebuild");
-    assert_eq!(rebuild["reattached"], true);
-    assert_eq!(rebuild["task_id"], task);
-    let starts = sim.starts();
-    assert_eq!(starts, 1, "never a second start");
 }

@@ -17,6 +17,7 @@ pub struct StepContext {
     step_id: String,
     workflow: String,
     run_key: RunKey,
+    previous_attempt: Option<String>,
     cancel: CancellationToken,
     detach: CancellationToken,
     deadline: Option<Instant>,
@@ -40,6 +41,7 @@ impl StepContext {
             step_id: step_id.into(),
             workflow: Self::DEFAULT_WORKFLOW.to_owned(),
             run_key: run_key.into(),
+            previous_attempt: None,
             cancel: CancellationToken::new(),
             detach: CancellationToken::new(),
             deadline: None,
@@ -67,6 +69,15 @@ impl StepContext {
     /// The state-store key of this step run.
     pub fn key(&self) -> StepKey {
         StepKey::new(&self.workflow, &self.step_id, self.run_key.clone())
+    }
+
+    /// The state-store key of the attempt this one retries, if it is a retry: when that
+    /// attempt started nothing it can be sure of (an ambiguous start failure), this one
+    /// first looks for the task it may have created.
+    pub fn previous_attempt_key(&self) -> Option<StepKey> {
+        self.previous_attempt
+            .as_ref()
+            .map(|step| StepKey::new(&self.workflow, step, self.run_key.clone()))
     }
 
     /// Fires when the user aborts: the remote task is cancelled, then `cancelled`.
@@ -107,6 +118,12 @@ impl StepContext {
         self
     }
 
+    /// The same context for a retry of the attempt whose step id was `step_id`.
+    pub fn with_previous_attempt(mut self, step_id: impl Into<String>) -> Self {
+        self.previous_attempt = Some(step_id.into());
+        self
+    }
+
     /// The same context with another deadline (`None`: none).
     pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = deadline;
@@ -127,6 +144,13 @@ impl StepContextBuilder {
     /// The workflow's name, part of the state-store key.
     pub fn workflow(mut self, workflow: impl Into<String>) -> Self {
         self.0.workflow = workflow.into();
+        self
+    }
+
+    /// This step run retries the attempt whose step id was `step_id` (see
+    /// [`StepContext::previous_attempt_key`]).
+    pub fn previous_attempt(mut self, step_id: impl Into<String>) -> Self {
+        self.0.previous_attempt = Some(step_id.into());
         self
     }
 

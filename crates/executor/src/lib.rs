@@ -8,7 +8,8 @@
 //! 2. polls it on the schedule of [`PollPolicy`] (5 s floor, jittered growth,
 //!    progress-aware, a last poll at the deadline) within the tenant's [`RateBudget`];
 //! 3. on timeout or abort cancels the remote task and waits a grace period for
-//!    `CANCELLED`; on detach leaves it running;
+//!    `CANCELLED` (the result's [`CancelStatus`] says whether the cancel happened); on
+//!    detach leaves it running, and sends no cancel;
 //! 4. downloads every failure dump to disk before it returns;
 //! 5. returns a [`StepResult`] with the outcome, counts, dumps, polls and a message.
 //!
@@ -33,8 +34,11 @@
 //!   [`TraceHook`].
 //!
 //! What the engine promises: [`Step::run`] never panics on remote trouble and always
-//! returns a [`StepResult`] (serde, both ways); every wait on the network races the
-//! abort, the detach and the deadline; the remote task is cancelled on abort and
+//! returns a [`StepResult`] (serde, both ways); every wait on the network and on the
+//! budget races the abort, the detach and the deadline (a start request in flight
+//! yields only to the detach: the task it creates must be known to be cancelled); a
+//! retry of a step run ([`StepContext::previous_attempt_key`]) first looks for the task
+//! an ambiguous start of the attempt before it may have created; the remote task is cancelled on abort and
 //! timeout, left running (and reattachable with the same run key) on detach; the engine
 //! retries nothing itself beyond its poll schedule; it reports through plain `tracing`
 //! spans (`anaplan.process`, `anaplan.task.poll`, …) and knows neither reqwest nor
@@ -120,7 +124,7 @@ pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, Seen, next_poll_at};
-pub use step::{DumpFile, Step, StepOutcome, StepResult};
+pub use step::{CancelStatus, DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
 };

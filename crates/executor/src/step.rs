@@ -80,6 +80,32 @@ impl fmt::Display for StepOutcome {
     }
 }
 
+/// What became of the remote cancel of a step that timed out or was aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CancelStatus {
+    /// The task ended after the cancel: `CANCELLED`, or completed when it could not
+    /// roll back.
+    Done,
+    /// Anaplan accepted the cancel, but the task had not ended within the grace period.
+    Requested,
+    /// The cancel did not happen (refused, or no answer within the retries and the
+    /// grace period) and the task has not ended: it may still be running.
+    Failed,
+}
+
+impl CancelStatus {
+    /// The name in output (`done`, `requested`, `failed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CancelStatus::Done => "done",
+            CancelStatus::Requested => "requested",
+            CancelStatus::Failed => "failed",
+        }
+    }
+}
+
 /// A failure dump of one action, as written to disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -140,6 +166,9 @@ pub struct StepResult {
     pub dumps: Vec<DumpFile>,
     /// Status requests made.
     pub polls: u32,
+    /// What became of the remote cancel, when the step asked for one (timeout or abort).
+    #[serde(default)]
+    pub cancel: Option<CancelStatus>,
     /// Time from the step's start to its outcome.
     pub elapsed: Duration,
     /// One line for a human.
@@ -163,6 +192,7 @@ impl StepResult {
             reasons: Vec::new(),
             dumps: Vec::new(),
             polls: 0,
+            cancel: None,
             elapsed,
             message: message.into(),
         }
@@ -191,6 +221,7 @@ mod tests {
         result.successful = Some(true);
         result.reattached = true;
         result.polls = 3;
+        result.cancel = Some(CancelStatus::Failed);
         result.nested = vec![NestedSummary {
             object_id: Some(ObjectId::new("112000000003")),
             object_name: Some("Customers".into()),
@@ -214,5 +245,6 @@ mod tests {
             json.contains(r#""outcome":"succeeded_with_warnings""#),
             "{json}"
         );
+        assert!(json.contains(r#""cancel":"failed""#), "{json}");
     }
 }

@@ -36,14 +36,15 @@ impl Shared {
     }
 }
 
-/// The one place a [`StepContext`] is built.
+/// The one place a [`StepContext`] is built: attempt `attempt` of node `id`.
 fn step_context(
     shared: &Shared,
-    step_id: String,
+    id: &NodeId,
+    attempt: u32,
     deadline: Option<Instant>,
     events: EventSink,
 ) -> StepContext {
-    let mut ctx = StepContext::builder(step_id, shared.run_key.clone())
+    let mut ctx = StepContext::builder(attempt_step_id(id, attempt), shared.run_key.clone())
         .workflow(shared.workflow.clone())
         .cancel(shared.cancel.child_token())
         .detach(shared.detach.child_token())
@@ -52,6 +53,11 @@ fn step_context(
         .events(events);
     if let Some(deadline) = deadline {
         ctx = ctx.deadline(deadline);
+    }
+    if attempt > 1 {
+        // A start that failed ambiguously may have created a task: the retry looks for
+        // it before it starts another.
+        ctx = ctx.previous_attempt(attempt_step_id(id, attempt - 1));
     }
     ctx.build()
 }
@@ -85,12 +91,7 @@ pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
                 event,
             })
         });
-        let ctx = step_context(
-            &shared,
-            attempt_step_id(&node.id, attempt),
-            deadline(node.timeout),
-            events,
-        );
+        let ctx = step_context(&shared, &node.id, attempt, deadline(node.timeout), events);
         let started = Instant::now();
         let run = AssertUnwindSafe(node.step.run(ctx)).catch_unwind().await;
         let (result, crashed) = match run {

@@ -12,7 +12,7 @@ use runwait_executor::{
     WaitConfig,
 };
 use runwait_runner::{Node, RunEvent, RunEventSink, RunReport, Runner, Store};
-use runwait_sim::{Curve, Scenario, SimConfig, Simulator};
+use runwait_sim::{CallKind, Curve, Fault, FaultKind, Scenario, SimConfig, Simulator};
 use tokio_util::sync::CancellationToken;
 
 const WORKSPACE: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
@@ -268,4 +268,46 @@ async fn a_timeout_cancels_the_task_and_a_retry_starts_another() {
     assert_eq!(h.starts(), 2);
     assert_eq!(h.deletes(), 2);
     assert_eq!(report.outcome(), StepOutcome::TimedOut);
+}
+
+/// A start whose answer was lost and whose looks could not run (the task list failed):
+/// the attempt ends in `error` with no task, and the retry finds the task the lost start
+/// created instead of starting another. Each ambiguous answer the client never resends.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_an_ambiguous_start_adopts_the_task_it_may_have_created() {
+    for lost in [
+        FaultKind::LostStartStatus(504),
+        FaultKind::LostStartStatus(502),
+        FaultKind::LostStartResponse,
+    ] {
+        let h = harness(Scenario::builtin()).await;
+        h.sim
+            .add_fault(Fault::new(CallKind::Start, 0, 1, lost.clone()))
+            .unwrap();
+        // The listing before the start answers; the looks after it (3 requests each,
+        // with the client's 2 retries) do not.
+        h.sim
+            .add_fault(Fault::new(CallKind::List, 1, 3, FaultKind::http(503)))
+            .unwrap();
+        let node = h
+            .node("load", TaskKind::Process, "118000000001")
+            .retries(2)
+            .build();
+        let report = h.run("r1", vec![node]).await;
+        let load = report.get("load").unwrap();
+        let result = load.result().unwrap();
+        assert_eq!(
+            (load.outcome_name(), load.attempts()),
+            ("succeeded", 2),
+            "{lost:?}: {}",
+            result.message
+        );
+        assert_eq!(h.starts(), 1, "{lost:?}: one task in the journal");
+        assert_eq!(h.sim.tasks().len(), 1, "{lost:?}");
+        assert_eq!(
+            result.task_id.as_ref().map(|t| t.as_str().to_owned()),
+            Some(h.sim.tasks()[0].task_id.to_string()),
+            "{lost:?}"
+        );
+    }
 }

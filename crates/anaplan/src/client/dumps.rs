@@ -66,6 +66,7 @@ impl Client {
             let mut req = self.request(Method::GET, &segments, &[]);
             // A chunk is the dump's CSV text, not JSON: ask for what it is.
             req.accept = "*/*";
+            req.timeout = Some(self.inner.chunk_timeout);
             let req = &req;
             let bytes = self
                 .retrying(|resend| async move {

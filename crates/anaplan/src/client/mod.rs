@@ -46,12 +46,18 @@ fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
     s
 }
 
+/// The default timeout of a quick call: well under the retry policy's default budget
+/// (120 s), so a hung status, listing or cancel is sent again instead of ending the call.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Builds a [`Client`].
 pub struct ClientBuilder {
     endpoints: Endpoints,
     provider: Arc<dyn AuthProvider>,
     connect_timeout: Duration,
     request_timeout: Duration,
+    call_timeout: Duration,
+    chunk_timeout: Duration,
     refresh_margin: Duration,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -75,9 +81,25 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of one request, reply body included (default 120 s: dormant models answer slowly).
+    /// Timeout of one start request, reply body included (default 120 s: a dormant model
+    /// answers its first start slowly, and a start is never resent after a timeout).
     pub fn request_timeout(mut self, t: Duration) -> Self {
         self.request_timeout = t;
+        self
+    }
+
+    /// Timeout of one quick call: a status, a listing (tasks, objects, chunk lists), a
+    /// lookup, a cancel, an auth-service call (default 30 s). These are idempotent, so a
+    /// hung one is sent again within the retry policy's budget, which must exceed it.
+    pub fn call_timeout(mut self, t: Duration) -> Self {
+        self.call_timeout = t;
+        self
+    }
+
+    /// Timeout of one dump chunk, body included (default 60 s: a chunk is a few
+    /// megabytes; a hung one is fetched again within the retry budget).
+    pub fn chunk_timeout(mut self, t: Duration) -> Self {
+        self.chunk_timeout = t;
         self
     }
 
@@ -119,12 +141,19 @@ impl ClientBuilder {
             self.request_timeout,
             self.pool_idle_timeout,
         )?;
-        let transport = Transport::new(client, self.endpoints, self.clock.clone());
+        let transport = Transport::new(
+            client,
+            self.endpoints,
+            self.clock.clone(),
+            self.call_timeout,
+        );
         let tokens = TokenManager::new(self.provider, self.refresh_margin, self.clock);
         Ok(Client {
             inner: Arc::new(Inner {
                 session: Session::new(transport, tokens, self.retry),
                 retry: self.retry,
+                call_timeout: self.call_timeout,
+                chunk_timeout: self.chunk_timeout,
                 page_size: self.page_size,
                 start_attempts: self.start_attempts,
                 me: tokio::sync::OnceCell::new(),
@@ -136,6 +165,8 @@ impl ClientBuilder {
 struct Inner {
     session: Session,
     retry: RetryPolicy,
+    call_timeout: Duration,
+    chunk_timeout: Duration,
     page_size: usize,
     start_attempts: usize,
     /// The id of the user the client acts as, once asked (adoption compares it).
@@ -169,6 +200,8 @@ impl Client {
             provider,
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(120),
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            chunk_timeout: Duration::from_secs(60),
             refresh_margin: Duration::from_secs(5 * 60),
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
@@ -183,12 +216,15 @@ impl Client {
         self.inner.session.transport().endpoints()
     }
 
+    /// A quick call (the call timeout); the start and a chunk set their own.
     fn request(&self, method: Method, segments: &[&str], query: &[(&str, &str)]) -> ApiRequest {
         let mut url = self.endpoints().api_url(segments);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        ApiRequest::new(method, url)
+        let mut req = ApiRequest::new(method, url);
+        req.timeout = Some(self.inner.call_timeout);
+        req
     }
 
     /// The clock every retry delay sleeps through.
@@ -214,15 +250,21 @@ impl Client {
         .await
     }
 
+    /// An idempotent GET whose body is parsed within the retries: a body that cannot be
+    /// read is fetched again like any transient failure.
     async fn get<T>(
         &self,
         req: &ApiRequest,
         parse: fn(&str) -> Result<T, ParseError>,
     ) -> Result<T, Error> {
-        let text = self.idempotent(req).await?;
-        parse(&text).map_err(|source| Error::Malformed {
-            request: req.line.clone(),
-            source,
+        self.retrying(|resend| async move {
+            let response = self.inner.session.send(req, resend).await?;
+            let text = read_text(&req.line, response).await?;
+            parse(&text).map_err(|source| Error::Malformed {
+                request: req.line.clone(),
+                source,
+            })
         })
+        .await
     }
 }

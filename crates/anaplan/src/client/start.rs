@@ -140,6 +140,9 @@ impl Client {
             )));
         }
         let mut req = self.request(Method::POST, &segments(target, &["tasks"]), &[]);
+        // A start may take long to answer on a dormant model, and is never resent after
+        // a timeout: the client's (longer) request timeout.
+        req.timeout = None;
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let req = &req;
         let send = |resend| async move {

@@ -116,7 +116,7 @@ async fn retry_after_is_honoured() {
 async fn connection_resets_and_hangs_are_retried() {
     let sim = sim(100.0).await;
     let client = basic_builder(&sim)
-        .request_timeout(Duration::from_millis(300))
+        .call_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
     let t = target(TaskKind::Import, "112000000001");
@@ -136,7 +136,7 @@ async fn connection_resets_and_hangs_are_retried() {
 async fn a_timeout_names_the_request_and_kind() {
     let sim = sim(100.0).await;
     let client = basic_builder(&sim)
-        .request_timeout(Duration::from_millis(100))
+        .call_timeout(Duration::from_millis(100))
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
@@ -164,15 +164,19 @@ async fn a_timeout_names_the_request_and_kind() {
 }
 
 #[tokio::test]
-async fn a_malformed_body_is_reported_with_its_position() {
+async fn a_malformed_body_is_retried_then_reported_with_its_position() {
     let sim = sim(100.0).await;
     let client = basic_client(&sim);
+    let import = target(TaskKind::Import, "112000000001");
+    // One unreadable body is transient: the listing is fetched again.
     sim.add_fault(fault(CallKind::List, 1, FaultKind::Malformed))
         .unwrap();
-    let err = client
-        .list_tasks(&target(TaskKind::Import, "112000000001"))
-        .await
-        .unwrap_err();
+    client.list_tasks(&import).await.unwrap();
+    assert_eq!(calls(&sim.journal(), "GET", "/tasks").len(), 2);
+    // Every body unreadable: after the retries, the error says where it broke.
+    sim.add_fault(fault(CallKind::List, 0, FaultKind::Malformed))
+        .unwrap();
+    let err = client.list_tasks(&import).await.unwrap_err();
     assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
     assert!(
         err.to_string()

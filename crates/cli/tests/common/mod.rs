@@ -62,18 +62,27 @@ impl Sim {
 
     /// `GET /__sim/journal`, over a plain socket.
     pub fn journal(&self) -> Vec<Value> {
+        let reply = self.control("GET", "journal", "");
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
+    }
+
+    /// One request to a control route (`/__sim/…`), over a plain socket; the reply's body.
+    pub fn control(&self, method: &str, route: &str, body: &str) -> String {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
-            "GET /__sim/journal HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.addr
+            "{method} /__sim/{route} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
         )
         .unwrap();
         let mut reply = String::new();
         stream.read_to_string(&mut reply).unwrap();
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
+        reply
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, b)| b)
+            .to_owned()
     }
 
     /// How many tasks were started (`POST …/tasks`).

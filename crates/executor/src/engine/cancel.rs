@@ -1,52 +1,87 @@
 //! Cancel: ask Anaplan to cancel the task (timeout or abort), then wait up to the grace
-//! period for `CANCELLED`. A detach still leaves at once.
+//! period for `CANCELLED`. A detach still leaves at once, and a detach that came first
+//! sends no cancel at all. The whole phase, the request's retries included, ends with
+//! the grace period.
 
 use runwait_core::{TaskId, TaskState, classify};
 use tracing::Instrument;
 
 use super::Run;
-use super::phase::{AfterCancel, CancelCause, Phase, Then, after_cancel};
+use super::phase::{AfterCancel, CancelCause, Phase, Stop, Then, after_cancel, call_until};
+use super::race::Stops;
 use crate::events::StepEvent;
-use crate::step::StepOutcome;
+use crate::step::{CancelStatus, StepOutcome};
 
 impl Run<'_> {
     /// Requests the cancel, waits for it, and decides how the step ends.
     pub(super) async fn cancel(&mut self, task: TaskId, cause: CancelCause) -> Phase {
+        // A detach wins over the abort or the deadline it came with: the task keeps
+        // running, so no DELETE is sent.
+        if self.ctx.detach().is_cancelled() {
+            return self.detached(&task);
+        }
         self.emit(StepEvent::Cancelling);
-        let span = tracing::info_span!("anaplan.task.cancel", anaplan.task.id = task.as_str());
-        self.admit(self.now()).await;
-        let requested = self
-            .api()
-            .cancel(self.target(), &task)
-            .instrument(span)
-            .await;
-        let mut note = match &requested {
-            Ok(()) => String::new(),
-            Err(e) => {
-                // The task may have ended on its own meanwhile: look once more.
-                self.admit(self.now()).await;
-                if let Ok(seen) = self.poll(&task, 0).await.1 {
-                    self.last = Some(seen);
-                }
-                format!("; the cancel request failed: {e}")
-            }
-        };
         let grace = self.config().cancel_grace;
         let grace_end = self.now() + grace;
+        let stops = Stops::detach_or(grace_end);
+        let span = tracing::info_span!("anaplan.task.cancel", anaplan.task.id = task.as_str());
+        let request = self.api().cancel(self.target(), &task).instrument(span);
+        let sent = self.request(stops, request).await;
+        let requested = match sent {
+            Err(Stop::Detach) => {
+                return self.done(
+                    StepOutcome::Detached,
+                    format!(
+                        "detached while the cancel request was in flight: task {task} may be \
+                         cancelling or still running in Anaplan; rerun with the same run key to reattach"
+                    ),
+                );
+            }
+            Err(_) => Err(format!(
+                "no answer to the cancel request within the {}s grace period",
+                grace.as_secs()
+            )),
+            Ok(Err(e)) => Err(format!("the cancel request failed: {e}")),
+            Ok(Ok(())) => Ok(()),
+        };
+        let mut note = match &requested {
+            Ok(()) => String::new(),
+            Err(why) => {
+                // The task may have ended on its own meanwhile: look once more.
+                let look = self.look_within(grace_end);
+                let seen = match self.admit_or(self.now(), look).await {
+                    Ok(()) => self.poll(&task, 0, look).await.1,
+                    Err(stop) => Err(stop),
+                };
+                match seen {
+                    Err(Stop::Detach) => return self.detached(&task),
+                    Ok(Ok(seen)) => self.last = Some(seen),
+                    _ => {}
+                }
+                format!("; {why}")
+            }
+        };
         while requested.is_ok() {
             let at = (self.now() + self.config().poll.min_interval).min(grace_end);
-            tokio::select! {
-                biased;
-                _ = self.ctx.detach().cancelled() => return self.detached(&task),
-                _ = self.step.env.sleep_until(at) => {}
+            let pause = async {
+                self.step.env.sleep_until(at).await;
+                self.admit(at).await;
+            };
+            // At the grace end the last look is still made.
+            if self.race(stops, pause).await == Err(Stop::Detach) {
+                return self.detached(&task);
             }
-            self.admit(at).await;
-            if let Ok(seen) = self.poll(&task, 0).await.1 {
-                let ended = seen.is_terminal();
-                self.last = Some(seen);
-                if ended {
-                    break;
+            let look = self.look_within(grace_end);
+            match self.poll(&task, 0, look).await.1 {
+                Err(Stop::Detach) => return self.detached(&task),
+                Ok(Ok(seen)) => {
+                    let ended = seen.is_terminal();
+                    self.last = Some(seen);
+                    if ended {
+                        break;
+                    }
                 }
+                _ => {}
             }
             if self.now() >= grace_end {
                 note = format!(
@@ -71,6 +106,13 @@ impl Run<'_> {
                 (classify(t, &self.config().outcome_policy), successful)
             });
         let cancelled = state == Some(TaskState::Cancelled);
+        self.cancel = Some(if cancelled || completed.is_some() {
+            CancelStatus::Done
+        } else if requested.is_ok() {
+            CancelStatus::Requested
+        } else {
+            CancelStatus::Failed
+        });
         match after_cancel(cause, completed, requested.is_err(), cancelled) {
             AfterCancel::Completed(outcome) => Phase::Finish {
                 task,
@@ -101,6 +143,15 @@ impl Run<'_> {
                     note,
                 },
             },
+            // The README's exit code 6: the task may still be running.
+            AfterCancel::TimedOutUncancelled => self.done(
+                StepOutcome::TimedOut,
+                format!(
+                    "timed out after {}s, but the task could not be cancelled and may still be running \
+                     in Anaplan (state {state_text}{note}); cancel it there, or rerun with the same run key to reattach",
+                    self.timed_out_after()
+                ),
+            ),
             AfterCancel::TimedOut => self.done(
                 StepOutcome::TimedOut,
                 format!(
@@ -109,6 +160,13 @@ impl Run<'_> {
                 ),
             ),
         }
+    }
+
+    /// A status look during the grace period: a detach stops it, and so does the grace
+    /// end (or, for the last look at it, a little later).
+    fn look_within(&self, grace_end: tokio::time::Instant) -> Stops {
+        let until = call_until(self.now(), Some(grace_end)).unwrap_or(grace_end);
+        Stops::detach_or(until)
     }
 
     /// Seconds from the step's start to its deadline.

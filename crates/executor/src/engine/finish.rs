@@ -1,5 +1,7 @@
 //! Finish: download the failure dumps of the finished task (before Anaplan deletes them),
-//! then build the step's result and its one-line message.
+//! then build the step's result and its one-line message. A detach, an abort or a
+//! deadline still ahead stops the downloads at once: the task's outcome stands, and
+//! the dumps not downloaded are said so.
 
 use runwait_core::target::TaskKind;
 use runwait_core::{NestedSummary, Outcome, Task, TaskId};
@@ -7,8 +9,10 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Run;
-use super::phase::Then;
+use super::phase::{Stop, Then};
+use super::race::Stops;
 use super::spans::int;
+use crate::atomic::temp_path;
 use crate::dumps;
 use crate::events::StepEvent;
 use crate::step::{DumpFile, StepOutcome, StepResult};
@@ -20,9 +24,17 @@ impl Run<'_> {
             Some(seen) => (NestedSummary::of_task(seen), describe(&outcome, seen)),
             None => (Vec::new(), outcome.name().to_owned()),
         };
-        let dumps = self.download_dumps(task, &nested).await;
+        let (dumps, stopped) = self.download_dumps(task, &nested).await;
         if let Then::Note(note) = &then {
             message = format!("{message} ({note})");
+        }
+        if let Some(stop) = stopped {
+            let by = match stop {
+                Stop::Detach => "a detach",
+                Stop::Abort => "an abort",
+                Stop::Deadline => "the step's deadline",
+            };
+            message.push_str(&format!("; dump downloads stopped by {by}"));
         }
         let failed: Vec<String> = dumps
             .iter()
@@ -63,23 +75,42 @@ impl Run<'_> {
         result
     }
 
-    async fn download_dumps(&self, task: &TaskId, actions: &[NestedSummary]) -> Vec<DumpFile> {
+    /// The dumps, and the stop that cut their downloads short, if any.
+    async fn download_dumps(
+        &self,
+        task: &TaskId,
+        actions: &[NestedSummary],
+    ) -> (Vec<DumpFile>, Option<Stop>) {
         let dir = self.ctx.out_dir().join(self.ctx.step_id());
+        // The task is over: a deadline already passed (a timed-out task that completed
+        // after its cancel) does not stop its dumps; the client's retries bound them.
+        let stops = Stops {
+            abort: true,
+            until: self.ctx.deadline().filter(|d| *d > self.now()),
+        };
         let needs_names = self.target().kind == TaskKind::Process
             && actions
                 .iter()
                 .any(|a| a.failure_dump_available && a.object_name.is_none());
+        let mut stopped = None;
         let names = if needs_names {
-            self.admit(self.now()).await;
-            self.api()
-                .process_actions(self.target())
-                .await
-                .unwrap_or_default()
+            let asked = self.api().process_actions(self.target());
+            match self.request(stops, asked).await {
+                Ok(names) => names.unwrap_or_default(),
+                Err(stop) => {
+                    stopped = Some(stop);
+                    Vec::new()
+                }
+            }
         } else {
             Vec::new()
         };
         let mut files = Vec::new();
         for job in dumps::jobs(self.target(), actions, &dir, &names) {
+            if stopped.is_some() {
+                files.push(DumpFile::missing(job.object_id.clone(), false));
+                continue;
+            }
             let span = tracing::info_span!(
                 "anaplan.dump.download",
                 anaplan.object.id = job.object_id.as_str(),
@@ -88,20 +119,27 @@ impl Run<'_> {
             );
             // The task API retries within the call (the client fetches a cut-off chunk
             // again), so one failed download is final.
-            self.admit(self.now()).await;
-            let fetched = dumps::fetch(self.api(), self.target(), task, &job)
-                .instrument(span.clone())
-                .await;
-            let file = fetched.unwrap_or_else(|e| {
-                span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
-                DumpFile::missing(job.object_id.clone(), false)
-            });
+            let fetched =
+                dumps::fetch(self.api(), self.target(), task, &job).instrument(span.clone());
+            let file = match self.request(stops, fetched).await {
+                Ok(fetched) => fetched.unwrap_or_else(|e| {
+                    span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                    DumpFile::missing(job.object_id.clone(), false)
+                }),
+                Err(stop) => {
+                    // The download was dropped half-way: no temporary file is left.
+                    let _ = tokio::fs::remove_file(temp_path(&job.path)).await;
+                    span.in_scope(|| tracing::warn!(?stop, "dump download stopped"));
+                    stopped = Some(stop);
+                    DumpFile::missing(job.object_id.clone(), false)
+                }
+            };
             span.record("runwait.dump.bytes", int(file.bytes));
             span.record("runwait.dump.gone", file.gone);
             self.emit(StepEvent::Dump(file.clone()));
             files.push(file);
         }
-        files
+        (files, stopped)
     }
 }
 

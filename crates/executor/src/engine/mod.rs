@@ -9,6 +9,7 @@ mod cancel;
 mod config;
 mod finish;
 mod phase;
+mod race;
 mod spans;
 mod start;
 mod wait;
@@ -26,7 +27,7 @@ use crate::budget::RateBudget;
 use crate::context::StepContext;
 use crate::env::{TokioEnv, WaitEnv};
 use crate::events::StepEvent;
-use crate::step::{Step, StepOutcome, StepResult};
+use crate::step::{CancelStatus, Step, StepOutcome, StepResult};
 use crate::store::StepLock;
 
 pub use config::WaitConfig;
@@ -120,6 +121,7 @@ impl Step for RunAndWait {
             task_id: None,
             reattached: false,
             last: None,
+            cancel: None,
         };
         let result = run.life().instrument(span.clone()).await;
         spans::record_result(&span, &result);
@@ -139,6 +141,8 @@ struct Run<'a> {
     reattached: bool,
     /// The last status seen.
     last: Option<Task>,
+    /// What became of the remote cancel, once asked for.
+    cancel: Option<CancelStatus>,
 }
 
 impl Run<'_> {
@@ -238,6 +242,7 @@ impl Run<'_> {
             .map(|r| r.successful);
         result.reattached = self.reattached;
         result.polls = self.polls;
+        result.cancel = self.cancel;
         result
     }
 }

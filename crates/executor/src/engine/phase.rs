@@ -7,9 +7,40 @@ use std::time::Duration;
 
 use runwait_core::target::KnownTasks;
 use runwait_core::{Outcome, TaskId};
+use tokio::time::Instant;
 
-use crate::step::StepResult;
+use crate::step::{StepOutcome, StepResult};
 use crate::store::StepRecord;
+
+/// What a poll that begins at or after the deadline (the last look, which may find the
+/// task complete) may take before the deadline stops it.
+pub(crate) const LAST_LOOK: Duration = Duration::from_secs(5);
+
+/// What stopped a wait before its call answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// The runner detached.
+    Detach,
+    /// The runner aborted.
+    Abort,
+    /// The deadline passed (or, in a cancel, the grace period ended).
+    Deadline,
+}
+
+/// Until when a call begun at `now` may run: the deadline, or for the last look at or
+/// after it, [`LAST_LOOK`] more. `None` without a deadline.
+pub(crate) fn call_until(now: Instant, deadline: Option<Instant>) -> Option<Instant> {
+    deadline.map(|d| if now >= d { now + LAST_LOOK } else { d })
+}
+
+/// How a step ends when a stop comes before it has a task: an abort or a detach is
+/// `cancelled` (nothing was started), the deadline `timed_out`.
+pub(crate) fn stopped_before_task(stop: Stop) -> StepOutcome {
+    match stop {
+        Stop::Detach | Stop::Abort => StepOutcome::Cancelled,
+        Stop::Deadline => StepOutcome::TimedOut,
+    }
+}
 
 /// Why the remote task is being cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,25 +119,30 @@ pub(crate) enum Recovery {
     Fresh,
 }
 
-/// What the record of an earlier run (of the same target) means.
-pub(crate) fn recovery(earlier: Option<StepRecord>) -> Recovery {
-    match earlier {
-        Some(StepRecord {
-            task_id: Some(task),
-            ..
-        }) => Recovery::Reattach(task),
-        Some(record) => Recovery::Adopt(record.known_tasks),
-        None => Recovery::Fresh,
+/// What the record of an earlier run of this step run (of the same target) means, and,
+/// for a retry without one, the record of the attempt it retries: an attempt that saved
+/// its known tasks but no task (its start failed, perhaps ambiguously) may still have
+/// created one, which the retry adopts rather than start another.
+pub(crate) fn recovery(earlier: Option<StepRecord>, previous: Option<StepRecord>) -> Recovery {
+    match (earlier, previous) {
+        (
+            Some(StepRecord {
+                task_id: Some(task),
+                ..
+            }),
+            _,
+        ) => Recovery::Reattach(task),
+        (Some(record), _) => Recovery::Adopt(record.known_tasks),
+        (None, Some(record)) if record.task_id.is_none() => Recovery::Adopt(record.known_tasks),
+        (None, _) => Recovery::Fresh,
     }
 }
 
 /// What woke the wait.
 #[derive(Debug)]
 pub(crate) enum Observation<E> {
-    /// The runner detached.
-    Detached,
-    /// The runner aborted.
-    Aborted,
+    /// A detach, an abort or the deadline, before a poll answered.
+    Stopped(Stop),
     /// A poll answered, classified.
     Status(Outcome),
     /// A poll failed.
@@ -149,8 +185,7 @@ pub(crate) enum Next<E> {
 /// passed; `tolerance` how long the API may stay unreachable.
 pub(crate) fn decide<E>(seen: Observation<E>, past_deadline: bool, tolerance: Duration) -> Next<E> {
     match seen {
-        Observation::Detached => Next::Detach,
-        Observation::Aborted => Next::Cancel(CancelCause::Abort),
+        Observation::Stopped(stop) => after_stop(stop),
         Observation::Status(outcome) if outcome.is_terminal() => Next::Finish(outcome),
         Observation::Status(_) if past_deadline => Next::Cancel(CancelCause::Timeout),
         Observation::Status(_) => Next::PollAgain { failed: None },
@@ -174,6 +209,16 @@ pub(crate) fn decide<E>(seen: Observation<E>, past_deadline: bool, tolerance: Du
     }
 }
 
+/// What a stop means once there is a task: a detach leaves it running, an abort or the
+/// deadline cancels it.
+pub(crate) fn after_stop<E>(stop: Stop) -> Next<E> {
+    match stop {
+        Stop::Detach => Next::Detach,
+        Stop::Abort => Next::Cancel(CancelCause::Abort),
+        Stop::Deadline => Next::Cancel(CancelCause::Timeout),
+    }
+}
+
 /// How a cancel ended.
 #[derive(Debug, PartialEq)]
 pub(crate) enum AfterCancel {
@@ -191,8 +236,11 @@ pub(crate) enum AfterCancel {
         /// Anaplan's `successful`.
         successful: bool,
     },
-    /// Timed out.
+    /// Timed out, and the task cancelled (or cancelling within the grace).
     TimedOut,
+    /// Timed out, but the cancel request did not happen and the task is not cancelled:
+    /// it may still be running.
+    TimedOutUncancelled,
 }
 
 /// The end of a cancel: its cause, the task's classification and `successful` if it
@@ -211,6 +259,9 @@ pub(crate) fn after_cancel(
             outcome,
             successful,
         },
+        (CancelCause::Timeout, None) if request_failed && !cancelled => {
+            AfterCancel::TimedOutUncancelled
+        }
         (CancelCause::Timeout, None) => AfterCancel::TimedOut,
     }
 }
@@ -245,29 +296,62 @@ mod tests {
         let target = TaskTarget::new("w", "M", TaskKind::Action, "117000000001");
         let known: KnownTasks = [TaskId::new("OLD")].into_iter().collect();
         let record = StepRecord::new(&key, target, known.clone());
-        assert_eq!(recovery(None), Recovery::Fresh);
+        let started = record.clone().task_id(Some(TaskId::new("T")));
+        assert_eq!(recovery(None, None), Recovery::Fresh);
         assert_eq!(
-            recovery(Some(record.clone())),
+            recovery(Some(record.clone()), None),
             Recovery::Adopt(known.clone())
         );
         assert_eq!(
-            recovery(Some(record.task_id(Some(TaskId::new("T"))))),
+            recovery(Some(started.clone()), None),
+            Recovery::Reattach(TaskId::new("T"))
+        );
+        // A retry: the attempt before it started nothing sure, so its task is looked
+        // for; a task it did start (and that ended) is not this retry's.
+        assert_eq!(
+            recovery(None, Some(record.clone())),
+            Recovery::Adopt(known.clone())
+        );
+        assert_eq!(recovery(None, Some(started.clone())), Recovery::Fresh);
+        assert_eq!(
+            recovery(Some(started), Some(record)),
             Recovery::Reattach(TaskId::new("T"))
         );
     }
 
     #[test]
-    fn detach_and_abort_leave_the_wait_whatever_else() {
+    fn detach_abort_and_deadline_leave_the_wait_whatever_else() {
         for past in [false, true] {
             assert_eq!(
-                decide::<&str>(Observation::Detached, past, TOLERANCE),
+                decide::<&str>(Observation::Stopped(Stop::Detach), past, TOLERANCE),
                 Next::Detach
             );
             assert_eq!(
-                decide::<&str>(Observation::Aborted, past, TOLERANCE),
+                decide::<&str>(Observation::Stopped(Stop::Abort), past, TOLERANCE),
                 Next::Cancel(CancelCause::Abort)
             );
+            assert_eq!(
+                decide::<&str>(Observation::Stopped(Stop::Deadline), past, TOLERANCE),
+                Next::Cancel(CancelCause::Timeout)
+            );
         }
+    }
+
+    #[test]
+    fn a_stop_before_the_task_ends_the_step_without_a_start() {
+        assert_eq!(stopped_before_task(Stop::Detach), StepOutcome::Cancelled);
+        assert_eq!(stopped_before_task(Stop::Abort), StepOutcome::Cancelled);
+        assert_eq!(stopped_before_task(Stop::Deadline), StepOutcome::TimedOut);
+    }
+
+    #[test]
+    fn a_call_runs_to_the_deadline_and_the_last_look_a_little_past_it() {
+        let now = Instant::now();
+        let later = now + Duration::from_secs(8);
+        assert_eq!(call_until(now, None), None);
+        assert_eq!(call_until(now, Some(later)), Some(later));
+        assert_eq!(call_until(later, Some(later)), Some(later + LAST_LOOK));
+        assert_eq!(call_until(later, Some(now)), Some(later + LAST_LOOK));
     }
 
     #[test]
@@ -355,6 +439,14 @@ mod tests {
         );
         assert_eq!(
             after_cancel(Timeout, None, true, false),
+            AfterCancel::TimedOutUncancelled
+        );
+        assert_eq!(
+            after_cancel(Timeout, None, true, true),
+            AfterCancel::TimedOut
+        );
+        assert_eq!(
+            after_cancel(Timeout, None, false, false),
             AfterCancel::TimedOut
         );
     }

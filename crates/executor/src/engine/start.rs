@@ -8,7 +8,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Run;
-use super::phase::{Phase, Recovery, recovery};
+use super::phase::{Next, Phase, Recovery, Stop, after_stop, recovery, stopped_before_task};
+use super::race::Stops;
 use crate::events::StepEvent;
 use crate::step::StepOutcome;
 use crate::store::StepRecord;
@@ -16,14 +17,22 @@ use crate::store::StepRecord;
 impl Run<'_> {
     /// Recover: what the record of an earlier run of this step run says.
     pub(super) async fn recover(&mut self) -> Phase {
-        let earlier = match self.ctx.state().load(&self.ctx.key()).await {
-            Ok(record) => record.filter(|r| &r.target == self.target()),
-            Err(e) => return self.done(StepOutcome::Error, e.to_string()),
+        let earlier = match self.load(&self.ctx.key()).await {
+            Ok(record) => record,
+            Err(message) => return self.done(StepOutcome::Error, message),
+        };
+        // A retry looks at the attempt before it only when it has no record of its own.
+        let previous = match self.ctx.previous_attempt_key() {
+            Some(key) if earlier.is_none() => match self.load(&key).await {
+                Ok(record) => record,
+                Err(message) => return self.done(StepOutcome::Error, message),
+            },
+            _ => None,
         };
         if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
             self.step.trace.link(&tracing::Span::current(), parent);
         }
-        match recovery(earlier) {
+        match recovery(earlier, previous) {
             Recovery::Reattach(task) => self.reattach(task).await,
             Recovery::Adopt(known) => self.adopt(known).await,
             Recovery::Fresh => Phase::List,
@@ -32,17 +41,19 @@ impl Run<'_> {
 
     /// Waits on the task an earlier run started, if Anaplan still knows it.
     async fn reattach(&mut self, task: TaskId) -> Phase {
-        self.admit(self.now()).await;
-        match self.api().status(self.target(), &task).await {
-            Err(e) if e.is_not_found() => {
+        let status = self.api().status(self.target(), &task);
+        let checked = self.request(self.any_stop(), status).await;
+        match checked {
+            Err(stop) => self.stopped_on(task, stop),
+            Ok(Err(e)) if e.is_not_found() => {
                 tracing::warn!(task_id = %task, "the task of an earlier run is unknown to Anaplan; starting a new one");
                 Phase::List
             }
-            Err(e) => self.done(
+            Ok(Err(e)) => self.done(
                 StepOutcome::Error,
                 format!("cannot check the task {task} of an earlier run: {e}"),
             ),
-            Ok(seen) => {
+            Ok(Ok(seen)) => {
                 self.reattached = true;
                 self.polls += 1;
                 self.last = Some(seen);
@@ -54,14 +65,44 @@ impl Run<'_> {
         }
     }
 
+    /// A stop while the step knows its task but has not polled it yet: a detach leaves
+    /// it running, an abort or the deadline cancels it.
+    fn stopped_on(&mut self, task: TaskId, stop: Stop) -> Phase {
+        self.task_id = Some(task.clone());
+        match after_stop::<()>(stop) {
+            Next::Cancel(cause) => Phase::Cancel { task, cause },
+            _ => self.detached(&task),
+        }
+    }
+
+    /// A stop before the step has a task: it ends without starting one. `doing` says
+    /// what it was doing, `after` what a rerun does.
+    fn stopped_early(&self, stop: Stop, doing: &str, after: &str) -> Phase {
+        let why = match stop {
+            Stop::Detach => "detached",
+            Stop::Abort => "cancelled",
+            Stop::Deadline => "timed out",
+        };
+        self.done(
+            stopped_before_task(stop),
+            format!("{why} while {doing}; no task was started{after}"),
+        )
+    }
+
     /// A crash between the start and the save of its answer: adopt what it created, or
     /// start now if it created nothing.
     async fn adopt(&mut self, known: KnownTasks) -> Phase {
-        self.admit(self.now()).await;
-        match self.api().adopt_new(self.target(), &known).await {
-            Err(e) => self.done(StepOutcome::Error, e.to_string()),
-            Ok(None) => Phase::Start { known },
-            Ok(Some(found)) => {
+        let adopted = self.api().adopt_new(self.target(), &known);
+        let found = self.request(self.any_stop(), adopted).await;
+        match found {
+            Err(stop) => self.stopped_early(
+                stop,
+                "looking for the task an earlier run may have started",
+                " by this run; rerun with the same run key to find that task",
+            ),
+            Ok(Err(e)) => self.done(StepOutcome::Error, e.to_string()),
+            Ok(Ok(None)) => Phase::Start { known },
+            Ok(Ok(Some(found))) => {
                 if let Err(message) = self.save(Some(found.task_id.clone()), known).await {
                     return self.done(StepOutcome::Error, message);
                 }
@@ -80,10 +121,12 @@ impl Run<'_> {
         if let Some(before) = self.cancelled_before_start() {
             return before;
         }
-        self.admit(self.now()).await;
-        let known = match self.api().known_tasks(self.target()).await {
-            Ok(known) => known,
-            Err(e) => return self.done(StepOutcome::Error, e.to_string()),
+        let listing = self.api().known_tasks(self.target());
+        let listed = self.request(self.any_stop(), listing).await;
+        let known = match listed {
+            Err(stop) => return self.stopped_early(stop, "listing the object's tasks", ""),
+            Ok(Err(e)) => return self.done(StepOutcome::Error, e.to_string()),
+            Ok(Ok(known)) => known,
         };
         if let Err(message) = self.save(None, known.clone()).await {
             return self.done(StepOutcome::Error, message);
@@ -102,17 +145,28 @@ impl Run<'_> {
             anaplan.task.id = Empty,
             runwait.adopted = Empty
         );
-        self.admit(self.now()).await;
-        // Not raced against cancellation: dropping a start in flight would leave a task
-        // nobody knows about.
-        let started = match self
+        // An abort while the tenant's budget holds the start back: nothing is sent.
+        if let Err(stop) = self.admit_or(self.now(), self.any_stop()).await {
+            return self.stopped_early(stop, "waiting for the tenant's rate budget", "");
+        }
+        // Only a detach cuts the start short: after an abort or the deadline the task it
+        // creates must be known, to be cancelled. A detach leaves `known` saved, so a
+        // rerun adopts what the start created.
+        let sent = self
             .api()
             .start(self.target(), &self.step.options, &known)
-            .instrument(span.clone())
-            .await
-        {
-            Ok(started) => started,
-            Err(e) => return self.done(StepOutcome::Error, e.to_string()),
+            .instrument(span.clone());
+        let started = match self.race(Stops::DETACH, sent).await {
+            Err(_) => {
+                return self.done(
+                    StepOutcome::Detached,
+                    "detached while the start request was in flight: it may have created a task; \
+                     rerun with the same run key to adopt it"
+                        .into(),
+                );
+            }
+            Ok(Err(e)) => return self.done(StepOutcome::Error, e.to_string()),
+            Ok(Ok(started)) => started,
         };
         span.record("anaplan.task.id", started.task_id.as_str());
         span.record("runwait.adopted", started.adopted);
@@ -134,6 +188,14 @@ impl Run<'_> {
                 "cancelled before the task was started".into(),
             )
         })
+    }
+
+    /// The record under `key`, if it is of this step's target.
+    async fn load(&self, key: &crate::store::StepKey) -> Result<Option<StepRecord>, String> {
+        match self.ctx.state().load(key).await {
+            Ok(record) => Ok(record.filter(|r| &r.target == self.target())),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     async fn save(&self, task_id: Option<TaskId>, known: KnownTasks) -> Result<(), String> {

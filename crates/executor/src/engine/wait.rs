@@ -1,6 +1,6 @@
 //! Wait: poll the task on the schedule, through the budget, until it ends, the deadline
-//! passes, or the runner aborts or detaches. Every sleep and every wait for the budget
-//! races the abort and the detach.
+//! passes, or the runner aborts or detaches. Every sleep, every wait for the budget and
+//! every status request races the abort, the detach and the deadline.
 
 use runwait_core::{Task, TaskId, classify};
 use tokio::time::Instant;
@@ -8,7 +8,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Run;
-use super::phase::{Next, Observation, Phase, Then, decide};
+use super::phase::{LAST_LOOK, Next, Observation, Phase, Stop, Then, call_until, decide};
+use super::race::Stops;
 use crate::api::ApiError;
 use crate::events::StepEvent;
 use crate::poll::{Schedule, Seen, next_poll_at};
@@ -42,20 +43,28 @@ impl Run<'_> {
         };
         loop {
             // A paused tenant budget must not hold up an abort or a detach either.
-            let woken = tokio::select! {
-                biased;
-                _ = self.ctx.detach().cancelled() => Some(Observation::Detached),
-                _ = self.ctx.cancel().cancelled() => Some(Observation::Aborted),
-                _ = async {
-                    self.step.env.sleep_until(next_at).await;
-                    self.admit(next_at).await;
-                } => None,
+            // The next poll is due by the deadline at the latest; a tenant budget paused
+            // past it holds the last look up no longer than the last look may take.
+            let sleep_and_admit = async {
+                self.step.env.sleep_until(next_at).await;
+                self.admit(next_at).await;
             };
+            let stops = Stops {
+                abort: true,
+                until: self.ctx.deadline().map(|d| d + LAST_LOOK),
+            };
+            let woken = self.race(stops, sleep_and_admit).await;
             let (span, seen) = match woken {
-                Some(observation) => (tracing::Span::none(), observation),
-                None => {
-                    let (span, polled) = self.poll(&task, failed_in_a_row).await;
-                    (span, self.observe(polled, &mut unreachable_since))
+                Err(stop) => (tracing::Span::none(), Observation::Stopped(stop)),
+                Ok(()) => {
+                    let stops = Stops {
+                        abort: true,
+                        until: call_until(self.now(), self.ctx.deadline()),
+                    };
+                    match self.poll(&task, failed_in_a_row, stops).await {
+                        (span, Ok(polled)) => (span, self.observe(polled, &mut unreachable_since)),
+                        (span, Err(stop)) => (span, Observation::Stopped(stop)),
+                    }
                 }
             };
             let past_deadline = self.ctx.deadline().is_some_and(|d| self.now() >= d);
@@ -151,13 +160,15 @@ impl Run<'_> {
         next_at
     }
 
-    /// One status request, in its own span (returned, for the decision that follows).
-    /// `failed_before` is how many polls in a row failed before this one.
+    /// One status request, in its own span (returned, for the decision that follows),
+    /// unless one of `stops` comes first. `failed_before` is how many polls in a row
+    /// failed before this one.
     pub(super) async fn poll(
         &mut self,
         task: &TaskId,
         failed_before: u32,
-    ) -> (tracing::Span, Result<Task, ApiError>) {
+        stops: Stops,
+    ) -> (tracing::Span, Result<Result<Task, ApiError>, Stop>) {
         self.polls += 1;
         let span = tracing::info_span!(
             "anaplan.task.poll",
@@ -168,11 +179,21 @@ impl Run<'_> {
             runwait.retries = i64::from(failed_before),
             runwait.next_poll_delay_ms = Empty,
         );
-        let result = self
-            .api()
-            .status(self.target(), task)
-            .instrument(span.clone())
+        let raced = self
+            .race(
+                stops,
+                self.api()
+                    .status(self.target(), task)
+                    .instrument(span.clone()),
+            )
             .await;
+        let result = match raced {
+            Ok(result) => result,
+            Err(stop) => {
+                span.in_scope(|| tracing::info!(?stop, "status poll left unanswered"));
+                return (span, Err(stop));
+            }
+        };
         match &result {
             Ok(seen) => {
                 span.record("anaplan.task.state", seen.task_state.as_str());
@@ -188,6 +209,6 @@ impl Run<'_> {
                 span.in_scope(|| tracing::warn!(error = %e, "status poll failed"));
             }
         }
-        (span, result)
+        (span, Ok(result))
     }
 }

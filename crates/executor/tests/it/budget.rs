@@ -84,3 +84,37 @@ async fn two_thousand_waits_never_exceed_ten_requests_a_second() {
     let worst = times.windows(11).map(|w| w[10] - w[0]).min().unwrap();
     assert!(worst >= 1000, "11 requests within {worst} ms");
 }
+
+/// An abort while the start waits for the tenant's budget: the start is never sent.
+#[tokio::test(start_paused = true)]
+async fn an_abort_while_the_start_waits_for_the_budget_sends_no_start() {
+    let h = harness(Scenario::builtin()).await;
+    // One request a second: the listing takes the first, the start waits a second.
+    let budget = RateBudget::per_second(1);
+    let abort = tokio_util::sync::CancellationToken::new();
+    let fire = abort.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        fire.cancel();
+    });
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .budget(budget)
+        .run(h.ctx_builder("s", "r1").cancel(abort).build())
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
+    assert!(
+        result
+            .message
+            .contains("waiting for the tenant's rate budget"),
+        "{}",
+        result.message
+    );
+    assert_eq!(h.count("GET", "/tasks"), 1, "the listing went out");
+    assert_eq!(h.starts(), 0, "no start");
+    assert!(
+        result.elapsed < Duration::from_secs(1),
+        "{:?}",
+        result.elapsed
+    );
+}

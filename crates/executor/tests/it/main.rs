@@ -4,5 +4,7 @@
 
 mod budget;
 mod common;
+mod faults;
 mod lifecycle;
 mod outcomes;
+mod stops;

@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
-    EventSink, FileStore, PollPolicy, RunAndWait, StepContext, StepEvent, TokioEnv, WaitConfig,
+    EventSink, FileStore, PollPolicy, RunAndWait, StepContext, StepContextBuilder, StepEvent,
+    TokioEnv, WaitConfig,
 };
 use runwait_sim::{JournalEntry, Scenario, SimConfig, Simulator};
 
@@ -69,13 +70,25 @@ impl Harness {
     }
 
     pub fn ctx(&self, step_id: &str, run_key: &str) -> StepContext {
+        self.ctx_builder(step_id, run_key).build()
+    }
+
+    /// The context of [`Harness::ctx`], to add tokens or a deadline to.
+    pub fn ctx_builder(&self, step_id: &str, run_key: &str) -> StepContextBuilder {
         let events = self.events.clone();
         StepContext::builder(step_id, run_key)
             .workflow("nightly")
             .state(Arc::new(FileStore::new(self.dir.path().join("state"))))
             .out_dir(self.dir.path().join("out"))
             .events(EventSink::new(move |_, e| events.lock().unwrap().push(e)))
-            .build()
+    }
+
+    /// Requests of `method` whose path contains `part`.
+    pub fn count(&self, method: &str, part: &str) -> usize {
+        self.journal()
+            .iter()
+            .filter(|e| e.method == method && e.path.contains(part))
+            .count()
     }
 
     pub fn out(&self) -> PathBuf {
