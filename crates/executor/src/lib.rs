@@ -114,7 +114,7 @@ mod step;
 mod store;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
-pub use budget::RateBudget;
+pub use budget::{RateBudget, SlotSource};
 pub use context::{StepContext, StepContextBuilder};
 pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
@@ -122,5 +122,6 @@ pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, next_poll_at};
 pub use step::{DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
-    FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
+    FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,
+    StepRecord, StoreError,
 };

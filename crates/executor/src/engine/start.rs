@@ -103,6 +103,11 @@ impl Run<'_> {
             runwait.adopted = Empty
         );
         self.admit(self.now()).await;
+        // Checked after the budget's wait, right before the start: a run whose lease lapsed
+        // may have been replaced by one that starts the task.
+        if let Err(lost) = self.keep_lease(true).await {
+            return lost;
+        }
         // Not raced against cancellation: dropping a start in flight would leave a task
         // nobody knows about.
         let started = match self

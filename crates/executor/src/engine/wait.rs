@@ -14,6 +14,16 @@ use crate::events::StepEvent;
 use crate::poll::{Schedule, next_poll_at};
 use crate::step::StepOutcome;
 
+/// What woke the wait.
+enum Wake {
+    /// The runner aborted or detached.
+    Seen(Observation<ApiError>),
+    /// The lock of the step run is due for renewal.
+    Renew,
+    /// The next poll is due and the budget admits it.
+    Poll,
+}
+
 impl Run<'_> {
     /// Polls until the task ends or the wait is left.
     pub(super) async fn wait(&mut self, task: TaskId) -> Phase {
@@ -41,19 +51,25 @@ impl Run<'_> {
             ),
         };
         loop {
-            // A paused tenant budget must not hold up an abort or a detach either.
+            // A paused tenant budget must not hold up an abort, a detach or the lease's
+            // heartbeat either.
             let woken = tokio::select! {
                 biased;
-                _ = self.ctx.detach().cancelled() => Some(Observation::Detached),
-                _ = self.ctx.cancel().cancelled() => Some(Observation::Aborted),
+                _ = self.ctx.detach().cancelled() => Wake::Seen(Observation::Detached),
+                _ = self.ctx.cancel().cancelled() => Wake::Seen(Observation::Aborted),
+                () = self.lease_due() => Wake::Renew,
                 _ = async {
                     self.step.env.sleep_until(next_at).await;
                     self.admit(next_at).await;
-                } => None,
+                } => Wake::Poll,
             };
             let (span, seen) = match woken {
-                Some(observation) => (tracing::Span::none(), observation),
-                None => {
+                Wake::Renew => match self.keep_lease(false).await {
+                    Ok(()) => continue,
+                    Err(lost) => return lost,
+                },
+                Wake::Seen(observation) => (tracing::Span::none(), observation),
+                Wake::Poll => {
                     let (span, polled) = self.poll(&task, failed_in_a_row).await;
                     (span, self.observe(polled, &mut unreachable_since))
                 }

@@ -4,5 +4,6 @@
 
 mod budget;
 mod common;
+mod lease;
 mod lifecycle;
 mod outcomes;
