@@ -8,11 +8,13 @@
 
 mod display;
 mod exit;
+mod history;
 mod inspect;
 mod report;
 mod run;
 mod signals;
 mod sim;
+mod state;
 mod tasks;
 mod telemetry;
 mod validate;
