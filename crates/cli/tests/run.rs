@@ -1,16 +1,14 @@
 //! `runwait run` end to end: the built binary against the embedded simulator or a
 //! standalone `runwait sim`, for every exit code, both output modes, and the signals.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn runwait() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_runwait"))
-}
+use support::{Sim, finish, runwait, signal, step};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -51,15 +49,6 @@ fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}\nstdout: {}\nstderr: {}", run.stdout, run.stderr))
-}
-
-fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()
 }
 
 #[test]
@@ -173,78 +162,12 @@ fn an_invalid_workflow_exits_2() {
     assert!(r.stderr.contains("bad.yaml:"), "{}", r.stderr);
 }
 
-/// A `runwait sim` process: it outlives the runs, so they can reattach.
-struct Sim {
-    child: Child,
-    addr: String,
-    /// Kept open: the simulator prints more lines, and a closed pipe would kill it.
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl Sim {
-    fn start(speed: &str, scenario: Option<&Path>) -> Sim {
-        let mut cmd = runwait();
-        cmd.args(["sim", "--listen", "127.0.0.1:0", "--speed", speed])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if let Some(s) = scenario {
-            cmd.arg("--scenario").arg(s);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
-        Sim {
-            child,
-            addr,
-            _stdout: stdout,
-        }
-    }
-
-    fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
-        let file = dir.join("tenant.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "name: tenant\nconnection:\n  api_url: http://{a}/2/0\n  auth_url: http://{a}\n  auth:\n    kind: basic\n    user: demo@runwait.local\n    password: {{ env: RUNWAIT_TEST_PASSWORD }}\ndefaults:\n  workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\n  model: 75A40874E6B64FA3AE0743278996850F\n  poll: {{ min_interval: 5s, max_interval: 5s }}\nsteps:\n{steps}",
-                a = self.addr
-            ),
-        )
-        .unwrap();
-        file
-    }
-
-    /// `GET /__sim/journal`, over a plain socket.
-    fn journal(&self) -> Vec<Value> {
-        use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            stream,
-            "GET /__sim/journal HTTP/1.0\r\nHost: {}\r\n\r\n",
-            self.addr
-        )
-        .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 const LONG_ACTION: &str =
     "  - id: rebuild\n    uses: anaplan/action\n    with: { id: \"117000000001\" }\n";
 
 #[test]
 fn bad_credentials_exit_5() {
-    let sim = Sim::start("1", None);
+    let sim = Sim::start("1", None, &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = sim.workflow(dir.path(), LONG_ACTION);
     let out = run_command(&file, dir.path(), &["--output", "json"])
@@ -294,31 +217,9 @@ fn wait_for_task(dir: &Path) {
     panic!("no task was recorded");
 }
 
-fn signal(child: &Child, sig: &str) {
-    assert!(
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-fn finish(child: Child) -> (i32, Value) {
-    let out = child.wait_with_output().unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
-}
-
 #[test]
 fn ctrl_c_cancels_the_remote_task_and_exits_4() {
-    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
+    let sim = Sim::start("20", Some(&fixture("long-action.yaml")), &[]);
     let dir = tempfile::tempdir().unwrap();
     let child = spawn_run(&sim.workflow(dir.path(), LONG_ACTION), dir.path(), "c1");
     wait_for_task(dir.path());
@@ -337,7 +238,7 @@ fn ctrl_c_cancels_the_remote_task_and_exits_4() {
 
 #[test]
 fn sigterm_detaches_and_a_rerun_reattaches() {
-    let sim = Sim::start("20", Some(&fixture("long-action.yaml")));
+    let sim = Sim::start("20", Some(&fixture("long-action.yaml")), &[]);
     let dir = tempfile::tempdir().unwrap();
     let file = sim.workflow(dir.path(), LONG_ACTION);
     let child = spawn_run(&file, dir.path(), "nightly-1");
@@ -382,4 +283,25 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
         .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
         .count();
     assert_eq!(starts, 1, "never a second start");
+
+    // The history keeps both ends: the detached wait and the reattached one.
+    let listed = runwait()
+        .args(["tasks", "--history", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .arg(&file)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    let outcomes: Vec<&str> = listed
+        .lines()
+        .skip_while(|l| !l.contains("DURATION"))
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(6).unwrap_or_default())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["succeeded", "detached"],
+        "newest first: {listed}"
+    );
 }
