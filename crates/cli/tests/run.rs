@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Sim, finish, runwait, signal, step};
+use support::{Sim, finish, history_rows, runwait, signal, step, tasks};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -254,14 +254,9 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
     );
 
     // `runwait tasks` shows the recorded task, still running in Anaplan.
-    let listed = runwait()
-        .args(["tasks", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg(&file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let listed = tasks(&file, &["--state-dir", state]);
     let row = listed
         .lines()
         .find(|l| l.starts_with("rebuild"))
@@ -277,28 +272,11 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
     let rebuild = step(&doc, "rebuild");
     assert_eq!(rebuild["reattached"], true);
     assert_eq!(rebuild["task_id"], task);
-    let starts = sim
-        .journal()
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
-        .count();
-    assert_eq!(starts, 1, "never a second start");
+    assert_eq!(sim.starts(), 1, "never a second start");
 
     // The history keeps both ends: the detached wait and the reattached one.
-    let listed = runwait()
-        .args(["tasks", "--history", "--state-dir"])
-        .arg(dir.path().join("state"))
-        .arg(&file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
-    let outcomes: Vec<&str> = listed
-        .lines()
-        .skip_while(|l| !l.contains("DURATION"))
-        .skip(1)
-        .map(|l| l.split_whitespace().nth(6).unwrap_or_default())
-        .collect();
+    let listed = tasks(&file, &["--history", "--state-dir", state]);
+    let outcomes: Vec<&str> = history_rows(&listed).iter().map(|r| r[6]).collect();
     assert_eq!(
         outcomes,
         ["succeeded", "detached"],

@@ -5,23 +5,28 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use runwait_postgres::PgUrl;
 use runwait_postgres::testing::TestServer;
 use serde_json::Value;
-use support::{Sim, finish, runwait, signal, step};
+use support::{Sim, finish, history_rows, runwait, signal, step, tasks};
 
 const WORKSPACE: &str = "8a81b09d5e8c6f27015e8d6c3f4a0b21";
 
 const LONG_ACTION: &str =
     "  - id: rebuild\n    uses: anaplan/action\n    with: { id: \"117000000001\" }\n";
 
-fn long_action_sim() -> Sim {
+/// A simulator whose action runs 3 scenario minutes (9 s), a fresh database, two nodes
+/// (working directories) and the workflow file.
+fn two_nodes() -> (Sim, PgUrl, [tempfile::TempDir; 2], PathBuf) {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/run/long-action.yaml");
-    Sim::start("20", Some(&scenario), &[])
+    let sim = Sim::start("20", Some(&scenario), &[]);
+    let nodes = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let file = sim.workflow(nodes[0].path(), LONG_ACTION);
+    (sim, TestServer::shared().database(), nodes, file)
 }
 
 /// `runwait run FILE` in `dir` (its own working directory) on the database `db`, given
@@ -40,25 +45,12 @@ fn run_in(dir: &Path, file: &Path, db: &PgUrl, run_key: &str, extra: &[&str]) ->
     cmd
 }
 
-fn starts(sim: &Sim) -> usize {
-    sim.journal()
-        .iter()
-        .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
-        .count()
-}
-
 /// Waits until `runwait tasks` (from a third directory) shows the step's task recorded.
 fn wait_for_recorded_task(file: &Path, db: &PgUrl) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        let out = runwait()
-            .args(["tasks", "--state", db.expose()])
-            .arg(file)
-            .env("RUNWAIT_TEST_PASSWORD", "demo")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        if let Some(row) = text.lines().find(|l| l.starts_with("rebuild")) {
+        let listed = tasks(file, &["--state", db.expose()]);
+        if let Some(row) = listed.lines().find(|l| l.starts_with("rebuild")) {
             let task = row.split_whitespace().nth(2).unwrap_or_default();
             if task.len() == 32 {
                 return task.to_owned();
@@ -79,10 +71,7 @@ fn text(out: &Output) -> String {
 
 #[test]
 fn a_run_killed_mid_wait_is_taken_over_on_another_node_and_reattaches() {
-    let sim = long_action_sim();
-    let db = TestServer::shared().database();
-    let (node_a, node_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let file = sim.workflow(node_a.path(), LONG_ACTION);
+    let (sim, db, [node_a, node_b], file) = two_nodes();
     let lease = ["--state-lease", "3s"];
 
     let a = run_in(node_a.path(), &file, &db, "nightly-7", &lease)
@@ -114,7 +103,7 @@ fn a_run_killed_mid_wait_is_taken_over_on_another_node_and_reattaches() {
     assert_eq!(rebuild["reattached"], true, "{doc}");
     assert_eq!(rebuild["task_id"], task.as_str());
     assert_eq!(
-        starts(&sim),
+        sim.starts(),
         1,
         "exactly one task in the journal ({refused} refusals)"
     );
@@ -123,24 +112,11 @@ fn a_run_killed_mid_wait_is_taken_over_on_another_node_and_reattaches() {
         "nothing kept on the node's disk"
     );
     // The finished step is in the database's history (the killed run left none).
-    let listed = runwait()
-        .args(["tasks", "--history", "--state", db.expose()])
-        .arg(&file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
-    let history: Vec<&str> = listed
-        .lines()
-        .skip_while(|l| !l.contains("DURATION"))
-        .skip(1)
-        .collect();
+    let listed = tasks(&file, &["--history", "--state", db.expose()]);
+    let history = history_rows(&listed);
     assert_eq!(history.len(), 1, "{listed}");
-    assert!(history[0].starts_with("rebuild"), "{listed}");
-    assert!(
-        history[0].contains("nightly-7") && history[0].contains("succeeded"),
-        "{listed}"
-    );
+    assert_eq!(history[0][..2], ["rebuild", "nightly-7"], "{listed}");
+    assert_eq!(history[0][6], "succeeded", "{listed}");
     assert!(
         !listed.contains("hunter2") && !listed.contains(db.expose()),
         "{listed}"
@@ -149,11 +125,8 @@ fn a_run_killed_mid_wait_is_taken_over_on_another_node_and_reattaches() {
 
 #[test]
 fn two_live_runs_with_one_run_key_never_both_start() {
-    let sim = long_action_sim();
-    let db = TestServer::shared().database();
-    let (node_a, node_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let file = sim.workflow(node_a.path(), LONG_ACTION);
-    let both: Vec<Child> = [&node_a, &node_b]
+    let (sim, db, nodes, file) = two_nodes();
+    let both: Vec<Child> = nodes
         .iter()
         .map(|node| {
             run_in(node.path(), &file, &db, "twice", &[])
@@ -174,7 +147,7 @@ fn two_live_runs_with_one_run_key_never_both_start() {
         "{refused}"
     );
     assert!(refused.contains("held by "), "{refused}");
-    assert_eq!(starts(&sim), 1);
+    assert_eq!(sim.starts(), 1);
 }
 
 /// Processes, waits per process, the tenant's limit (requests per second) and the
@@ -185,7 +158,7 @@ const WAITS: usize = 40;
 const RATE: u32 = 20;
 
 /// One model per wait (a model runs one task at a time), each with a short action.
-fn many_models(dir: &Path) -> std::path::PathBuf {
+fn many_models(dir: &Path) -> PathBuf {
     let mut yaml = format!(
         "users:\n  - {{name: demo@runwait.local, password: demo}}\nworkspaces:\n  - id: {WORKSPACE}\n    name: Demo\n    models:\n"
     );

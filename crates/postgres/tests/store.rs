@@ -1,7 +1,6 @@
 //! The store against a real PostgreSQL server (started by `runwait_postgres::testing`,
 //! one database per test): records, leases, history, migrations, the shared budget.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -64,14 +63,14 @@ async fn records_round_trip_and_are_listed_in_order() {
 #[tokio::test]
 async fn a_lease_is_exclusive_renewed_released_and_taken_over_once_expired() {
     let url = TestServer::shared().database();
-    // Two processes (two pools, two holders) on one database, with a 2 s lease.
-    let a = store_with(&url, Duration::from_secs(2)).await;
-    let b = store_with(&url, Duration::from_secs(2)).await;
+    // Two processes (two pools, two holders) on one database, with a 3 s lease.
+    let a = store_with(&url, Duration::from_secs(3)).await;
+    let b = store_with(&url, Duration::from_secs(3)).await;
     assert_ne!(a.holder(), b.holder());
     let key = StepKey::new("w", "s", "r1");
 
     let held = a.lock(&key).await.unwrap();
-    assert_eq!(held.renew_every(), Some(Duration::from_secs(2) / 3));
+    assert_eq!(held.renew_every(), Some(Duration::from_secs(1)));
     let busy = b.lock(&key).await.unwrap_err();
     assert!(matches!(busy, StoreError::Busy { .. }), "{busy}");
     let text = busy.to_string();
@@ -79,7 +78,7 @@ async fn a_lease_is_exclusive_renewed_released_and_taken_over_once_expired() {
     assert!(text.contains(a.holder()), "names the holder: {text}");
     // Renewals keep it past its first expiry.
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(900)).await;
+        tokio::time::sleep(Duration::from_millis(1200)).await;
         held.renew().await.unwrap();
     }
     assert!(b.lock(&key).await.is_err(), "renewed: still held");
@@ -90,7 +89,7 @@ async fn a_lease_is_exclusive_renewed_released_and_taken_over_once_expired() {
     // b "crashes" (never renews): after the lease time a takes it over, and b's
     // renewal then finds it lost.
     assert!(a.lock(&key).await.is_err());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let by_a = a.lock(&key).await.unwrap();
     let lost = by_b.renew().await.unwrap_err();
     assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
@@ -201,26 +200,31 @@ async fn an_unreachable_database_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn two_processes_on_one_tenant_budget_share_its_rate() {
-    let (_, store) = store().await;
+    let (url, store) = store().await;
+    // Two pools on one database (two processes), and another database.
+    let second = store_with(&url, Duration::from_secs(60)).await;
     let other = store_with(&TestServer::shared().database(), Duration::from_secs(60)).await;
-    // Two pools on one database: two processes.
-    let a = Arc::new(PgSlots::new(&store, "api.example.com demo@runwait.local"));
-    let b = Arc::new(PgSlots::new(&store, "api.example.com demo@runwait.local"));
-    let elsewhere = PgSlots::new(&other, "api.example.com demo@runwait.local");
-    let interval = Duration::from_millis(50);
+    let tenant = "api.example.com demo@runwait.local";
+    let a = PgSlots::new(&store, tenant);
+    let b = PgSlots::new(&second, tenant);
+    let someone_else = PgSlots::new(&store, "api.example.com other@runwait.local");
+    // Slots ten seconds apart: the milliseconds between the calls do not count.
+    let interval = Duration::from_secs(10);
     let mut waits = Vec::new();
-    for i in 0..10 {
+    for i in 0..6 {
         let slots = if i % 2 == 0 { &a } else { &b };
         waits.push(slots.reserve(interval).await);
     }
     // Reserved back to back: each one interval after the one before, whoever asked.
-    for (i, pair) in waits.windows(2).enumerate() {
-        let step = pair[1].saturating_sub(pair[0]);
+    for (i, wait) in waits.iter().enumerate() {
+        let due = interval * i as u32;
         assert!(
-            step >= Duration::from_millis(40) && step <= Duration::from_millis(60),
+            due.saturating_sub(*wait) < Duration::from_secs(1) && *wait <= due,
             "reservation {i}: {waits:?}"
         );
     }
-    // Another database is another budget.
-    assert!(elsewhere.reserve(interval).await < Duration::from_millis(10));
+    // Another tenant, or another database, is another budget.
+    assert!(someone_else.reserve(interval).await < Duration::from_secs(1));
+    let elsewhere = PgSlots::new(&other, tenant);
+    assert!(elsewhere.reserve(interval).await < Duration::from_secs(1));
 }

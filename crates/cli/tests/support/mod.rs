@@ -92,6 +92,14 @@ impl Sim {
         file
     }
 
+    /// How many tasks were started (start requests in the journal).
+    pub fn starts(&self) -> usize {
+        self.journal()
+            .iter()
+            .filter(|e| e["method"] == "POST" && e["path"].as_str().unwrap().ends_with("/tasks"))
+            .count()
+    }
+
     /// `GET /__sim/journal`, over a plain socket.
     pub fn journal(&self) -> Vec<Value> {
         use std::io::{Read, Write};
@@ -114,4 +122,27 @@ impl Drop for Sim {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What `runwait tasks FILE ARGS…` prints on stdout.
+pub fn tasks(file: &Path, args: &[&str]) -> String {
+    let out = runwait()
+        .arg("tasks")
+        .args(args)
+        .arg(file)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rows of `runwait tasks --history`'s table, each split at whitespace: step, run
+/// key, end, object kind, object id, duration, outcome, polls.
+pub fn history_rows(listed: &str) -> Vec<Vec<&str>> {
+    listed
+        .lines()
+        .skip_while(|l| !l.contains("DURATION"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect()
 }
