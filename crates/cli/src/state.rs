@@ -16,8 +16,8 @@ use crate::exit::Exit;
 /// The environment variable of `--state`.
 const STATE_ENV: &str = "RUNWAIT_STATE_URL";
 
-/// Where a command keeps its state.
-#[derive(Debug, clap::Args)]
+/// Where a command keeps its state. Its `Debug` masks a URL's password.
+#[derive(clap::Args)]
 pub struct StateArgs {
     /// The state store: a directory (the file store) or a PostgreSQL URL
     /// (`postgres://user@host/db`, shared by runs on several machines; its password is
@@ -27,6 +27,20 @@ pub struct StateArgs {
     /// The file store's directory (the same as `--state DIR`).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for StateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.as_deref().map(|s| match s.parse::<PgUrl>() {
+            Ok(url) => url.to_string(),
+            Err(_) if s.contains("://") => "***".to_owned(),
+            Err(_) => s.to_owned(),
+        });
+        f.debug_struct("StateArgs")
+            .field("state", &state)
+            .field("state_dir", &self.state_dir)
+            .finish()
+    }
 }
 
 /// The store chosen.
@@ -185,6 +199,14 @@ mod tests {
             let got = choice(args).unwrap_or_else(|e| e);
             assert!(got.starts_with(expected), "{args:?}: {got}");
         }
+    }
+
+    #[test]
+    fn the_arguments_print_without_the_password() {
+        let cli = Cli::try_parse_from(["t", "--state", "postgres://u:hunter2@h/db"]).unwrap();
+        let shown = format!("{cli:?}");
+        assert!(shown.contains("postgres://u:***@h/db"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
