@@ -40,6 +40,10 @@ impl Run<'_> {
                 _ = self.ctx.detach().cancelled() => return self.detached(&task),
                 _ = self.step.env.sleep_until(at) => {}
             }
+            // The grace period can outlast a lease: it is renewed here too.
+            if let Err(lost) = self.keep_lease(false).await {
+                return lost;
+            }
             self.admit(at).await;
             if let Ok(seen) = self.poll(&task, 0).await.1 {
                 let ended = seen.is_terminal();

@@ -15,7 +15,12 @@ use crate::step::{DumpFile, StepOutcome, StepResult};
 
 impl Run<'_> {
     /// Downloads the dumps of the finished task in `last`, then builds its result.
-    pub(super) async fn finish(&self, task: &TaskId, outcome: Outcome, then: Then) -> StepResult {
+    pub(super) async fn finish(
+        &mut self,
+        task: &TaskId,
+        outcome: Outcome,
+        then: Then,
+    ) -> StepResult {
         let (nested, mut message) = match &self.last {
             Some(seen) => (NestedSummary::of_task(seen), describe(&outcome, seen)),
             None => (Vec::new(), outcome.name().to_owned()),
@@ -63,7 +68,7 @@ impl Run<'_> {
         result
     }
 
-    async fn download_dumps(&self, task: &TaskId, actions: &[NestedSummary]) -> Vec<DumpFile> {
+    async fn download_dumps(&mut self, task: &TaskId, actions: &[NestedSummary]) -> Vec<DumpFile> {
         let dir = self.ctx.out_dir().join(self.ctx.step_id());
         let needs_names = self.target().kind == TaskKind::Process
             && actions
@@ -80,6 +85,10 @@ impl Run<'_> {
         };
         let mut files = Vec::new();
         for job in dumps::jobs(self.target(), actions, &dir, &names) {
+            // Many large dumps can outlast a lease. The task is over, so a lost lease
+            // (logged, and no history entry) does not stop the downloads: a run that took
+            // over can only reattach to the finished task.
+            let _still_held = self.keep_lease(false).await.is_ok();
             let span = tracing::info_span!(
                 "anaplan.dump.download",
                 anaplan.object.id = job.object_id.as_str(),
