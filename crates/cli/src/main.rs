@@ -9,11 +9,13 @@
 mod display;
 mod exec;
 mod exit;
+mod history;
 mod inspect;
 mod report;
 mod run;
 mod signals;
 mod sim;
+mod state;
 mod summary_file;
 mod tasks;
 mod telemetry;

@@ -11,9 +11,9 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use runwait_executor::{FileStore, RunKey};
+use runwait_executor::RunKey;
 use runwait_runner::{Node, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -23,6 +23,7 @@ use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, summary};
+use crate::state::{Opened, StateArgs, parse_lease};
 use runwait_workflow::connect::{ConnectError, connect};
 use runwait_workflow::model::Workflow;
 
@@ -50,8 +51,12 @@ pub struct RunOptions {
     #[arg(long, value_name = "PATH")]
     summary_file: Option<PathBuf>,
     /// Where started tasks are recorded, for reattaching after a crash.
-    #[arg(long, default_value = ".runwait/state")]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    state: StateArgs,
+    /// With a PostgreSQL store: how long a step run stays locked by a process that
+    /// stopped renewing it (killed); it renews every third of it while the step runs.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_lease)]
+    state_lease: Duration,
     /// Where failure dumps are written (`<out-dir>/<step>/…`).
     #[arg(long, default_value = ".runwait/out")]
     out_dir: PathBuf,
@@ -132,6 +137,19 @@ struct Run<'a> {
 impl Run<'_> {
     async fn run(self) -> Exit {
         let mut display = Display::new();
+        // Before anything is started: no step runs without its record.
+        let state = match self
+            .options
+            .state
+            .open(self.options.state_lease, self.workflow.state.as_ref())
+            .await
+        {
+            Ok(state) => state,
+            Err((exit, message)) => {
+                eprintln!("runwait: {message}; no step was started");
+                return exit;
+            }
+        };
         let connected = match connect(&self.workflow.connection).await {
             Ok(c) => {
                 crate::print_warnings(&c.warnings);
@@ -154,14 +172,19 @@ impl Run<'_> {
             "run key {} (rerun with --run-key {} to reattach)",
             self.run_key, self.run_key
         ));
-        let built = runwait_workflow::nodes(
+        let tenant = crate::state::tenant(
+            &self.workflow.connection,
+            connected.client.endpoints().api().as_str(),
+        );
+        let built = runwait_workflow::nodes_with_budget(
             self.workflow,
             &connected.client,
             Arc::new(crate::telemetry::OtelHook),
+            state.budget(self.workflow.rate_per_second, &tenant),
         )
         .await;
         let exit = match built {
-            Ok(nodes) => self.run_nodes(nodes, &mut display).await,
+            Ok(nodes) => self.run_nodes(nodes, &state, &mut display).await,
             Err(e) => {
                 eprintln!("runwait: {}: {e}", self.workflow.source.display());
                 // A name that is not in the model is the workflow's fault.
@@ -179,14 +202,14 @@ impl Run<'_> {
     }
 
     /// Runs the nodes with the signals watched, showing events as they come.
-    async fn run_nodes(&self, nodes: Vec<Node>, display: &mut Display) -> Exit {
+    async fn run_nodes(&self, nodes: Vec<Node>, state: &Opened, display: &mut Display) -> Exit {
         let abort = CancellationToken::new();
         let detach = CancellationToken::new();
         let signals = tokio::spawn(crate::signals::watch(abort.clone(), detach.clone()));
         let (events, mut rx) = RunEventSink::channel();
         let runner = Runner::builder(self.workflow.name.as_str(), self.run_key.clone())
             .max_parallel(self.max_parallel)
-            .state(Arc::new(FileStore::new(&self.options.state_dir)))
+            .state(state.store.clone())
             .out_dir(&self.options.out_dir)
             .cancel(abort)
             .detach(detach)

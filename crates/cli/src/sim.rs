@@ -19,6 +19,11 @@ pub struct Args {
     /// Scenario seconds per real second.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// The tenant's API calls per second, above which it answers 429 with `Retry-After`
+    /// (Anaplan's documented limit is 600 a minute: 10). Overrides the scenario's
+    /// `rate_limit`; default: the scenario's, else no limit.
+    #[arg(long, value_name = "N")]
+    rate_limit: Option<u32>,
 }
 
 /// Runs the command.
@@ -33,6 +38,10 @@ pub fn run(args: &Args) -> Exit {
         },
         None => Scenario::builtin(),
     };
+    let mut scenario = scenario;
+    if let Some(limit) = args.rate_limit {
+        scenario.rate_limit = Some(limit);
+    }
     let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use runwait_executor::{FileStore, StateStore};
+use runwait_executor::HistoryQuery;
 
 use crate::exit::Exit;
+use crate::state::{Opened, StateArgs};
 use runwait_workflow::connect::connect;
-use runwait_workflow::model::Connection;
+use runwait_workflow::model::{Connection, Workflow};
 
 /// Arguments of `runwait tasks`.
 #[derive(Debug, clap::Args)]
@@ -15,8 +16,11 @@ pub struct Args {
     /// The workflow file.
     file: PathBuf,
     /// The state store of `runwait run`.
-    #[arg(long, default_value = ".runwait/state")]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    state: StateArgs,
+    /// Also list the workflow's finished steps, newest first (this many at most).
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "20")]
+    history: Option<usize>,
 }
 
 /// Runs the command.
@@ -29,7 +33,36 @@ pub fn run(args: &Args) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let records = match runtime.block_on(FileStore::new(&args.state_dir).list()) {
+    let state = match runtime.block_on(
+        args.state
+            .open(std::time::Duration::from_secs(60), workflow.state.as_ref()),
+    ) {
+        Ok(state) => state,
+        Err((exit, message)) => {
+            eprintln!("runwait: {message}");
+            return exit;
+        }
+    };
+    let exit = show_records(&runtime, &workflow, &state);
+    let Some(limit) = args.history else {
+        return exit;
+    };
+    let query = HistoryQuery::newest(limit).workflow(workflow.name.clone());
+    match runtime.block_on(state.store.history(&query)) {
+        Ok(entries) => {
+            crate::history::print(&workflow.name, &state.shown, &entries);
+            exit
+        }
+        Err(e) => {
+            eprintln!("runwait: {e}");
+            Exit::Usage
+        }
+    }
+}
+
+/// The workflow's recorded step runs, with their live state when Anaplan can be asked.
+fn show_records(runtime: &tokio::runtime::Runtime, workflow: &Workflow, state: &Opened) -> Exit {
+    let records = match runtime.block_on(state.store.list()) {
         Ok(records) => records,
         Err(e) => {
             eprintln!("runwait: {e}");
@@ -51,8 +84,7 @@ pub fn run(args: &Args) -> Exit {
     if records.is_empty() {
         println!(
             "no tasks recorded for workflow {} in {}",
-            workflow.name,
-            args.state_dir.display()
+            workflow.name, state.shown
         );
         return Exit::Success;
     }

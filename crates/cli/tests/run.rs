@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 mod common;
-use common::{Sim, runwait};
+use common::{Sim, runwait, step};
 
 // The signal tests share this file's helpers; their file sits with the fixtures.
 #[path = "run/signals.rs"]
@@ -52,15 +52,6 @@ fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
 fn json(run: &Run) -> Value {
     serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("{e}\nstdout: {}\nstderr: {}", run.stdout, run.stderr))
-}
-
-fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
-    doc["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["id"] == id)
-        .unwrap()
 }
 
 #[test]

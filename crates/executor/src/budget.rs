@@ -13,6 +13,13 @@
 //! wakes a little late (timer resolution) hands out the slots already due at once, and
 //! high rates are delivered accurately instead of one permit per timer wake.
 //!
+//! Across processes: a [`SlotSource`] (for example `runwait-postgres`'s row per tenant)
+//! spaces the slots of every process of the tenant. The in-process queue and its GCRA
+//! stay as they are (the default, with no source); with a source, the head of the queue,
+//! once its local slot is due, also reserves the tenant's next shared slot and waits for
+//! it before it takes its permit, so one process has at most one shared slot reserved
+//! ahead and the earliest-due order within the process holds.
+//!
 //! What it counts: each call a step makes (list, start, status, cancel, a dump download).
 //! What it does not: the client's own retries inside one call and its logins, which are
 //! few and bounded by the client's retry policy; size the budget with that margin
@@ -23,6 +30,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -36,6 +44,18 @@ const MAX_PAUSE: Duration = Duration::from_secs(5 * 60);
 /// bank slots for a burst.
 const CATCH_UP: Duration = Duration::from_millis(1);
 
+/// The tenant's request slots as shared by several processes (a database row, a
+/// service): each call reserves the next slot, `interval` after the one before it across
+/// every process, and says how long from now until it. Implementations make the
+/// reservation atomic (one statement) and never fail: when the shared source cannot be
+/// reached they answer at once ([`Duration::ZERO`]) and log it, so the in-process budget
+/// still paces this process.
+#[async_trait]
+pub trait SlotSource: Send + Sync + fmt::Debug {
+    /// Reserves the tenant's next slot; the time from now until it.
+    async fn reserve(&self, interval: Duration) -> Duration;
+}
+
 /// A queued request: earliest due first, then first come.
 type Key = (Instant, u64);
 
@@ -47,6 +67,8 @@ struct Queue {
     next_slot: Option<Instant>,
     /// A 429 pauses everyone until then.
     paused_until: Option<Instant>,
+    /// The head is reserving a shared slot: nobody else may take one meanwhile.
+    reserving: bool,
     seq: u64,
 }
 
@@ -64,6 +86,7 @@ struct Shared {
     interval: Duration,
     per_second: u32,
     env: Arc<dyn WaitEnv>,
+    slots: Option<Arc<dyn SlotSource>>,
 }
 
 impl Shared {
@@ -82,6 +105,7 @@ impl fmt::Debug for RateBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateBudget")
             .field("per_second", &self.shared.per_second)
+            .field("slots", &self.shared.slots)
             .finish_non_exhaustive()
     }
 }
@@ -90,16 +114,38 @@ impl fmt::Debug for RateBudget {
 struct Queued<'a> {
     shared: &'a Shared,
     key: Option<Key>,
+    /// It holds the queue's `reserving` flag.
+    reserving: bool,
+}
+
+impl Queued<'_> {
+    /// Leaves the queue (with its permit, or given up) and wakes the next head.
+    fn leave(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut queue = self.shared.queue();
+            queue.waiting.remove(&key);
+            if std::mem::take(&mut self.reserving) {
+                queue.reserving = false;
+            }
+            queue.wake_head();
+        }
+    }
 }
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let mut queue = self.shared.queue();
-            queue.waiting.remove(&key);
-            queue.wake_head();
-        }
+        self.leave();
     }
+}
+
+/// What the head of the queue does next.
+enum Turn {
+    /// Sleep until then (or until woken), then look again; `None`: until woken.
+    Sleep(Option<Instant>),
+    /// Reserve a shared slot, then take the permit.
+    Reserve,
+    /// The permit is taken.
+    Granted,
 }
 
 impl RateBudget {
@@ -113,6 +159,16 @@ impl RateBudget {
 
     /// Like [`per_second`](Self::per_second), sleeping on `env`'s clock.
     pub fn with_env(per_second: u32, env: Arc<dyn WaitEnv>) -> Self {
+        RateBudget::build(per_second, env, None)
+    }
+
+    /// Like [`with_env`](Self::with_env), the slots also spaced across every process
+    /// of the tenant by `slots` (see [`SlotSource`]).
+    pub fn shared(per_second: u32, env: Arc<dyn WaitEnv>, slots: Arc<dyn SlotSource>) -> Self {
+        RateBudget::build(per_second, env, Some(slots))
+    }
+
+    fn build(per_second: u32, env: Arc<dyn WaitEnv>, slots: Option<Arc<dyn SlotSource>>) -> Self {
         let per_second = per_second.max(1);
         RateBudget {
             shared: Arc::new(Shared {
@@ -120,6 +176,7 @@ impl RateBudget {
                 interval: Duration::from_secs(1) / per_second,
                 per_second,
                 env,
+                slots,
             }),
         }
     }
@@ -144,19 +201,20 @@ impl RateBudget {
         let mut queued = Queued {
             shared,
             key: Some(key),
+            reserving: false,
         };
         loop {
-            let sleep_until = {
+            let turn = {
                 let mut queue = shared.queue();
                 let head = queue.waiting.keys().next().copied();
-                if head == Some(key) {
+                if head == Some(key) && !queue.reserving {
                     let now = shared.env.now();
                     let gate = match (queue.next_slot, queue.paused_until) {
                         (Some(slot), Some(paused)) => Some(slot.max(paused)),
                         (slot, paused) => slot.or(paused),
                     };
                     match gate {
-                        Some(at) if at > now => Some(at),
+                        Some(at) if at > now => Turn::Sleep(Some(at)),
                         _ => {
                             // Taken at its own time when only a timer tick late, so the
                             // rate holds; at now after an idle spell, so no burst.
@@ -167,27 +225,43 @@ impl RateBudget {
                                 _ => now,
                             };
                             queue.next_slot = Some(slot + shared.interval);
-                            queue.waiting.remove(&key);
-                            queued.key = None;
-                            queue.wake_head();
-                            return;
+                            if shared.slots.is_some() {
+                                queue.reserving = true;
+                                queued.reserving = true;
+                                Turn::Reserve
+                            } else {
+                                Turn::Granted
+                            }
                         }
                     }
                 } else {
-                    None
+                    Turn::Sleep(None)
                 }
             };
-            match sleep_until {
+            match turn {
+                Turn::Granted => break,
+                // The head holds the turn while it waits for its shared slot, so the
+                // process has one reserved at a time and its queue keeps its order.
+                Turn::Reserve => {
+                    if let Some(slots) = &shared.slots {
+                        let wait = slots.reserve(shared.interval).await;
+                        if !wait.is_zero() {
+                            shared.env.sleep_until(shared.env.now() + wait).await;
+                        }
+                    }
+                    break;
+                }
                 // The head sleeps to its slot, unless a newcomer due earlier takes the head.
-                Some(at) => {
+                Turn::Sleep(Some(at)) => {
                     tokio::select! {
                         _ = shared.env.sleep_until(at) => {}
                         _ = notify.notified() => {}
                     }
                 }
-                None => notify.notified().await,
+                Turn::Sleep(None) => notify.notified().await,
             }
         }
+        queued.leave();
     }
 
     /// Pauses every request of the tenant for `wait` (a 429's `Retry-After`), at most
@@ -281,6 +355,61 @@ mod tests {
         let before = Instant::now();
         budget.acquire(Instant::now()).await;
         assert!(Instant::now() - before <= Duration::from_secs(1));
+    }
+
+    /// A shared source standing for other processes: each reservation is `interval`
+    /// after the last, counted from a start it was given.
+    #[derive(Debug)]
+    struct Busy {
+        next: Mutex<Instant>,
+        taken: Mutex<Vec<Instant>>,
+    }
+
+    #[async_trait]
+    impl SlotSource for Busy {
+        async fn reserve(&self, interval: Duration) -> Duration {
+            let now = Instant::now();
+            let mut next = self.next.lock().unwrap();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            self.taken.lock().unwrap().push(slot);
+            slot - now
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn two_budgets_on_one_shared_source_keep_its_rate_together() {
+        let source = Arc::new(Busy {
+            next: Mutex::new(Instant::now()),
+            taken: Mutex::default(),
+        });
+        let env: Arc<dyn WaitEnv> = Arc::new(TokioEnv::new());
+        // Two processes, each allowed 10/s on its own: together 10/s.
+        let budgets = [
+            RateBudget::shared(10, env.clone(), source.clone()),
+            RateBudget::shared(10, env.clone(), source.clone()),
+        ];
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for i in 0..20 {
+            let budget = budgets[i % 2].clone();
+            handles.push(tokio::spawn(async move {
+                budget.acquire(start).await;
+                Instant::now()
+            }));
+        }
+        let mut granted = Vec::new();
+        for h in handles {
+            granted.push(h.await.unwrap());
+        }
+        granted.sort();
+        for pair in granted.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(100),
+                "{granted:?}"
+            );
+        }
+        assert_eq!(source.taken.lock().unwrap().len(), 20);
     }
 
     #[test]

@@ -29,9 +29,15 @@
 //!   `.runwait/state`; [`MemoryStore`] for tests), the dump directory (default
 //!   `.runwait/out`) and the [`EventSink`] (a callback, or [`EventSink::channel`]) are
 //!   optional;
-//! - optionally a shared [`RateBudget`] per tenant, a [`WaitEnv`] (clock, sleep and
+//! - optionally a shared [`RateBudget`] per tenant (its slots shared across processes by
+//!   a [`SlotSource`], e.g. `runwait-postgres`'s), a [`WaitEnv`] (clock, sleep and
 //!   randomness: every wait of the engine and the budget sleeps through it), and a
 //!   [`TraceHook`].
+//!
+//! A store whose lock is a lease ([`StepLock::renew_every`]) has it renewed by the engine
+//! while the step runs and confirmed right before a start; a lost lease ends the step
+//! with an error and no start. At a step's end the engine writes its [`StepHistory`]
+//! entry and [releases](StepLock::release) the lock.
 //!
 //! What the engine promises: [`Step::run`] never panics on remote trouble and always
 //! returns a [`StepResult`] (serde, both ways); every wait on the network and on the
@@ -118,7 +124,7 @@ mod step;
 mod store;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
-pub use budget::RateBudget;
+pub use budget::{RateBudget, SlotSource};
 pub use context::{StepContext, StepContextBuilder};
 pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
@@ -126,5 +132,6 @@ pub use events::{EventSink, StepEvent};
 pub use poll::{PollPolicy, Schedule, Seen, next_poll_at};
 pub use step::{CancelStatus, DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
-    FileStore, MemoryStore, RunKey, StateStore, StepKey, StepLock, StepRecord, StoreError,
+    FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,
+    StepRecord, StoreError,
 };

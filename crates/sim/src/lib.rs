@@ -32,6 +32,7 @@ mod dump;
 mod fault;
 mod ids;
 mod journal;
+mod limit;
 mod reply;
 mod result;
 mod scenario;

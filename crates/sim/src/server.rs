@@ -113,6 +113,21 @@ async fn gate(State(sh): Sh, req: Request, next: Next) -> Response {
     };
     let path = req.uri().path().to_owned();
     let conn = req.extensions().get::<ConnControl>().cloned();
+    // Over the tenant's rate: a 429 (journaled like any answer), before any fault.
+    let limited = match (&sh.limit, kind) {
+        (Some(limit), k) if k != CallKind::Auth => limit.take().err(),
+        _ => None,
+    };
+    if let Some(wait) = limited {
+        let mut r = api_error(&sh, StatusCode::TOO_MANY_REQUESTS, &path);
+        // Whole seconds, rounded up: the header has no fractions.
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        entry.answer = Answer::Status(429);
+        sh.record(entry);
+        return r;
+    }
     let fault = sh.world().faults.hit(kind);
     let response = match fault {
         None => next.run(req).await,

@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::dump::DumpCache;
 use crate::fault::Fault;
 use crate::journal::JournalEntry;
+use crate::limit::RateLimit;
 use crate::scenario::Scenario;
 use crate::task::TaskSnapshot;
 use crate::world::World;
@@ -26,6 +27,8 @@ pub(crate) struct AppState {
     world: Mutex<World>,
     pub(crate) dumps: DumpCache,
     pub(crate) shutdown: CancellationToken,
+    /// The tenant's rate limit, when the scenario sets one.
+    pub(crate) limit: Option<RateLimit>,
 }
 
 impl AppState {
@@ -36,10 +39,11 @@ impl AppState {
         }
         AppState {
             clock,
-            scenario,
             world: Mutex::new(world),
             dumps: DumpCache::default(),
             shutdown: CancellationToken::new(),
+            limit: scenario.rate_limit.map(RateLimit::new),
+            scenario,
         }
     }
 

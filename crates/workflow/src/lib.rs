@@ -17,7 +17,8 @@
 //!   [`runwait_executor::WaitConfig`] (poll schedule, …).
 //! - [`nodes`]: a whole [`model::Workflow`] to the runner's [`runwait_runner::Node`]s
 //!   (names looked up, poll limits, outcome policies, one rate budget, the host's
-//!   [`runwait_executor::TraceHook`]); errors are [`NodeError`].
+//!   [`runwait_executor::TraceHook`]; [`nodes_with_budget`] with a budget shared across
+//!   processes); errors are [`NodeError`].
 //! - [`connect::connect`]: a workflow `connection:` (embedded simulator, or a tenant with
 //!   its auth kind and secrets read from the environment or files) to a
 //!   [`connect::Connected`] client; it prints nothing and returns its warnings.
@@ -108,7 +109,7 @@ use std::path::{Path, PathBuf};
 use self::model::{Settings, Workflow};
 
 pub use self::format::{StepSpec, schema};
-pub use self::nodes::{NodeError, nodes};
+pub use self::nodes::{NodeError, nodes, nodes_with_budget};
 pub use self::runnable::{StepError, step, step_with, target};
 
 /// One problem of a workflow (or scenario) file, with where it is.

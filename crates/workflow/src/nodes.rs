@@ -40,8 +40,19 @@ pub async fn nodes(
     client: &Client,
     trace_hook: Arc<dyn TraceHook>,
 ) -> Result<Vec<Node>, NodeError> {
-    let api = Arc::new(client.clone());
     let budget = RateBudget::per_second(workflow.rate_per_second);
+    nodes_with_budget(workflow, client, trace_hook, budget).await
+}
+
+/// Like [`nodes`], with the tenant's rate budget given: one shared with other processes
+/// ([`RateBudget::shared`]), built by the host at `workflow.rate_per_second`.
+pub async fn nodes_with_budget(
+    workflow: &Workflow,
+    client: &Client,
+    trace_hook: Arc<dyn TraceHook>,
+    budget: RateBudget,
+) -> Result<Vec<Node>, NodeError> {
+    let api = Arc::new(client.clone());
     let poll = PollPolicy::default()
         .with_min_interval(workflow.poll.min_interval)
         .with_max_interval(workflow.poll.max_interval);

@@ -1,5 +1,8 @@
-//! What the end-to-end tests of the binary share: the built binary and a `runwait sim`
-//! process.
+//! What the end-to-end tests of the binary share: the built binary, a `runwait sim`
+//! process with its journal, signals, and reading the JSON summary and `runwait tasks`.
+
+// Each test binary that includes this module uses a different part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -25,8 +28,14 @@ pub struct Sim {
 impl Sim {
     /// Starts `runwait sim` at `speed` with a scenario file (the built-in one when `None`).
     pub fn start(speed: &str, scenario: Option<&Path>) -> Sim {
+        Sim::start_with(speed, scenario, &[])
+    }
+
+    /// [`Sim::start`] with more arguments (`--rate-limit N`).
+    pub fn start_with(speed: &str, scenario: Option<&Path>, extra: &[&str]) -> Sim {
         let mut cmd = runwait();
         cmd.args(["sim", "--listen", "127.0.0.1:0", "--speed", speed])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         if let Some(s) = scenario {
@@ -47,8 +56,14 @@ impl Sim {
     /// A workflow file named `tenant` in `dir` with these `steps` (YAML list items), on
     /// this simulator's tenant with the password from `RUNWAIT_TEST_PASSWORD`.
     pub fn workflow(&self, dir: &Path, steps: &str) -> PathBuf {
+        self.workflow_with(dir, "", steps)
+    }
+
+    /// Like [`Sim::workflow`], with more `defaults:` lines (indented by two spaces).
+    pub fn workflow_with(&self, dir: &Path, defaults: &str, steps: &str) -> PathBuf {
         let file = dir.join("tenant.yaml");
-        std::fs::write(&file, format!("{}steps:\n{steps}", self.connection())).unwrap();
+        let text = format!("{}{defaults}steps:\n{steps}", self.connection());
+        std::fs::write(&file, text).unwrap();
         file
     }
 
@@ -118,4 +133,61 @@ pub fn wait_for_task(dir: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("no task was recorded");
+}
+
+/// The step `id` of a JSON summary.
+pub fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
+    doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+}
+
+/// Waits for a run started with piped output: its exit code and JSON summary.
+pub fn finish(child: Child) -> (i32, Value) {
+    let out = child.wait_with_output().unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), doc)
+}
+
+/// Sends `sig` (`-INT`, `-TERM`, `-KILL`) to a child process.
+pub fn signal(child: &Child, sig: &str) {
+    assert!(
+        Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// What `runwait tasks FILE ARGS…` prints on stdout.
+pub fn tasks(file: &Path, args: &[&str]) -> String {
+    let out = runwait()
+        .arg("tasks")
+        .args(args)
+        .arg(file)
+        .env("RUNWAIT_TEST_PASSWORD", "demo")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The rows of `runwait tasks --history`'s table, each split at whitespace: step, run
+/// key, end, object kind, object id, duration, outcome, polls.
+pub fn history_rows(listed: &str) -> Vec<Vec<&str>> {
+    listed
+        .lines()
+        .skip_while(|l| !l.contains("DURATION"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect()
 }

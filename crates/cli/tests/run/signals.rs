@@ -5,13 +5,13 @@
 //! that exits at all, with no status answered after the hung one, did not wait for it.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::common::{Sim, runwait, wait_for_task};
-use super::{LONG_ACTION, fixture, run_command, step};
+use super::common::{Sim, finish, history_rows, signal, step, tasks, wait_for_task};
+use super::{LONG_ACTION, fixture, run_command};
 
 /// One row: what hangs, which signals, and how the run must end.
 struct Case {
@@ -148,14 +148,9 @@ fn rerun_reattaches(
     task: &Value,
     name: &str,
 ) {
-    let listed = runwait()
-        .args(["tasks", "--state-dir"])
-        .arg(dir.join("state"))
-        .arg(file)
-        .env("RUNWAIT_TEST_PASSWORD", "demo")
-        .output()
-        .unwrap();
-    let listed = String::from_utf8_lossy(&listed.stdout);
+    let state = dir.join("state");
+    let state = state.to_str().unwrap();
+    let listed = tasks(file, &["--state-dir", state]);
     let row = listed
         .lines()
         .find(|l| l.starts_with("rebuild"))
@@ -172,6 +167,15 @@ fn rerun_reattaches(
     assert_eq!(rebuild["reattached"], true, "{name}");
     assert_eq!(&rebuild["task_id"], task, "{name}");
     assert_eq!(sim.starts(), 1, "{name}: never a second start");
+
+    // The history keeps both ends: the detached wait and the reattached one.
+    let listed = tasks(file, &["--history", "--state-dir", state]);
+    let outcomes: Vec<&str> = history_rows(&listed).iter().map(|r| r[6]).collect();
+    assert_eq!(
+        outcomes,
+        ["succeeded", "detached"],
+        "{name}: newest first: {listed}"
+    );
 }
 
 fn is_hung_poll(e: &Value) -> bool {
@@ -210,26 +214,4 @@ fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn signal(child: &Child, sig: &str) {
-    assert!(
-        Command::new("kill")
-            .args([sig, &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-fn finish(child: Child) -> (i32, Value) {
-    let out = child.wait_with_output().unwrap();
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), doc)
 }

@@ -71,6 +71,10 @@ impl Run<'_> {
             if self.race(stops, pause).await == Err(Stop::Detach) {
                 return self.detached(&task);
             }
+            // The grace period can outlast a lease: it is renewed here too.
+            if let Err(lost) = self.keep_lease(false).await {
+                return lost;
+            }
             let look = self.look_within(grace_end);
             match self.poll(&task, 0, look).await.1 {
                 Err(Stop::Detach) => return self.detached(&task),

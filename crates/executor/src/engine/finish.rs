@@ -19,7 +19,12 @@ use crate::step::{DumpFile, StepOutcome, StepResult};
 
 impl Run<'_> {
     /// Downloads the dumps of the finished task in `last`, then builds its result.
-    pub(super) async fn finish(&self, task: &TaskId, outcome: Outcome, then: Then) -> StepResult {
+    pub(super) async fn finish(
+        &mut self,
+        task: &TaskId,
+        outcome: Outcome,
+        then: Then,
+    ) -> StepResult {
         let (nested, mut message) = match &self.last {
             Some(seen) => (NestedSummary::of_task(seen), describe(&outcome, seen)),
             None => (Vec::new(), outcome.name().to_owned()),
@@ -77,7 +82,7 @@ impl Run<'_> {
 
     /// The dumps, and the stop that cut their downloads short, if any.
     async fn download_dumps(
-        &self,
+        &mut self,
         task: &TaskId,
         actions: &[NestedSummary],
     ) -> (Vec<DumpFile>, Option<Stop>) {
@@ -111,6 +116,10 @@ impl Run<'_> {
                 files.push(DumpFile::missing(job.object_id.clone(), false));
                 continue;
             }
+            // Many large dumps can outlast a lease. The task is over, so a lost lease
+            // (logged, and no history entry) does not stop the downloads: a run that took
+            // over can only reattach to the finished task.
+            let _still_held = self.keep_lease(false).await.is_ok();
             let span = tracing::info_span!(
                 "anaplan.dump.download",
                 anaplan.object.id = job.object_id.as_str(),

@@ -3,11 +3,14 @@
 //!
 //! A step's life is a sequence of [`Phase`]s (`phase.rs`), each the job of one file:
 //! lock and recover or start (`start.rs`), wait (`wait.rs`), cancel (`cancel.rs`),
-//! finish with dumps (`finish.rs`); `spans.rs` holds what the spans record.
+//! finish with dumps (`finish.rs`); `lease.rs` keeps the lock of the step run (renewed
+//! when due, the history written and the lock released at the end); `spans.rs` holds
+//! what the spans record.
 
 mod cancel;
 mod config;
 mod finish;
+mod lease;
 mod phase;
 mod race;
 mod spans;
@@ -113,10 +116,14 @@ impl Step for RunAndWait {
             &self.target,
             self.object_name.as_deref(),
         );
+        let began = self.env.now();
         let run = Run {
             step: self,
             ctx,
-            began: self.env.now(),
+            began,
+            lock: None,
+            renewed_at: began,
+            lease_lost: false,
             polls: 0,
             task_id: None,
             reattached: false,
@@ -134,6 +141,12 @@ struct Run<'a> {
     step: &'a RunAndWait,
     ctx: StepContext,
     began: Instant,
+    /// The step run, held from the first phase to the end: no other run works on it.
+    lock: Option<Box<dyn StepLock>>,
+    /// When the lock was taken or last renewed.
+    renewed_at: Instant,
+    /// The lock was found lost: another run may own the step run now.
+    lease_lost: bool,
     /// Status requests made.
     polls: u32,
     /// The task, once started or reattached (for the result).
@@ -148,14 +161,19 @@ struct Run<'a> {
 impl Run<'_> {
     /// The life of the step, phase by phase.
     async fn life(mut self) -> StepResult {
-        // Held to the end of the step: no other run works on this step run meanwhile.
-        let mut _lock: Option<Box<dyn StepLock>> = None;
         let mut phase = Phase::Lock;
         loop {
+            // A lease is renewed between phases too (dumps and a cancel take a while).
+            if !matches!(phase, Phase::Lock | Phase::Done(_))
+                && let Err(lost) = self.keep_lease(false).await
+            {
+                phase = lost;
+            }
             phase = match phase {
                 Phase::Lock => match self.ctx.state().lock(&self.ctx.key()).await {
                     Ok(lock) => {
-                        _lock = Some(lock);
+                        self.lock = Some(lock);
+                        self.renewed_at = self.now();
                         Phase::Recover
                     }
                     Err(e) => self.done(StepOutcome::Error, e.to_string()),
@@ -170,7 +188,7 @@ impl Run<'_> {
                     outcome,
                     then,
                 } => Phase::Done(Box::new(self.finish(&task, outcome, then).await)),
-                Phase::Done(result) => return *result,
+                Phase::Done(result) => return self.end(*result).await,
             }
         }
     }

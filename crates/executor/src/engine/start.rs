@@ -149,6 +149,11 @@ impl Run<'_> {
         if let Err(stop) = self.admit_or(self.now(), self.any_stop()).await {
             return self.stopped_early(stop, "waiting for the tenant's rate budget", "");
         }
+        // Checked after the budget's wait, right before the start: a run whose lease lapsed
+        // may have been replaced by one that starts the task.
+        if let Err(lost) = self.keep_lease(true).await {
+            return lost;
+        }
         // Only a detach cuts the start short: after an abort or the deadline the task it
         // creates must be known, to be cancelled. A detach leaves `known` saved, so a
         // rerun adopts what the start created.

@@ -15,6 +15,16 @@ use crate::events::StepEvent;
 use crate::poll::{Schedule, Seen, next_poll_at};
 use crate::step::StepOutcome;
 
+/// What woke the wait.
+enum Wake {
+    /// The runner aborted or detached, or the deadline's last look passed.
+    Stopped(Stop),
+    /// The lock of the step run is due for renewal.
+    Renew,
+    /// The next poll is due and the budget admits it.
+    Poll,
+}
+
 impl Run<'_> {
     /// Polls until the task ends or the wait is left.
     pub(super) async fn wait(&mut self, task: TaskId) -> Phase {
@@ -53,10 +63,23 @@ impl Run<'_> {
                 abort: true,
                 until: self.ctx.deadline().map(|d| d + LAST_LOOK),
             };
-            let woken = self.race(stops, sleep_and_admit).await;
+            // The lease's heartbeat is on its own clock, also while the budget is paused.
+            let lease_due = self.lease_due();
+            let woken = tokio::select! {
+                biased;
+                raced = self.race(stops, sleep_and_admit) => match raced {
+                    Ok(()) => Wake::Poll,
+                    Err(stop) => Wake::Stopped(stop),
+                },
+                () = lease_due => Wake::Renew,
+            };
             let (span, seen) = match woken {
-                Err(stop) => (tracing::Span::none(), Observation::Stopped(stop)),
-                Ok(()) => {
+                Wake::Renew => match self.keep_lease(false).await {
+                    Ok(()) => continue,
+                    Err(lost) => return lost,
+                },
+                Wake::Stopped(stop) => (tracing::Span::none(), Observation::Stopped(stop)),
+                Wake::Poll => {
                     let stops = Stops {
                         abort: true,
                         until: call_until(self.now(), self.ctx.deadline()),

@@ -1,13 +1,14 @@
 //! [`FileStore`]: one small JSON file per step run, `<dir>/<workflow>.<step>.<run key>.json`
 //! (each part escaped), and a `.lock` file beside it held with an OS lock while a run
-//! works on the step. Files are written atomically. The work runs on tokio's blocking
-//! pool, so a slow disk never stalls the async workers.
+//! works on the step. Files are written atomically. The history of finished steps is one
+//! append-only JSON-lines file beside them, `<dir>/history.jsonl` (owner-only on Unix).
+//! The work runs on tokio's blocking pool, so a slow disk never stalls the async workers.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::{StateStore, StepKey, StepLock, StepRecord, StoreError};
+use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
 use crate::atomic::write_atomically;
 
 /// A directory of step records: the default store, and the `runwait` CLI's.
@@ -28,6 +29,11 @@ impl FileStore {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The history of finished steps: one JSON line each, oldest first.
+    pub fn history_path(&self) -> PathBuf {
+        self.dir.join("history.jsonl")
     }
 
     /// The file of one step run: `<workflow>.<step>.<run key>.json`, each part escaped.
@@ -99,6 +105,42 @@ impl FileStore {
         Ok(paths.into_iter().map(read_record).collect())
     }
 
+    fn append_history_blocking(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        use std::io::Write;
+        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        let path = self.history_path();
+        let mut line = serde_json::to_vec(entry).map_err(|source| StoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path).map_err(io_error(&path))?;
+        // One write of a whole line: appends of concurrent processes do not interleave.
+        file.write_all(&line)
+            .and_then(|()| file.sync_data())
+            .map_err(io_error(&path))
+    }
+
+    fn history_blocking(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        let path = self.history_path();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(StoreError::Io { path, source }),
+        };
+        let entries = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(serde_json::from_str)
+            .collect::<Result<Vec<StepHistory>, _>>()
+            .map_err(|source| StoreError::Corrupt { path, source })?;
+        Ok(query.select(entries.into_iter()))
+    }
+
     /// Runs `f` on a clone of the store on tokio's blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
@@ -137,6 +179,17 @@ impl StateStore for FileStore {
 
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
         self.blocking(|s| s.list_blocking()).await
+    }
+
+    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.blocking(move |s| s.append_history_blocking(&entry))
+            .await
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        let query = query.clone();
+        self.blocking(move |s| s.history_blocking(&query)).await
     }
 }
 
@@ -259,6 +312,50 @@ mod tests {
             store.load_blocking(&key()).unwrap(),
             Some(record(Some("ABC")))
         );
+    }
+
+    #[tokio::test]
+    async fn history_is_appended_owner_only_and_read_newest_first() {
+        use crate::step::StepOutcome;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let target = record(None).target;
+        let other = TaskTarget::new("w", "M", TaskKind::Import, "112000000001");
+        for (i, t) in [&target, &other, &target].into_iter().enumerate() {
+            let entry = StepHistory::ended_now(
+                &key(),
+                t.clone(),
+                StepOutcome::Succeeded,
+                Duration::from_secs(i as u64 + 1),
+            )
+            .polls(i as u32);
+            store.record_finished(&entry).await.unwrap();
+        }
+        let mine = store
+            .history(&HistoryQuery::newest(10).target(target.clone()))
+            .await
+            .unwrap();
+        let polls: Vec<u32> = mine.iter().map(|e| e.polls).collect();
+        assert_eq!(polls, vec![2, 0], "newest first, only the target's");
+        assert_eq!(
+            store.history(&HistoryQuery::newest(1)).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store.list().await.unwrap().len(),
+            0,
+            "the history is not a record"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(store.history_path())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[tokio::test]

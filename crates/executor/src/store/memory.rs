@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use super::{StateStore, StepKey, StepLock, StepRecord, StoreError};
+use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
 
 /// Step records in memory. Clones share them; its lock is exclusive within the process.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +18,8 @@ pub struct MemoryStore {
 struct Inner {
     records: BTreeMap<StepKey, StepRecord>,
     held: BTreeSet<StepKey>,
+    /// Finished steps, oldest first.
+    history: Vec<StepHistory>,
 }
 
 impl MemoryStore {
@@ -56,6 +58,15 @@ impl StateStore for MemoryStore {
 
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
         Ok(self.inner().records.values().cloned().map(Ok).collect())
+    }
+
+    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        self.inner().history.push(entry.clone());
+        Ok(())
+    }
+
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        Ok(query.select(self.inner().history.iter().cloned()))
     }
 }
 
@@ -106,5 +117,30 @@ mod tests {
         store.lock(&StepKey::new("w", "s", "r2")).await.unwrap();
         drop(held);
         store.lock(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn history_is_kept_newest_first() {
+        use crate::step::StepOutcome;
+        let store = MemoryStore::new();
+        let key = StepKey::new("w", "s", "r1");
+        let target = TaskTarget::new("w", "M", TaskKind::Process, "118000000001");
+        for polls in 0..3 {
+            let entry = StepHistory::ended_now(
+                &key,
+                target.clone(),
+                StepOutcome::Failed,
+                std::time::Duration::from_secs(1),
+            )
+            .polls(polls);
+            store.record_finished(&entry).await.unwrap();
+        }
+        let newest = store.history(&HistoryQuery::newest(2)).await.unwrap();
+        assert_eq!(
+            newest.iter().map(|e| e.polls).collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        let other = HistoryQuery::newest(5).workflow("other");
+        assert!(store.history(&other).await.unwrap().is_empty());
     }
 }

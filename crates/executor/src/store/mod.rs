@@ -5,14 +5,20 @@
 //! [`StateStore`] is a trait (object safe: `Arc<dyn StateStore>`). Two stores come with
 //! the crate: [`FileStore`], one small JSON file per step run (the default, and the
 //! `runwait` CLI's), and [`MemoryStore`], for tests and hosts that keep nothing between
-//! processes. A store with leases (a database) implements [`StepLock`] as a guard whose
-//! drop releases the lease.
+//! processes. A store with leases (a database, `runwait-postgres`) implements
+//! [`StepLock`] as a lease the engine renews ([`StepLock::renew`]) while the step runs:
+//! nothing spawns a hidden task, so the heartbeat is the engine's, and a lease found lost
+//! stops the step before it can start or keep waiting on a task another run took over.
+//!
+//! Each finished step is kept in the store's history ([`StepHistory`]).
 
 mod file;
+mod history;
 mod memory;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use runwait_core::TaskId;
@@ -20,6 +26,7 @@ use runwait_core::target::{KnownTasks, TaskTarget};
 use serde::{Deserialize, Serialize};
 
 pub use file::FileStore;
+pub use history::{HistoryQuery, StepHistory};
 pub use memory::MemoryStore;
 
 /// Identifies one run of a workflow; a rerun with the same key reattaches.
@@ -169,15 +176,51 @@ pub enum StoreError {
         /// Why it did not parse.
         source: serde_json::Error,
     },
-    /// Any other failure of a store's backend (a database, a lost lease).
+    /// The lease on a step run expired or was taken over: this run must stop (another
+    /// run may now be working on the step).
+    #[error(
+        "state store {location}: the lease on step run {key} was lost (not renewed in time, \
+         or taken over by another run); stopping this run of the step"
+    )]
+    LeaseLost {
+        /// The step run.
+        key: StepKey,
+        /// Where the lease is (a database, without credentials).
+        location: String,
+    },
+    /// Any other failure of a store's backend (a database).
     #[error("state store: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// A step run held by one run until the guard is dropped (a file lock, a lease).
+/// A step run held by one run until it is released or dropped (a file lock, a lease).
+///
+/// A lock that expires (a lease) says how often it must be renewed
+/// ([`renew_every`](Self::renew_every)); the engine renews it when due, between phases
+/// and while it waits, and right before it starts a task. The defaults are those of a
+/// lock held until dropped: nothing to renew.
+#[async_trait]
 pub trait StepLock: Send + Sync + fmt::Debug {
     /// The step run held.
     fn key(&self) -> &StepKey;
+
+    /// How often [`renew`](Self::renew) must be called to keep the lock; `None` (the
+    /// default): never, the lock is held until dropped.
+    fn renew_every(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Extends the lock (a lease's heartbeat). An error means the lock is lost or cannot
+    /// be confirmed in time: the step stops and starts nothing. The default does nothing.
+    async fn renew(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Gives the step run back at the step's end, so a rerun need not wait for a lease to
+    /// expire. The default drops the guard.
+    async fn release(self: Box<Self>) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Where step runs are remembered for reattaching.
@@ -199,4 +242,15 @@ pub trait StateStore: Send + Sync + fmt::Debug {
     /// Every record in the store, in a stable order; a record that cannot be read is
     /// reported in place.
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError>;
+    /// Keeps a finished step in the history. The default keeps nothing (a store without
+    /// history).
+    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        let _ = entry;
+        Ok(())
+    }
+    /// The history entries `query` asks for, newest first. The default has none.
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        let _ = query;
+        Ok(Vec::new())
+    }
 }

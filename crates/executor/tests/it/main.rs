@@ -5,6 +5,7 @@
 mod budget;
 mod common;
 mod faults;
+mod lease;
 mod lifecycle;
 mod outcomes;
 mod stops;

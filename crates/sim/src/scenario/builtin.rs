@@ -178,6 +178,7 @@ fn scenario() -> Scenario {
         }],
         foreign_starts: Vec::new(),
         task_list_users: false,
+        rate_limit: None,
     }
 }
 

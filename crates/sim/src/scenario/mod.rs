@@ -47,6 +47,11 @@ pub struct Scenario {
     /// do not show it, so the default is false.
     #[serde(default)]
     pub task_list_users: bool,
+    /// The tenant's API calls per second (logins aside), counted together over every
+    /// user; above it a 429 with `Retry-After`. Anaplan's documented limit is 600 per
+    /// minute. Default: no limit.
+    #[serde(default)]
+    pub rate_limit: Option<u32>,
 }
 
 /// A task someone else starts: another user, or a schedule (give it a user name of its

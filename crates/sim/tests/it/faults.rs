@@ -281,3 +281,30 @@ async fn the_journal_records_every_call() {
     assert_eq!(tasks[0]["taskId"], id.as_str());
     assert_eq!(tasks[0]["taskState"], "CANCELLING");
 }
+
+#[tokio::test(start_paused = true)]
+async fn calls_above_the_tenants_rate_get_429_with_retry_after_and_are_journaled() {
+    let mut s = Scenario::builtin();
+    s.rate_limit = Some(5);
+    let t = T::start(s).await;
+    let (_, url) = started(&t).await;
+    // One second's worth banked (the start took one): four more pass, the next is refused.
+    for _ in 0..4 {
+        assert_eq!(t.get(&url).await.0, StatusCode::OK);
+    }
+    let res = t.raw(t.http.get(&url)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "1");
+    // Spaced at the rate, nothing is refused.
+    for _ in 0..10 {
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(t.get(&url).await.0, StatusCode::OK);
+    }
+    let journal = t.sim.journal();
+    let refused = journal
+        .iter()
+        .filter(|e| e.answer == Answer::Status(429))
+        .count();
+    assert_eq!(refused, 1);
+    assert_eq!(answers(&journal, CallKind::Status).len(), 15);
+}

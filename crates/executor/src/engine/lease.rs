@@ -1,0 +1,84 @@
+//! The lock of the step run while the step works: renewed when due (a lease's heartbeat,
+//! driven here because nothing spawns a hidden task), checked right before a start, and
+//! at the step's end the history entry written and the lock given back.
+
+use std::future::Future;
+
+use tokio::time::Instant;
+
+use super::Run;
+use super::phase::Phase;
+use crate::step::{StepOutcome, StepResult};
+use crate::store::StepHistory;
+
+impl Run<'_> {
+    /// When the lock must next be renewed; `None` for a lock that needs no renewal.
+    fn renew_due(&self) -> Option<Instant> {
+        let every = self.lock.as_ref()?.renew_every()?;
+        Some(self.renewed_at + every)
+    }
+
+    /// Completes when the lock is due for renewal; never for a lock that needs none.
+    pub(super) fn lease_due(&self) -> impl Future<Output = ()> + Send + 'static {
+        let sleep = self.renew_due().map(|at| self.step.env.sleep_until(at));
+        async move {
+            match sleep {
+                Some(sleep) => sleep.await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Renews the lock when due, or now when `fence` (right before a start: a run that
+    /// lost its lease must not start a task another run may start). A lost lock ends the
+    /// step with the phase returned as the error.
+    pub(super) async fn keep_lease(&mut self, fence: bool) -> Result<(), Phase> {
+        let Some(due) = self.renew_due() else {
+            return Ok(());
+        };
+        if !fence && self.now() < due {
+            return Ok(());
+        }
+        let Some(lock) = &self.lock else {
+            return Ok(());
+        };
+        match lock.renew().await {
+            Ok(()) => {
+                self.renewed_at = self.now();
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the lock of the step run is lost");
+                self.lease_lost = true;
+                Err(self.done(StepOutcome::Error, e.to_string()))
+            }
+        }
+    }
+
+    /// The step's end: its history entry (when it ran a task and still held the step run)
+    /// and the lock given back.
+    pub(super) async fn end(mut self, result: StepResult) -> StepResult {
+        let Some(lock) = self.lock.take() else {
+            return result;
+        };
+        let state = self.ctx.state();
+        if !self.lease_lost && result.task_id.is_some() {
+            let entry = StepHistory::ended_now(
+                &self.ctx.key(),
+                self.target().clone(),
+                result.outcome,
+                result.elapsed,
+            )
+            .task_id(result.task_id.clone())
+            .polls(result.polls);
+            if let Err(e) = state.record_finished(&entry).await {
+                // The step's outcome stands; only the history misses an entry.
+                tracing::warn!(error = %e, "could not record the step in the history");
+            }
+        }
+        if let Err(e) = lock.release().await {
+            tracing::warn!(error = %e, "could not release the step run's lock");
+        }
+        result
+    }
+}

@@ -1,0 +1,165 @@
+//! A lock that is a lease (as a database store's): the engine renews it while the step
+//! waits, a lease found lost stops the step (before a start, it starts nothing), and the
+//! end writes the history and releases the lock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use runwait_anaplan::TaskKind;
+use runwait_executor::{
+    HistoryQuery, MemoryStore, StateStore, Step, StepContext, StepHistory, StepKey, StepLock,
+    StepOutcome, StepRecord, StoreError,
+};
+use runwait_sim::Curve;
+
+use crate::common::{harness, with_action};
+
+/// Counts shared by a store and its leases.
+#[derive(Debug, Default)]
+struct Counts {
+    renewed: AtomicU32,
+    released: AtomicU32,
+}
+
+/// A [`MemoryStore`] whose locks are leases renewed every 10 s, lost after `lost_after`
+/// renewals.
+#[derive(Debug)]
+struct Leased {
+    inner: MemoryStore,
+    counts: Arc<Counts>,
+    lost_after: u32,
+}
+
+#[derive(Debug)]
+struct Lease {
+    inner: Box<dyn StepLock>,
+    counts: Arc<Counts>,
+    lost_after: u32,
+}
+
+#[async_trait]
+impl StepLock for Lease {
+    fn key(&self) -> &StepKey {
+        self.inner.key()
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        Some(Duration::from_secs(10))
+    }
+
+    async fn renew(&self) -> Result<(), StoreError> {
+        if self.counts.renewed.fetch_add(1, Ordering::SeqCst) >= self.lost_after {
+            return Err(StoreError::LeaseLost {
+                key: self.key().clone(),
+                location: "test".into(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn release(self: Box<Self>) -> Result<(), StoreError> {
+        self.counts.released.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl StateStore for Leased {
+    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
+        Ok(Box::new(Lease {
+            inner: self.inner.lock(key).await?,
+            counts: self.counts.clone(),
+            lost_after: self.lost_after,
+        }))
+    }
+    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
+        self.inner.load(key).await
+    }
+    async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
+        self.inner.save(record).await
+    }
+    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
+        self.inner.list().await
+    }
+    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        self.inner.record_finished(entry).await
+    }
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        self.inner.history(query).await
+    }
+}
+
+fn leased(lost_after: u32) -> Arc<Leased> {
+    Arc::new(Leased {
+        inner: MemoryStore::new(),
+        counts: Arc::default(),
+        lost_after,
+    })
+}
+
+fn ctx(store: &Arc<Leased>) -> StepContext {
+    StepContext::builder("refresh", "r1")
+        .workflow("nightly")
+        .state(store.clone())
+        .build()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_is_renewed_while_the_step_waits_and_the_end_is_kept_in_history() {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let store = leased(u32::MAX);
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(ctx(&store))
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+    // A minute of waiting with a 10 s lease heartbeat (plus the fence before the start).
+    let renewed = store.counts.renewed.load(Ordering::SeqCst);
+    assert!((6..=9).contains(&renewed), "renewed {renewed} times");
+    assert_eq!(store.counts.released.load(Ordering::SeqCst), 1);
+    let history = store.history(&HistoryQuery::newest(10)).await.unwrap();
+    assert_eq!(history.len(), 1);
+    let entry = &history[0];
+    assert_eq!(entry.outcome, StepOutcome::Succeeded);
+    assert_eq!(entry.polls, result.polls);
+    assert_eq!(entry.task_id, result.task_id);
+    assert_eq!(entry.duration, result.elapsed);
+    assert_eq!(entry.key(), StepKey::new("nightly", "refresh", "r1"));
+}
+
+/// (renewals that succeed, whether the task was started) for a lease lost before the
+/// start and one lost while waiting.
+const LOST: [(u32, usize); 2] = [(0, 0), (2, 1)];
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_lease_stops_the_step_and_never_lets_it_start() {
+    for (lost_after, starts) in LOST {
+        let h = harness(with_action(Duration::from_secs(120), Curve::Linear)).await;
+        let store = leased(lost_after);
+        let result = h
+            .step(TaskKind::Action, "117000000001")
+            .run(ctx(&store))
+            .await;
+        assert_eq!(result.outcome, StepOutcome::Error, "{}", result.message);
+        assert!(
+            result
+                .message
+                .contains("the lease on step run nightly/refresh@r1 was lost"),
+            "{}",
+            result.message
+        );
+        assert_eq!(h.starts(), starts, "lost after {lost_after}");
+        // The task keeps running for the run that took over: no cancel, no history.
+        assert!(h.journal().iter().all(|e| e.method != "DELETE"));
+        assert!(
+            store
+                .history(&HistoryQuery::newest(1))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        h.sim.shutdown().await;
+    }
+}
