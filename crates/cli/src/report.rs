@@ -138,8 +138,14 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
         .filter_map(|line| match &line.report.end {
             NodeEnd::Ran { result, .. } if result.outcome != StepOutcome::Succeeded => {
                 let mut note = format!("  {}: {}", line.report.id, result.message);
-                for dump in result.dumps.iter().filter_map(|d| d.path.as_ref()) {
-                    note.push_str(&format!("\n    dump: {}", dump.display()));
+                for dump in &result.dumps {
+                    let Some(path) = &dump.path else { continue };
+                    let incomplete = if dump.incomplete.is_some() {
+                        " (INCOMPLETE)"
+                    } else {
+                        ""
+                    };
+                    note.push_str(&format!("\n    dump: {}{incomplete}", path.display()));
                 }
                 Some(note)
             }

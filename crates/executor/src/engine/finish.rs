@@ -13,6 +13,9 @@ use crate::dumps;
 use crate::events::StepEvent;
 use crate::step::{DumpFile, StepOutcome, StepResult};
 
+/// Downloads of a dump shorter than its task's counts before it is kept as incomplete.
+const DUMP_DOWNLOADS: u32 = 3;
+
 impl Run<'_> {
     /// Downloads the dumps of the finished task in `last`, then builds its result.
     pub(super) async fn finish(&self, task: &TaskId, outcome: Outcome, then: Then) -> StepResult {
@@ -42,6 +45,15 @@ impl Run<'_> {
             .collect();
         if !gone.is_empty() {
             message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
+        }
+        for dump in &dumps {
+            if let (Some(why), Some(path)) = (&dump.incomplete, &dump.path) {
+                message.push_str(&format!(
+                    "; dump INCOMPLETE for {} after {DUMP_DOWNLOADS} downloads ({why}), kept as {}",
+                    dump.object_id,
+                    path.display()
+                ));
+            }
         }
         let mut result = self.result(StepOutcome::of(&outcome), message);
         result.nested = nested;
@@ -87,15 +99,32 @@ impl Run<'_> {
                 runwait.dump.gone = Empty,
             );
             // The task API retries within the call (the client fetches a cut-off chunk
-            // again), so one failed download is final.
-            self.admit(self.now()).await;
-            let fetched = dumps::fetch(self.api(), self.target(), task, &job)
-                .instrument(span.clone())
-                .await;
-            let file = fetched.unwrap_or_else(|e| {
-                span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
-                DumpFile::missing(job.object_id.clone(), false)
-            });
+            // again), so one failed download is final; a dump shorter than the task's
+            // counts is downloaded again, up to DUMP_DOWNLOADS times in all.
+            let mut download = 1;
+            let file = loop {
+                self.admit(self.now()).await;
+                let last = download == DUMP_DOWNLOADS;
+                let fetched = dumps::fetch(self.api(), self.target(), task, &job, last)
+                    .instrument(span.clone())
+                    .await;
+                match fetched {
+                    Ok(dumps::Fetched::Done(file)) => break file,
+                    Ok(dumps::Fetched::Short(why)) => {
+                        span.in_scope(|| {
+                            tracing::warn!(download, missing = %why, "dump shorter than the task's counts; downloading it again")
+                        });
+                        download += 1;
+                    }
+                    Err(e) => {
+                        span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                        break DumpFile::missing(job.object_id.clone(), false);
+                    }
+                }
+            };
+            if let Some(why) = &file.incomplete {
+                span.in_scope(|| tracing::error!(missing = %why, "dump incomplete"));
+            }
             span.record("runwait.dump.bytes", int(file.bytes));
             span.record("runwait.dump.gone", file.gone);
             self.emit(StepEvent::Dump(file.clone()));
