@@ -50,6 +50,27 @@ pub struct StepDoc<'a> {
 }
 
 impl<'a> StepDoc<'a> {
+    /// The entry of a step that never ran because the run failed before it (connecting,
+    /// or looking up an object by its name): an `error` with the run's message.
+    pub fn not_run(id: &'a str, kind: TaskKind, message: String) -> Self {
+        StepDoc {
+            id,
+            uses: format!("anaplan/{kind}"),
+            outcome: StepOutcome::Error.name(),
+            task_id: None,
+            task_state: None,
+            successful: None,
+            polls: 0,
+            attempts: 0,
+            duration_ms: 0,
+            reattached: false,
+            dumps: &[],
+            nested: &[],
+            reasons: &[],
+            message,
+        }
+    }
+
     /// The entry of one step.
     pub fn new(line: &Line<'a>) -> Self {
         let uses = format!("anaplan/{}", line.kind);

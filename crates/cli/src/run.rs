@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use runwait_executor::{FileStore, RunKey};
+use runwait_executor::{FileStore, RunKey, StepOutcome};
 use runwait_runner::{Node, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -94,6 +94,11 @@ async fn run_workflow(args: &Args, workflow: Workflow) -> Exit {
     exit
 }
 
+/// The one JSON document of `--output json`.
+fn print_json(doc: &Document<'_>) {
+    println!("{}", serde_json::to_string_pretty(doc).unwrap_or_default());
+}
+
 /// `20261128T120000Z-1234`: unique enough per machine, readable in a listing.
 fn new_run_key() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -118,13 +123,13 @@ impl Run<'_> {
                 c
             }
             Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
-                return match e {
+                let exit = match e {
                     ConnectError::MissingEnv(_)
                     | ConnectError::SecretFile { .. }
                     | ConnectError::NoSimUser => Exit::Usage,
                     _ => Exit::Unreachable,
                 };
+                return self.failed_before_run(None, &e.to_string(), exit);
             }
         };
         if let Some(sim) = &connected.simulator {
@@ -143,13 +148,13 @@ impl Run<'_> {
         let exit = match built {
             Ok(nodes) => self.run_nodes(nodes, &mut display).await,
             Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
                 // A name that is not in the model is the workflow's fault.
-                if e.is_config() {
+                let exit = if e.is_config() {
                     Exit::Usage
                 } else {
                     Exit::Unreachable
-                }
+                };
+                self.failed_before_run(Some(&e.step), &e.to_string(), exit)
             }
         };
         if let Some(sim) = connected.simulator {
@@ -187,11 +192,38 @@ impl Run<'_> {
         match report {
             Ok(report) => self.finish(&report),
             // The workflow's checks refuse these first; a report of them is a usage error.
-            Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
-                Exit::Usage
-            }
+            Err(e) => self.failed_before_run(None, &e.to_string(), Exit::Usage),
         }
+    }
+
+    /// The run failed before its steps (connecting, or `step`'s lookup by name): the
+    /// error on stderr, and with `--output json` still the one document, every step an
+    /// `error` that names why.
+    fn failed_before_run(&self, step: Option<&str>, error: &str, exit: Exit) -> Exit {
+        eprintln!("runwait: {}: {error}", self.workflow.source.display());
+        if self.args.output == Format::Json {
+            let steps = self
+                .workflow
+                .steps
+                .iter()
+                .map(|spec| {
+                    let message = match step {
+                        Some(failed) if failed != spec.id => {
+                            format!("not run: step {failed} failed before any task started")
+                        }
+                        _ => format!("not run: {error}"),
+                    };
+                    StepDoc::not_run(&spec.id, spec.kind, message)
+                })
+                .collect();
+            print_json(&Document {
+                workflow: &self.workflow.name,
+                run_key: self.run_key.as_str(),
+                outcome: StepOutcome::Error.name(),
+                steps,
+            });
+        }
+        exit
     }
 
     fn finish(&self, report: &RunReport) -> Exit {
@@ -216,7 +248,7 @@ impl Run<'_> {
                     outcome,
                     steps: lines.iter().map(StepDoc::new).collect(),
                 };
-                println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+                print_json(&doc);
             }
             Format::Text => print!(
                 "{}",

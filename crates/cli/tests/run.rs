@@ -383,3 +383,86 @@ fn sigterm_detaches_and_a_rerun_reattaches() {
         .count();
     assert_eq!(starts, 1, "never a second start");
 }
+
+impl Sim {
+    /// `POST /__sim/faults` with one fault as JSON.
+    fn add_fault(&self, fault: &str) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            stream,
+            "POST /__sim/faults HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{fault}",
+            self.addr,
+            fault.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.contains(" 201 "), "{reply}");
+    }
+}
+
+#[test]
+fn json_output_is_one_document_when_a_lookup_by_name_fails_before_any_task() {
+    // (case, the action's name, password, fault, exit code, in the failed step's message)
+    let cases = [
+        (
+            "auth",
+            "Rebuild everything",
+            "wrong",
+            None,
+            5,
+            "authentication failed",
+        ),
+        (
+            "lookup",
+            "Rebuild everything",
+            "demo",
+            Some(r#"{"on": "discovery", "count": 0, "fault": {"http": {"status": 403}}}"#),
+            5,
+            "permission denied",
+        ),
+        (
+            "unknown name",
+            "No such action",
+            "demo",
+            None,
+            2,
+            "No such action",
+        ),
+    ];
+    for (case, name, password, fault, code, said) in cases {
+        let sim = Sim::start("1", None);
+        if let Some(fault) = fault {
+            sim.add_fault(fault);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = sim.workflow(
+            dir.path(),
+            &format!(
+                "  - id: by_id\n    uses: anaplan/action\n    with: {{ id: \"117000000001\" }}\n  - id: by_name\n    uses: anaplan/action\n    with: {{ name: {name} }}\n"
+            ),
+        );
+        let out = run_command(&file, dir.path(), &["--output", "json", "--run-key", "j1"])
+            .env("RUNWAIT_TEST_PASSWORD", password)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{case}: {stderr}");
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{case}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(doc["outcome"], "error", "{case}: {doc}");
+        assert_eq!(doc["run_key"], "j1", "{case}");
+        let by_name = step(&doc, "by_name");
+        assert_eq!(by_name["outcome"], "error", "{case}: {doc}");
+        let message = by_name["message"].as_str().unwrap();
+        assert!(message.contains(said), "{case}: {message}");
+        assert_eq!(step(&doc, "by_id")["outcome"], "error", "{case}: {doc}");
+        assert!(
+            sim.journal()
+                .iter()
+                .all(|e| e["method"] != "POST" || !e["path"].as_str().unwrap().ends_with("/tasks")),
+            "{case}: no task started"
+        );
+    }
+}
