@@ -161,6 +161,9 @@ fn a_timeout_exits_3() {
     let doc = json(&r);
     assert_eq!(doc["outcome"], "timed_out");
     assert_eq!(step(&doc, "long")["outcome"], "timed_out");
+    // The timeout as configured (`timeout: 1s`), not the time left when the step began.
+    let message = step(&doc, "long")["message"].as_str().unwrap();
+    assert!(message.starts_with("timed out after 1s;"), "{message}");
 }
 
 #[test]

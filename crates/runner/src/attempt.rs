@@ -40,7 +40,7 @@ impl Shared {
 fn step_context(
     shared: &Shared,
     step_id: String,
-    deadline: Option<Instant>,
+    timeout: Option<Duration>,
     events: EventSink,
 ) -> StepContext {
     let mut ctx = StepContext::builder(step_id, shared.run_key.clone())
@@ -50,8 +50,8 @@ fn step_context(
         .state(shared.state.clone())
         .out_dir(shared.out_dir.clone())
         .events(events);
-    if let Some(deadline) = deadline {
-        ctx = ctx.deadline(deadline);
+    if let Some(timeout) = timeout {
+        ctx = ctx.timeout(timeout);
     }
     ctx.build()
 }
@@ -88,7 +88,7 @@ pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
         let ctx = step_context(
             &shared,
             attempt_step_id(&node.id, attempt),
-            deadline(node.timeout),
+            node.timeout,
             events,
         );
         let started = Instant::now();
@@ -115,11 +115,6 @@ pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
         });
         attempt += 1;
     }
-}
-
-/// An absurd timeout is no deadline rather than an overflow.
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
 /// The `error` result of a step that panicked.

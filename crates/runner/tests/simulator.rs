@@ -269,3 +269,25 @@ async fn a_timeout_cancels_the_task_and_a_retry_starts_another() {
     assert_eq!(h.deletes(), 2);
     assert_eq!(report.outcome(), StepOutcome::TimedOut);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_step_names_its_timeout_as_configured() {
+    for timeout in [Duration::from_secs(8), Duration::from_millis(8500)] {
+        let h = harness(hour_long()).await;
+        let report = h
+            .run(
+                "r1",
+                vec![
+                    h.node("slow", TaskKind::Action, SLOW_ACTION)
+                        .timeout(timeout)
+                        .build(),
+                ],
+            )
+            .await;
+        let message = &report.get("slow").unwrap().result().unwrap().message;
+        assert!(
+            message.starts_with(&format!("timed out after {timeout:?};")),
+            "{message}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! Cancel: ask Anaplan to cancel the task (timeout or abort), then wait up to the grace
 //! period for `CANCELLED`. A detach still leaves at once.
 
+use std::time::Duration;
+
 use runwait_core::{TaskId, TaskState, classify};
 use tracing::Instrument;
 
@@ -96,7 +98,7 @@ impl Run<'_> {
                 task,
                 outcome,
                 then: Then::TimedOut {
-                    after_secs: self.timed_out_after(),
+                    after: self.timed_out_after(),
                     successful,
                     note,
                 },
@@ -104,18 +106,24 @@ impl Run<'_> {
             AfterCancel::TimedOut => self.done(
                 StepOutcome::TimedOut,
                 format!(
-                    "timed out after {}s; task state {state_text}{note}",
+                    "timed out after {:?}; task state {state_text}{note}",
                     self.timed_out_after()
                 ),
             ),
         }
     }
 
-    /// Seconds from the step's start to its deadline.
-    fn timed_out_after(&self) -> u64 {
-        self.ctx
-            .deadline()
-            .map(|d| d.saturating_duration_since(self.began).as_secs())
-            .unwrap_or(0)
+    /// The step's timeout as configured; for a deadline given as an instant, the time
+    /// from the step's start to it in whole seconds, rounded up (the step began a moment
+    /// after its deadline was set, so rounding down would name too short a time).
+    fn timed_out_after(&self) -> Duration {
+        self.ctx.timeout().unwrap_or_else(|| {
+            let to_deadline = self
+                .ctx
+                .deadline()
+                .map(|d| d.saturating_duration_since(self.began))
+                .unwrap_or_default();
+            Duration::from_secs(to_deadline.as_secs_f64().ceil() as u64)
+        })
     }
 }

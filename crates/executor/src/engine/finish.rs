@@ -60,13 +60,13 @@ impl Run<'_> {
         result.reasons = outcome.reasons().to_vec();
         result.dumps = dumps;
         if let Then::TimedOut {
-            after_secs,
+            after,
             successful,
             note,
         } = then
         {
             result.message = format!(
-                "timed out after {after_secs}s; the task completed after the cancel request \
+                "timed out after {after:?}; the task completed after the cancel request \
                  (could not roll back), successful: {successful}: {}{note}",
                 result.message
             );
