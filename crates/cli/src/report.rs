@@ -53,10 +53,20 @@ impl<'a> StepDoc<'a> {
     /// The entry of a step that never ran because the run failed before it (connecting,
     /// or looking up an object by its name): an `error` with the run's message.
     pub fn not_run(id: &'a str, kind: TaskKind, message: String) -> Self {
+        Self::without_task(
+            id,
+            format!("anaplan/{kind}"),
+            StepOutcome::Error.name(),
+            message,
+        )
+    }
+
+    /// The entry of a step that got no task: no counts, no dumps, only its message.
+    fn without_task(id: &'a str, uses: String, outcome: &'static str, message: String) -> Self {
         StepDoc {
             id,
-            uses: format!("anaplan/{kind}"),
-            outcome: StepOutcome::Error.name(),
+            uses,
+            outcome,
             task_id: None,
             task_state: None,
             successful: None,
@@ -92,22 +102,12 @@ impl<'a> StepDoc<'a> {
                 reasons: &result.reasons,
                 message: result.message.clone(),
             },
-            NodeEnd::Skipped { reason } => StepDoc {
+            NodeEnd::Skipped { reason } => Self::without_task(
                 id,
                 uses,
-                outcome: line.report.outcome_name(),
-                task_id: None,
-                task_state: None,
-                successful: None,
-                polls: 0,
-                attempts: 0,
-                duration_ms: 0,
-                reattached: false,
-                dumps: &[],
-                nested: &[],
-                reasons: &[],
-                message: format!("skipped: {reason}"),
-            },
+                line.report.outcome_name(),
+                format!("skipped: {reason}"),
+            ),
         }
     }
 }

@@ -32,7 +32,8 @@ steps:
 fn check(text: &str) -> Result<(), TestCaseError> {
     if let Err(errors) = runwait_workflow::load_str(text, Path::new("w.yaml")) {
         prop_assert!(!errors.errors.is_empty(), "an error without a diagnostic");
-        let lines = text.lines().count() as u32 + 1;
+        // YAML breaks lines at `\n`, `\r\n` and a lone `\r`.
+        let lines = text.replace("\r\n", "\n").matches(['\n', '\r']).count() as u32 + 1;
         for d in &errors.errors {
             let Some((line, col)) = d.line_col else {
                 return Err(TestCaseError::fail(format!("not located: {d}")));
