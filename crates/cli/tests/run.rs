@@ -469,3 +469,51 @@ fn json_output_is_one_document_when_a_lookup_by_name_fails_before_any_task() {
         );
     }
 }
+
+#[test]
+fn a_workflow_named_in_thirty_japanese_characters_runs_and_records_its_tasks() {
+    let name = "夜間ロード実績計画予算売上原価在庫人員配置需要予測月次締め処";
+    assert_eq!(name.chars().count(), 30);
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("nightly.yaml")).unwrap();
+    let file = dir.path().join("japanese.yaml");
+    std::fs::write(
+        &file,
+        text.replacen("name: nightly", &format!("name: {name}"), 1),
+    )
+    .unwrap();
+    let run_key = "k".repeat(200);
+    let args = ["--output", "json", "--run-key", run_key.as_str()];
+    let r = run(&file, dir.path(), &args);
+    assert_eq!(
+        r.code, 1,
+        "as the nightly workflow: {}\n{}",
+        r.stdout, r.stderr
+    );
+    let doc = json(&r);
+    assert_eq!(doc["workflow"], name);
+    assert_eq!(step(&doc, "load")["outcome"], "succeeded", "{doc}");
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| n.len() <= 170 && n.contains('~')),
+        "{names:?}"
+    );
+    // Every started step's record is on disk under its bounded name, whole.
+    let records: Vec<Value> = names
+        .iter()
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.path().join("state").join(n)).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    assert_eq!(records.len(), 5, "{names:?}");
+    for record in records {
+        assert_eq!(record["workflow"], name);
+        assert_eq!(record["run_key"], run_key.as_str());
+        assert!(record["task_id"].is_string(), "{record}");
+    }
+}
