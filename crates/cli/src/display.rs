@@ -114,6 +114,11 @@ impl Display {
             StepEvent::PollFailed { message } => format!("poll failed, still waiting: {message}"),
             StepEvent::Cancelling => "cancelling the remote task".to_owned(),
             StepEvent::Dump(d) => match &d.path {
+                Some(p) if d.incomplete.is_some() => format!(
+                    "dump INCOMPLETE ({}), kept as {}",
+                    d.incomplete.as_deref().unwrap_or_default(),
+                    p.display()
+                ),
                 Some(p) => format!(
                     "dump written: {} ({} error rows, {} warning rows)",
                     p.display(),

@@ -47,6 +47,20 @@ pub enum InspectError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file is larger than any task-status body.
+    #[error("{file}: larger than {} MiB, so not a task-status body (those are a few kilobytes)", MAX_BODY >> 20)]
+    TooLarge {
+        /// The file as given.
+        file: String,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{file}: not UTF-8 text: {source}")]
+    NotText {
+        /// The file as given.
+        file: String,
+        /// Where the text stops being UTF-8.
+        source: std::str::Utf8Error,
+    },
     /// The file is not a task-status body.
     #[error("{file}: {source}")]
     Parse {
@@ -115,22 +129,45 @@ pub fn run(args: &Args) -> Result<Exit, InspectError> {
     Ok(Exit::of_outcome(&outcome))
 }
 
+/// The largest body `inspect` reads. A task-status body is a few kilobytes, a process
+/// with many actions some hundreds; parsing takes several times a body's size in
+/// memory, so a huge input is refused before it is read whole.
+const MAX_BODY: u64 = 8 << 20;
+
+/// Reads the file or standard input, at most [`MAX_BODY`] bytes, without a UTF-8
+/// byte-order mark (editors on Windows write one).
 fn read_input(file: &std::path::Path) -> Result<(String, String), InspectError> {
-    let name = if file.as_os_str() == "-" {
+    let stdin = file.as_os_str() == "-";
+    let name = if stdin {
         "<stdin>".to_owned()
     } else {
         file.display().to_string()
     };
-    let mut text = String::new();
-    let read = if file.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::read_to_string(file).map(|t| text = t)
-    };
-    read.map_err(|source| InspectError::Read {
+    let read_error = |source| InspectError::Read {
         file: name.clone(),
         source,
+    };
+    let input: Box<dyn Read> = if stdin {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(file).map_err(read_error)?)
+    };
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_BODY + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_BODY {
+        return Err(InspectError::TooLarge { file: name });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| InspectError::NotText {
+        file: name.clone(),
+        source: e.utf8_error(),
     })?;
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
     Ok((name, text))
 }
 

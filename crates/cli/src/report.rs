@@ -51,6 +51,38 @@ pub struct StepDoc<'a> {
 }
 
 impl<'a> StepDoc<'a> {
+    /// The entry of a step that never ran because the run failed before it (connecting,
+    /// or looking up an object by its name): an `error` with the run's message.
+    pub fn not_run(id: &'a str, kind: TaskKind, message: String) -> Self {
+        Self::without_task(
+            id,
+            format!("anaplan/{kind}"),
+            StepOutcome::Error.name(),
+            message,
+        )
+    }
+
+    /// The entry of a step that got no task: no counts, no dumps, only its message.
+    fn without_task(id: &'a str, uses: String, outcome: &'static str, message: String) -> Self {
+        StepDoc {
+            id,
+            uses,
+            outcome,
+            task_id: None,
+            task_state: None,
+            successful: None,
+            polls: 0,
+            attempts: 0,
+            duration_ms: 0,
+            reattached: false,
+            cancel: None,
+            dumps: &[],
+            nested: &[],
+            reasons: &[],
+            message,
+        }
+    }
+
     /// The entry of one step.
     pub fn new(line: &Line<'a>) -> Self {
         let uses = format!("anaplan/{}", line.kind);
@@ -73,23 +105,12 @@ impl<'a> StepDoc<'a> {
                 reasons: &result.reasons,
                 message: result.message.clone(),
             },
-            NodeEnd::Skipped { reason } => StepDoc {
+            NodeEnd::Skipped { reason } => Self::without_task(
                 id,
                 uses,
-                outcome: line.report.outcome_name(),
-                task_id: None,
-                task_state: None,
-                successful: None,
-                polls: 0,
-                attempts: 0,
-                duration_ms: 0,
-                reattached: false,
-                cancel: None,
-                dumps: &[],
-                nested: &[],
-                reasons: &[],
-                message: format!("skipped: {reason}"),
-            },
+                line.report.outcome_name(),
+                format!("skipped: {reason}"),
+            ),
         }
     }
 }
@@ -141,8 +162,14 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
         .filter_map(|line| match &line.report.end {
             NodeEnd::Ran { result, .. } if result.outcome != StepOutcome::Succeeded => {
                 let mut note = format!("  {}: {}", line.report.id, result.message);
-                for dump in result.dumps.iter().filter_map(|d| d.path.as_ref()) {
-                    note.push_str(&format!("\n    dump: {}", dump.display()));
+                for dump in &result.dumps {
+                    let Some(path) = &dump.path else { continue };
+                    let incomplete = if dump.incomplete.is_some() {
+                        " (INCOMPLETE)"
+                    } else {
+                        ""
+                    };
+                    note.push_str(&format!("\n    dump: {}{incomplete}", path.display()));
                 }
                 Some(note)
             }

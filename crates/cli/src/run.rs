@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use runwait_executor::RunKey;
+use runwait_executor::{RunKey, StepOutcome};
 use runwait_runner::{Node, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -118,6 +118,7 @@ async fn run_workflow(options: &RunOptions, max_parallel: usize, workflow: Workf
     exit
 }
 
+/// The one JSON document of `--output json`.
 /// `20261128T120000Z-1234`: unique enough per machine, readable in a listing.
 fn new_run_key() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -156,13 +157,13 @@ impl Run<'_> {
                 c
             }
             Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
-                return match e {
+                let exit = match e {
                     ConnectError::MissingEnv(_)
                     | ConnectError::SecretFile { .. }
                     | ConnectError::NoSimUser => Exit::Usage,
                     _ => Exit::Unreachable,
                 };
+                return self.failed_before_run(None, &e.to_string(), exit);
             }
         };
         if let Some(sim) = &connected.simulator {
@@ -186,13 +187,13 @@ impl Run<'_> {
         let exit = match built {
             Ok(nodes) => self.run_nodes(nodes, &state, &mut display).await,
             Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
                 // A name that is not in the model is the workflow's fault.
-                if e.is_config() {
+                let exit = if e.is_config() {
                     Exit::Usage
                 } else {
                     Exit::Unreachable
-                }
+                };
+                self.failed_before_run(Some(&e.step), &e.to_string(), exit)
             }
         };
         if let Some(sim) = connected.simulator {
@@ -230,10 +231,55 @@ impl Run<'_> {
         match report {
             Ok(report) => self.finish(&report),
             // The workflow's checks refuse these first; a report of them is a usage error.
-            Err(e) => {
-                eprintln!("runwait: {}: {e}", self.workflow.source.display());
-                Exit::Usage
-            }
+            Err(e) => self.failed_before_run(None, &e.to_string(), Exit::Usage),
+        }
+    }
+
+    /// The run failed before its steps (connecting, or `step`'s lookup by name): the
+    /// error on stderr, and with `--output json` still the one document, every step an
+    /// `error` that names why.
+    fn failed_before_run(&self, step: Option<&str>, error: &str, exit: Exit) -> Exit {
+        eprintln!("runwait: {}: {error}", self.workflow.source.display());
+        let steps = self
+            .workflow
+            .steps
+            .iter()
+            .map(|spec| {
+                let message = match step {
+                    Some(failed) if failed != spec.id => {
+                        format!("not run: step {failed} failed before any task started")
+                    }
+                    _ => format!("not run: {error}"),
+                };
+                StepDoc::not_run(&spec.id, spec.kind, message)
+            })
+            .collect();
+        // The exit code already says the run failed; a summary file that could not be
+        // written is reported by `publish`.
+        let _ = self.publish(&Document {
+            workflow: &self.workflow.name,
+            run_key: self.run_key.as_str(),
+            outcome: StepOutcome::Error.name(),
+            steps,
+        });
+        exit
+    }
+
+    /// The JSON document: printed with `--output json`, written to `--summary-file`.
+    /// `Err` when the summary file could not be written (the message is printed).
+    fn publish(&self, doc: &Document<'_>) -> Result<(), ()> {
+        let json = serde_json::to_string_pretty(doc).unwrap_or_default();
+        if self.options.output == Format::Json {
+            println!("{json}");
+        }
+        match &self.options.summary_file {
+            Some(path) => crate::summary_file::write(path, &json).map_err(|e| {
+                eprintln!(
+                    "runwait: cannot write the summary file {}: {e}",
+                    path.display()
+                );
+            }),
+            None => Ok(()),
         }
     }
 
@@ -256,22 +302,12 @@ impl Run<'_> {
             outcome,
             steps: lines.iter().map(StepDoc::new).collect(),
         };
-        let json = serde_json::to_string_pretty(&doc).unwrap_or_default();
-        let written = match &self.options.summary_file {
-            Some(path) => crate::summary_file::write(path, &json).map_err(|e| {
-                eprintln!(
-                    "runwait: cannot write the summary file {}: {e}",
-                    path.display()
-                );
-            }),
-            None => Ok(()),
-        };
-        match self.options.output {
-            Format::Json => println!("{json}"),
-            Format::Text => print!(
+        let written = self.publish(&doc);
+        if self.options.output == Format::Text {
+            print!(
                 "{}",
                 summary(&self.workflow.name, self.run_key.as_str(), outcome, &lines)
-            ),
+            );
         }
         // A scheduler that reads the file must not take a run without it for a success.
         match written {

@@ -154,3 +154,20 @@ fn unreadable_input_is_one_line_naming_file_and_position() {
         .code(2)
         .stderr(predicates::str::contains("/no/such/file.json: cannot read"));
 }
+
+#[test]
+fn a_utf8_byte_order_mark_is_read_past() {
+    let body = std::fs::read(fixtures().join("task-status/cancelled-by-user.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bom.json");
+    std::fs::write(&file, [b"\xEF\xBB\xBF".as_slice(), &body].concat()).unwrap();
+    inspect(&[file.to_str().unwrap()])
+        .code(4)
+        .stdout(predicates::str::contains("cancelled by ops@example.com"));
+    Command::cargo_bin("runwait")
+        .unwrap()
+        .args(["inspect", "-"])
+        .write_stdin([b"\xEF\xBB\xBF".as_slice(), &body].concat())
+        .assert()
+        .code(4);
+}

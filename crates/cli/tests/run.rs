@@ -153,6 +153,9 @@ fn a_timeout_exits_3() {
     let doc = json(&r);
     assert_eq!(doc["outcome"], "timed_out");
     assert_eq!(step(&doc, "long")["outcome"], "timed_out");
+    // The timeout as configured (`timeout: 1s`), not the time left when the step began.
+    let message = step(&doc, "long")["message"].as_str().unwrap();
+    assert!(message.starts_with("timed out after 1s;"), "{message}");
 }
 
 #[test]
@@ -213,4 +216,118 @@ fn bad_credentials_exit_5() {
             .unwrap()
             .contains("authentication failed")
     );
+}
+
+#[test]
+fn json_output_is_one_document_when_a_lookup_by_name_fails_before_any_task() {
+    // (case, the action's name, password, fault, exit code, in the failed step's message)
+    let cases = [
+        (
+            "auth",
+            "Rebuild everything",
+            "wrong",
+            None,
+            5,
+            "authentication failed",
+        ),
+        (
+            "lookup",
+            "Rebuild everything",
+            "demo",
+            Some(r#"{"on": "discovery", "count": 0, "fault": {"http": {"status": 403}}}"#),
+            5,
+            "permission denied",
+        ),
+        (
+            "unknown name",
+            "No such action",
+            "demo",
+            None,
+            2,
+            "No such action",
+        ),
+    ];
+    for (case, name, password, fault, code, said) in cases {
+        let sim = Sim::start("1", None);
+        if let Some(fault) = fault {
+            sim.add_fault(fault);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = sim.workflow(
+            dir.path(),
+            &format!(
+                "  - id: by_id\n    uses: anaplan/action\n    with: {{ id: \"117000000001\" }}\n  - id: by_name\n    uses: anaplan/action\n    with: {{ name: {name} }}\n"
+            ),
+        );
+        let out = run_command(&file, dir.path(), &["--output", "json", "--run-key", "j1"])
+            .env("RUNWAIT_TEST_PASSWORD", password)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{case}: {stderr}");
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{case}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(doc["outcome"], "error", "{case}: {doc}");
+        assert_eq!(doc["run_key"], "j1", "{case}");
+        let by_name = step(&doc, "by_name");
+        assert_eq!(by_name["outcome"], "error", "{case}: {doc}");
+        let message = by_name["message"].as_str().unwrap();
+        assert!(message.contains(said), "{case}: {message}");
+        assert_eq!(step(&doc, "by_id")["outcome"], "error", "{case}: {doc}");
+        assert!(
+            sim.journal()
+                .iter()
+                .all(|e| e["method"] != "POST" || !e["path"].as_str().unwrap().ends_with("/tasks")),
+            "{case}: no task started"
+        );
+    }
+}
+
+#[test]
+fn a_workflow_named_in_thirty_japanese_characters_runs_and_records_its_tasks() {
+    let name = "夜間ロード実績計画予算売上原価在庫人員配置需要予測月次締め処";
+    assert_eq!(name.chars().count(), 30);
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("nightly.yaml")).unwrap();
+    let file = dir.path().join("japanese.yaml");
+    std::fs::write(
+        &file,
+        text.replacen("name: nightly", &format!("name: {name}"), 1),
+    )
+    .unwrap();
+    let run_key = "k".repeat(200);
+    let args = ["--output", "json", "--run-key", run_key.as_str()];
+    let r = run(&file, dir.path(), &args);
+    assert_eq!(
+        r.code, 1,
+        "as the nightly workflow: {}\n{}",
+        r.stdout, r.stderr
+    );
+    let doc = json(&r);
+    assert_eq!(doc["workflow"], name);
+    assert_eq!(step(&doc, "load")["outcome"], "succeeded", "{doc}");
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "history.jsonl")
+        .collect();
+    assert!(
+        names.iter().all(|n| n.len() <= 170 && n.contains('~')),
+        "{names:?}"
+    );
+    // Every started step's record is on disk under its bounded name, whole.
+    let records: Vec<Value> = names
+        .iter()
+        .filter(|n| n.ends_with(".json"))
+        .map(|n| {
+            let text = std::fs::read_to_string(dir.path().join("state").join(n)).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    assert_eq!(records.len(), 5, "{names:?}");
+    for record in records {
+        assert_eq!(record["workflow"], name);
+        assert_eq!(record["run_key"], run_key.as_str());
+        assert!(record["task_id"].is_string(), "{record}");
+    }
 }

@@ -2,57 +2,15 @@
 //! endpoint on 127.0.0.1 in this test): the caller's TRACEPARENT is the parent, every
 //! step is a child of the workflow span, and every status request is a poll span.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+#[path = "common/otlp.rs"]
+mod otlp;
+
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
+use otlp::receiver;
 use serde_json::Value;
-
-/// Accepts OTLP/HTTP exports on a thread; returns the endpoint and the spans received.
-fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let spans = Arc::new(Mutex::new(Vec::new()));
-    let sink = spans.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; length];
-            let request = reader
-                .read_exact(&mut body)
-                .ok()
-                .and_then(|()| ExportTraceServiceRequest::decode(body.as_slice()).ok());
-            if let Some(request) = request {
-                let mut sink = sink.lock().unwrap();
-                for rs in request.resource_spans {
-                    for ss in rs.scope_spans {
-                        sink.extend(ss.spans);
-                    }
-                }
-            }
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (endpoint, spans)
-}
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -333,8 +333,9 @@ fn evidence(node: &TaskResult) -> Vec<Reason> {
         .iter()
         .filter_map(|d| {
             let counts = d.counts();
-            let failed_rows =
-                counts.failed_count.unwrap_or(0) + counts.invalid_count.unwrap_or(0) > 0;
+            let failed_rows = counts.failed_count.unwrap_or(0) + counts.invalid_count.unwrap_or(0)
+                > 0
+                || counts.has_unreadable_failures();
             match d.detail_type.kind() {
                 DetailKind::Completion if !failed_rows => None,
                 DetailKind::Completion => Some(Reason::about(
@@ -397,7 +398,20 @@ fn describe_problem_rows(counts: &RowCounts) -> String {
     .filter(|(n, _)| *n > 0)
     .map(|(n, what)| format!("{n} {what}"))
     .collect();
-    format!("rows {}", parts.join(", "))
+    let unreadable: Vec<String> = counts
+        .unreadable
+        .iter()
+        .map(|(k, v)| format!("{k} {v:?}"))
+        .collect();
+    match (parts.is_empty(), unreadable.is_empty()) {
+        (_, true) => format!("rows {}", parts.join(", ")),
+        (true, false) => format!("unreadable row counts: {}", unreadable.join(", ")),
+        (false, false) => format!(
+            "rows {}; unreadable row counts: {}",
+            parts.join(", "),
+            unreadable.join(", ")
+        ),
+    }
 }
 
 /// One action's result, for reports: what ran, whether it worked, its counts.

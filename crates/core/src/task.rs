@@ -267,12 +267,19 @@ impl Detail {
         self.pairs().find(|(k, _)| *k == key).and_then(|(_, v)| v)
     }
 
-    /// The numeric values, decoded into named counts.
+    /// The numeric values, decoded into named counts. A count is a whole number of rows,
+    /// written as digits or as an integral number (`"5.0"`, `5e2`); a known count
+    /// (`failedCount`, …) written otherwise (`"-5"`, `"5.5"`, beyond 2^64, text) is kept
+    /// in [`RowCounts::unreadable`] so it is not silently taken for none.
     pub fn counts(&self) -> RowCounts {
         let mut counts = RowCounts::default();
         for (key, value) in self.pairs() {
-            if let Some(n) = value.and_then(|v| v.trim().parse::<u64>().ok()) {
-                counts.record(key, n);
+            let Some(value) = value else { continue };
+            match read_count(value) {
+                Some(n) => counts.record(key, n),
+                None if RowCounts::is_known(key) => counts.record_unreadable(key, value),
+                // Not a count (`hierarchyName`, `errorMessage`): not ours to read.
+                None => {}
             }
         }
         counts
@@ -287,6 +294,21 @@ impl Detail {
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| self.detail_type.as_str().to_owned())
     }
+}
+
+/// A count as Anaplan writes it: digits (a string or a JSON number's text), or an
+/// integral, non-negative number below 2^64 in any float form (`5.0`, `5e2`).
+fn read_count(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<u64>() {
+        return Some(n);
+    }
+    // `u64::MAX as f64` is 2^64 exactly, one past the largest count.
+    let limit = u64::MAX as f64;
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v >= 0.0 && v.fract() == 0.0 && *v < limit)
+        .map(|v| v as u64)
 }
 
 /// A detail's `type`, kept verbatim so unknown types pass through.
@@ -364,6 +386,10 @@ macro_rules! row_counts {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 pub $field: Option<u64>,
             )*
+            /// Known counts whose value is not a whole number of rows (`"-5"`, text,
+            /// beyond 2^64), by wire name, with the value as sent.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub unreadable: BTreeMap<String, String>,
             /// Other numeric values, by wire name.
             #[serde(flatten)]
             pub other: BTreeMap<String, u64>,
@@ -375,6 +401,11 @@ macro_rules! row_counts {
                     $($wire => Some(&mut self.$field),)*
                     _ => None,
                 }
+            }
+
+            /// True for the wire name of a count this type has a field for.
+            pub fn is_known(key: &str) -> bool {
+                matches!(key, $($wire)|*)
             }
 
             /// Every count present, by wire name.
@@ -422,14 +453,23 @@ impl RowCounts {
         }
     }
 
+    /// Notes that the count named `key` came as `value`, which is not a count.
+    pub fn record_unreadable(&mut self, key: &str, value: &str) {
+        self.unreadable.insert(key.to_owned(), value.to_owned());
+    }
+
     /// Adds every count of `other` to this one.
     pub fn add(&mut self, other: &RowCounts) {
         for (key, n) in other.entries() {
             self.record(&key, n);
         }
+        for (key, value) in &other.unreadable {
+            self.record_unreadable(key, value);
+        }
     }
 
-    /// Rows Anaplan did not take as they were: warnings, ignored, failed or invalid.
+    /// Rows Anaplan did not take as they were: warnings, ignored, failed or invalid,
+    /// counted or given as a count that cannot be read (which may hide any number).
     pub fn has_problem_rows(&self) -> bool {
         [
             self.warnings_row_count,
@@ -441,10 +481,30 @@ impl RowCounts {
         ]
         .into_iter()
         .any(|c| c.unwrap_or(0) > 0)
+            || Self::PROBLEM_KEYS
+                .iter()
+                .any(|k| self.unreadable.contains_key(*k))
     }
 
-    /// True when no count is present.
+    /// True when the failed or invalid count is given but cannot be read.
+    pub fn has_unreadable_failures(&self) -> bool {
+        ["failedCount", "invalidCount"]
+            .iter()
+            .any(|k| self.unreadable.contains_key(*k))
+    }
+
+    /// The wire names of the counts of rows Anaplan did not take as they were.
+    const PROBLEM_KEYS: [&'static str; 6] = [
+        "warningsRowCount",
+        "warningsCreateCount",
+        "warningsUpdateCount",
+        "ignoredCount",
+        "failedCount",
+        "invalidCount",
+    ];
+
+    /// True when no count is present, readable or not.
     pub fn is_empty(&self) -> bool {
-        self.entries().is_empty()
+        self.entries().is_empty() && self.unreadable.is_empty()
     }
 }

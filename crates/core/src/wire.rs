@@ -43,6 +43,11 @@ pub enum ParseError {
 
 /// Deserializes `body`, reporting the JSON path, line and column of the first problem.
 pub fn parse_json<T: DeserializeOwned>(body: &str) -> Result<T, ParseError> {
+    parse_borrowed(body)
+}
+
+/// [`parse_json`] for a value that may borrow from `body`.
+fn parse_borrowed<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, ParseError> {
     let de = &mut serde_json::Deserializer::from_str(body);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
@@ -143,16 +148,18 @@ impl TaskStatusBody {
     pub fn parse(body: &str) -> Result<Self, ParseError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
-        struct Raw {
+        struct Raw<'a> {
             meta: Option<Meta>,
             // Informational only: a body whose `status` has another shape (the auth
-            // service's is a string) is judged by its `task`, not by its status.
-            status: Option<serde_json::Value>,
+            // service's is a string) is judged by its `task`, not by its status. Read
+            // as a slice of the body, never as a tree, so a huge one costs no memory.
+            #[serde(borrow)]
+            status: Option<&'a serde_json::value::RawValue>,
             task: Option<Task>,
             task_id: Option<IgnoredAny>,
             task_state: Option<IgnoredAny>,
         }
-        let raw: Raw = parse_json(body)?;
+        let raw: Raw<'_> = parse_borrowed(body)?;
         let task = match raw.task {
             Some(task) => task,
             None if raw.task_id.is_some() || raw.task_state.is_some() => parse_json(body)?,
@@ -164,7 +171,7 @@ impl TaskStatusBody {
         };
         Ok(TaskStatusBody {
             meta: raw.meta,
-            status: raw.status.and_then(|s| serde_json::from_value(s).ok()),
+            status: raw.status.and_then(|s| serde_json::from_str(s.get()).ok()),
             task,
         })
     }

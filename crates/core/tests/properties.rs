@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use runwait_core::{
-    Detail, DetailType, DumpPolicy, ObjectId, Outcome, OutcomePolicy, Task, TaskId, TaskResult,
-    TaskState, TaskStatusBody, UnsuccessfulWithoutEvidencePolicy, classify,
+    Detail, DetailType, DumpPolicy, ObjectId, Outcome, OutcomePolicy, ParseError, Task, TaskId,
+    TaskResult, TaskState, TaskStatusBody, UnsuccessfulWithoutEvidencePolicy, classify,
 };
 use serde_json::{Value, json};
 
@@ -130,10 +130,40 @@ fn task(state: TaskState, result: Option<TaskResult>) -> Task {
     }
 }
 
+/// An error of the status parser is located: a line and column within the text, or a
+/// verdict on a body that is valid JSON as a whole.
+fn assert_located(text: &str) -> Result<(), TestCaseError> {
+    match TaskStatusBody::parse(text) {
+        Ok(_) => {}
+        Err(ParseError::Syntax { line, column, .. } | ParseError::Shape { line, column, .. }) => {
+            let lines = text.split('\n').count();
+            prop_assert!(line >= 1 && line <= lines, "line {line} of {lines}");
+            let width = text.split('\n').nth(line - 1).map_or(0, str::len);
+            prop_assert!(column <= width + 1, "column {column} of {width}");
+        }
+        Err(e @ ParseError::NotA(_)) => prop_assert!(
+            serde_json::from_str::<Value>(text).is_ok(),
+            "{e} for a body that is not JSON"
+        ),
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_never_panics_the_parser(text in ".{0,200}") {
         let _ = TaskStatusBody::parse(&text);
+    }
+
+    #[test]
+    fn errors_of_arbitrary_text_are_located(text in "(?s).{0,200}") {
+        assert_located(&text)?;
+    }
+
+    #[test]
+    fn errors_of_arbitrary_json_are_located(value in any_json(), pretty in any::<bool>()) {
+        let text = if pretty { serde_json::to_string_pretty(&value).unwrap() } else { value.to_string() };
+        assert_located(&text)?;
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,7 @@ pub struct StepContext {
     cancel: CancellationToken,
     detach: CancellationToken,
     deadline: Option<Instant>,
+    timeout: Option<Duration>,
     state: Arc<dyn StateStore>,
     out_dir: PathBuf,
     events: EventSink,
@@ -45,6 +47,7 @@ impl StepContext {
             cancel: CancellationToken::new(),
             detach: CancellationToken::new(),
             deadline: None,
+            timeout: None,
             state: Arc::new(FileStore::default()),
             out_dir: PathBuf::from(Self::DEFAULT_OUT_DIR),
             events: EventSink::none(),
@@ -96,6 +99,12 @@ impl StepContext {
         self.deadline
     }
 
+    /// The step's timeout as configured, when the deadline came from one: what a
+    /// timed-out step's message names.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
     /// Where started tasks are remembered for reattaching.
     pub fn state(&self) -> &Arc<dyn StateStore> {
         &self.state
@@ -124,9 +133,10 @@ impl StepContext {
         self
     }
 
-    /// The same context with another deadline (`None`: none).
+    /// The same context with another deadline (`None`: none), not from a timeout.
     pub fn with_deadline(mut self, deadline: Option<Instant>) -> Self {
         self.deadline = deadline;
+        self.timeout = None;
         self
     }
 
@@ -169,6 +179,15 @@ impl StepContextBuilder {
     /// The step's deadline.
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.0.deadline = Some(deadline);
+        self.0.timeout = None;
+        self
+    }
+
+    /// The step's timeout: its deadline is `timeout` from now (none when that is beyond
+    /// any clock), and a timed-out step names `timeout` as configured.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.0.deadline = Instant::now().checked_add(timeout);
+        self.0.timeout = Some(timeout);
         self
     }
 

@@ -122,6 +122,11 @@ pub struct DumpFile {
     pub error_rows: u64,
     /// Rows with `_Status_` W.
     pub warning_rows: u64,
+    /// Set when the dump stayed shorter than the task's counts after every download:
+    /// what is missing (`270 of 300 error rows`). Its file is kept as
+    /// `<name>.csv.incomplete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl DumpFile {
@@ -134,6 +139,7 @@ impl DumpFile {
             bytes: 0,
             error_rows: 0,
             warning_rows: 0,
+            incomplete: None,
         }
     }
 

@@ -41,7 +41,7 @@ fn step_context(
     shared: &Shared,
     id: &NodeId,
     attempt: u32,
-    deadline: Option<Instant>,
+    timeout: Option<Duration>,
     events: EventSink,
 ) -> StepContext {
     let mut ctx = StepContext::builder(attempt_step_id(id, attempt), shared.run_key.clone())
@@ -51,8 +51,8 @@ fn step_context(
         .state(shared.state.clone())
         .out_dir(shared.out_dir.clone())
         .events(events);
-    if let Some(deadline) = deadline {
-        ctx = ctx.deadline(deadline);
+    if let Some(timeout) = timeout {
+        ctx = ctx.timeout(timeout);
     }
     if attempt > 1 {
         // A start that failed ambiguously may have created a task: the retry looks for
@@ -91,7 +91,7 @@ pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
                 event,
             })
         });
-        let ctx = step_context(&shared, &node.id, attempt, deadline(node.timeout), events);
+        let ctx = step_context(&shared, &node.id, attempt, node.timeout, events);
         let started = Instant::now();
         let run = AssertUnwindSafe(node.step.run(ctx)).catch_unwind().await;
         let (result, crashed) = match run {
@@ -116,11 +116,6 @@ pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
         });
         attempt += 1;
     }
-}
-
-/// An absurd timeout is no deadline rather than an overflow.
-fn deadline(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.and_then(|t| Instant::now().checked_add(t))
 }
 
 /// The `error` result of a step that panicked.

@@ -311,3 +311,25 @@ async fn a_retry_after_an_ambiguous_start_adopts_the_task_it_may_have_created() 
         );
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_step_names_its_timeout_as_configured() {
+    for timeout in [Duration::from_secs(8), Duration::from_millis(8500)] {
+        let h = harness(hour_long()).await;
+        let report = h
+            .run(
+                "r1",
+                vec![
+                    h.node("slow", TaskKind::Action, SLOW_ACTION)
+                        .timeout(timeout)
+                        .build(),
+                ],
+            )
+            .await;
+        let message = &report.get("slow").unwrap().result().unwrap().message;
+        assert!(
+            message.starts_with(&format!("timed out after {timeout:?};")),
+            "{message}"
+        );
+    }
+}

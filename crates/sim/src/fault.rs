@@ -79,6 +79,11 @@ pub enum FaultKind {
     Slow(Duration),
     /// Handle the call, then send the first half of the body with the real status.
     Malformed,
+    /// Handle the call, then send its body cut at its last line break short of the
+    /// final byte (to half without one), with the real status and a `Content-Length`
+    /// of what is sent: a dump chunk that lost a row, which HTTP cannot tell from a
+    /// whole one.
+    Short,
     /// Invalidate every token, then handle the call (which now gets 401).
     ExpireTokens,
     /// Only for `on: start`: create the task, then close the connection without an

@@ -149,6 +149,7 @@ async fn gate(State(sh): Sh, req: Request, next: Next) -> Response {
             next.run(req).await
         }
         Some(FaultKind::Malformed) => truncate(next.run(req).await).await,
+        Some(FaultKind::Short) => shorten(next.run(req).await).await,
         Some(FaultKind::ExpireTokens) => {
             sh.world().revoke_all();
             next.run(req).await
@@ -204,6 +205,25 @@ async fn truncate(response: Response) -> Response {
         .unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)))
+}
+
+/// The body cut at its last line break short of the final byte (to half without
+/// one), framed as whole.
+async fn shorten(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    // Before the last line break short of the final byte: at least one row is lost.
+    let body = &bytes[..bytes.len().saturating_sub(1)];
+    let keep = match body.iter().rposition(|&b| b == b'\n') {
+        Some(at) => at,
+        None => bytes.len() / 2,
+    };
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(keep));
+    Response::from_parts(parts, Body::from(bytes.slice(..keep)))
 }
 
 /// The whole application: auth and API behind the gate, control routes beside it.

@@ -15,7 +15,6 @@ use dagrs::{
 use runwait_anaplan::Client;
 use runwait_executor::{MemoryStore, PollPolicy, Step, StepContext, WaitConfig};
 use runwait_workflow::StepSpec;
-use tokio::time::Instant;
 
 use crate::pipeline::{Job, Pipeline, Work};
 use crate::report::{JobReport, Outcome};
@@ -160,7 +159,7 @@ impl JobAction {
             .state(shared.store.clone())
             .out_dir(shared.out_dir.clone());
         if let Some(timeout) = spec.timeout {
-            ctx = ctx.deadline(Instant::now() + timeout);
+            ctx = ctx.timeout(timeout);
         }
         let result = step.run(ctx.build()).await;
         JobReport::of_step(&job.name, job.allow_failure, result)

@@ -4,11 +4,11 @@
 
 use reqwest::Method;
 use runwait_core::catalog::{Chunk, ChunkList};
-use runwait_core::{DumpSource, TaskId, TaskTarget};
+use runwait_core::{DumpSource, ParseError, TaskId, TaskTarget};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::segments;
-use crate::error::RequestLine;
+use crate::error::{RequestLine, TransportKind};
 use crate::transport::read_bytes;
 use crate::{Client, Error};
 
@@ -59,6 +59,21 @@ impl Client {
         out: &mut W,
     ) -> Result<u64, Error> {
         let chunks = self.dump_chunks(target, task, source).await?;
+        // Chunk ids count from "0" (Anaplan's docs): a list that skips one would write a
+        // dump with a hole in it.
+        if chunks
+            .iter()
+            .enumerate()
+            .any(|(n, c)| c.id != n.to_string())
+        {
+            let list = self.request(Method::GET, &dump_segments(target, task, source), &[]);
+            return Err(Error::Malformed {
+                request: list.line,
+                source: ParseError::NotA(
+                    "the chunk list is not the chunks 0, 1, 2, … in order: the dump would have a hole",
+                ),
+            });
+        }
         let mut written = 0u64;
         for chunk in chunks {
             let mut segments = dump_segments(target, task, source);
@@ -71,7 +86,20 @@ impl Client {
             let bytes = self
                 .retrying(|resend| async move {
                     let response = self.inner.session.send(req, resend).await?;
-                    read_bytes(&req.line, response).await
+                    let announced = response.content_length();
+                    let bytes = read_bytes(&req.line, response).await?;
+                    // A chunk shorter than its Content-Length is cut off: fetch it again.
+                    match announced {
+                        Some(n) if n != bytes.len() as u64 => Err(Error::Transport {
+                            request: req.line.clone(),
+                            kind: TransportKind::Broken,
+                            message: format!(
+                                "the chunk body has {} bytes, its Content-Length says {n}",
+                                bytes.len()
+                            ),
+                        }),
+                        _ => Ok(bytes),
+                    }
                 })
                 .await?;
             out.write_all(&bytes).await.map_err(|source| Error::Write {

@@ -81,23 +81,35 @@ impl Sim {
         serde_json::from_str(&reply).unwrap_or_else(|e| panic!("journal: {e}: {reply}"))
     }
 
+    /// Arms one fault (`POST /__sim/faults`, the scenario's JSON shape).
+    pub fn add_fault(&self, fault: &str) {
+        let reply = self.control("POST", "faults", fault);
+        assert!(reply.contains("armed"), "{reply}");
+    }
+
     /// One request to a control route (`/__sim/…`), over a plain socket; the reply's body.
     pub fn control(&self, method: &str, route: &str, body: &str) -> String {
+        let head = format!("{method} /__sim/{route} HTTP/1.0\r\nContent-Type: application/json");
+        self.request(&head, body).1
+    }
+
+    /// One HTTP/1.0 request over a plain socket (`head`: the request line and any
+    /// headers): the status line, and the body.
+    pub fn request(&self, head: &str, body: &str) -> (String, String) {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(&self.addr).unwrap();
         write!(
             stream,
-            "{method} /__sim/{route} HTTP/1.0\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "{head}\r\nHost: {}\r\nContent-Length: {}\r\n\r\n{body}",
             self.addr,
             body.len()
         )
         .unwrap();
         let mut reply = String::new();
         stream.read_to_string(&mut reply).unwrap();
-        reply
-            .split_once("\r\n\r\n")
-            .map_or("", |(_, b)| b)
-            .to_owned()
+        let (status, rest) = reply.split_once("\r\n").unwrap_or_default();
+        let body = rest.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status.to_owned(), body.to_owned())
     }
 
     /// How many tasks were started (`POST …/tasks`).

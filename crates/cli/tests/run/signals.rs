@@ -99,9 +99,7 @@ fn run_case(case: &Case) {
     let dir = tempfile::tempdir().unwrap();
     let file = sim.workflow(dir.path(), LONG_ACTION);
     if let Some(count) = case.hang {
-        let fault = json!({"on": "status", "count": count, "fault": "hang"});
-        let reply = sim.control("POST", "faults", &fault.to_string());
-        assert!(reply.contains("armed"), "{reply}");
+        sim.add_fault(&json!({"on": "status", "count": count, "fault": "hang"}).to_string());
     }
     let child = spawn_run(&file, dir.path(), "k1");
     wait_for_task(dir.path());

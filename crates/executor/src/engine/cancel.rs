@@ -3,6 +3,8 @@
 //! sends no cancel at all. The whole phase, the request's retries included, ends with
 //! the grace period.
 
+use std::time::Duration;
+
 use runwait_core::{TaskId, TaskState, classify};
 use tracing::Instrument;
 
@@ -142,7 +144,7 @@ impl Run<'_> {
                 task,
                 outcome,
                 then: Then::TimedOut {
-                    after_secs: self.timed_out_after(),
+                    after: self.timed_out_after(),
                     successful,
                     note,
                 },
@@ -151,7 +153,7 @@ impl Run<'_> {
             AfterCancel::TimedOutUncancelled => self.done(
                 StepOutcome::TimedOut,
                 format!(
-                    "timed out after {}s, but the task could not be cancelled and may still be running \
+                    "timed out after {:?}, but the task could not be cancelled and may still be running \
                      in Anaplan (state {state_text}{note}); cancel it there, or rerun with the same run key to reattach",
                     self.timed_out_after()
                 ),
@@ -159,7 +161,7 @@ impl Run<'_> {
             AfterCancel::TimedOut => self.done(
                 StepOutcome::TimedOut,
                 format!(
-                    "timed out after {}s; task state {state_text}{note}",
+                    "timed out after {:?}; task state {state_text}{note}",
                     self.timed_out_after()
                 ),
             ),
@@ -173,11 +175,17 @@ impl Run<'_> {
         Stops::detach_or(until)
     }
 
-    /// Seconds from the step's start to its deadline.
-    fn timed_out_after(&self) -> u64 {
-        self.ctx
-            .deadline()
-            .map(|d| d.saturating_duration_since(self.began).as_secs())
-            .unwrap_or(0)
+    /// The step's timeout as configured; for a deadline given as an instant, the time
+    /// from the step's start to it in whole seconds, rounded up (the step began a moment
+    /// after its deadline was set, so rounding down would name too short a time).
+    fn timed_out_after(&self) -> Duration {
+        self.ctx.timeout().unwrap_or_else(|| {
+            let to_deadline = self
+                .ctx
+                .deadline()
+                .map(|d| d.saturating_duration_since(self.began))
+                .unwrap_or_default();
+            Duration::from_secs(to_deadline.as_secs_f64().ceil() as u64)
+        })
     }
 }

@@ -17,6 +17,9 @@ use crate::dumps;
 use crate::events::StepEvent;
 use crate::step::{DumpFile, StepOutcome, StepResult};
 
+/// Downloads of a dump shorter than its task's counts before it is kept as incomplete.
+const DUMP_DOWNLOADS: u32 = 3;
+
 impl Run<'_> {
     /// Downloads the dumps of the finished task in `last`, then builds its result.
     pub(super) async fn finish(
@@ -60,18 +63,27 @@ impl Run<'_> {
         if !gone.is_empty() {
             message.push_str(&format!("; dump gone (404) for {}", gone.join(", ")));
         }
+        for dump in &dumps {
+            if let (Some(why), Some(path)) = (&dump.incomplete, &dump.path) {
+                message.push_str(&format!(
+                    "; dump INCOMPLETE for {} after {DUMP_DOWNLOADS} downloads ({why}), kept as {}",
+                    dump.object_id,
+                    path.display()
+                ));
+            }
+        }
         let mut result = self.result(StepOutcome::of(&outcome), message);
         result.nested = nested;
         result.reasons = outcome.reasons().to_vec();
         result.dumps = dumps;
         if let Then::TimedOut {
-            after_secs,
+            after,
             successful,
             note,
         } = then
         {
             result.message = format!(
-                "timed out after {after_secs}s; the task completed after the cancel request \
+                "timed out after {after:?}; the task completed after the cancel request \
                  (could not roll back), successful: {successful}: {}{note}",
                 result.message
             );
@@ -127,22 +139,37 @@ impl Run<'_> {
                 runwait.dump.gone = Empty,
             );
             // The task API retries within the call (the client fetches a cut-off chunk
-            // again), so one failed download is final.
-            let fetched =
-                dumps::fetch(self.api(), self.target(), task, &job).instrument(span.clone());
-            let file = match self.request(stops, fetched).await {
-                Ok(fetched) => fetched.unwrap_or_else(|e| {
-                    span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
-                    DumpFile::missing(job.object_id.clone(), false)
-                }),
-                Err(stop) => {
-                    // The download was dropped half-way: no temporary file is left.
-                    let _ = tokio::fs::remove_file(temp_path(&job.path)).await;
-                    span.in_scope(|| tracing::warn!(?stop, "dump download stopped"));
-                    stopped = Some(stop);
-                    DumpFile::missing(job.object_id.clone(), false)
+            // again), so one failed download is final; a dump shorter than the task's
+            // counts is downloaded again, up to DUMP_DOWNLOADS times in all.
+            let mut download = 1;
+            let file = loop {
+                let last = download == DUMP_DOWNLOADS;
+                let fetched = dumps::fetch(self.api(), self.target(), task, &job, last)
+                    .instrument(span.clone());
+                match self.request(stops, fetched).await {
+                    Ok(Ok(dumps::Fetched::Done(file))) => break file,
+                    Ok(Ok(dumps::Fetched::Short(why))) => {
+                        span.in_scope(|| {
+                            tracing::warn!(download, missing = %why, "dump shorter than the task's counts; downloading it again")
+                        });
+                        download += 1;
+                    }
+                    Ok(Err(e)) => {
+                        span.in_scope(|| tracing::error!(error = %e, "dump download failed"));
+                        break DumpFile::missing(job.object_id.clone(), false);
+                    }
+                    Err(stop) => {
+                        // The download was dropped half-way: no temporary file is left.
+                        let _ = tokio::fs::remove_file(temp_path(&job.path)).await;
+                        span.in_scope(|| tracing::warn!(?stop, "dump download stopped"));
+                        stopped = Some(stop);
+                        break DumpFile::missing(job.object_id.clone(), false);
+                    }
                 }
             };
+            if let Some(why) = &file.incomplete {
+                span.in_scope(|| tracing::error!(missing = %why, "dump incomplete"));
+            }
             span.record("runwait.dump.bytes", int(file.bytes));
             span.record("runwait.dump.gone", file.gone);
             self.emit(StepEvent::Dump(file.clone()));

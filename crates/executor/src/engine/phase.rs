@@ -60,8 +60,8 @@ pub(crate) enum Then {
     Note(&'static str),
     /// The step timed out, but the task completed after the cancel request.
     TimedOut {
-        /// Seconds from the step's start to its deadline.
-        after_secs: u64,
+        /// The step's timeout.
+        after: Duration,
         /// Anaplan's `successful`.
         successful: bool,
         /// What happened to the cancel request, if anything.

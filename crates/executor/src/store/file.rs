@@ -1,15 +1,19 @@
 //! [`FileStore`]: one small JSON file per step run, `<dir>/<workflow>.<step>.<run key>.json`
-//! (each part escaped), and a `.lock` file beside it held with an OS lock while a run
-//! works on the step. Files are written atomically. The history of finished steps is one
-//! append-only JSON-lines file beside them, `<dir>/history.jsonl` (owner-only on Unix).
-//! The work runs on tokio's blocking pool, so a slow disk never stalls the async workers.
+//! (each part escaped; a long one cut and given a hash, see [`FileStore::path`]), and a
+//! `.lock` file beside it held with an OS lock while a run works on the step. Files are
+//! written atomically, owner-only (0600, the directory 0700). The history of finished
+//! steps is one append-only JSON-lines file beside them, `<dir>/history.jsonl`. The work
+//! runs on tokio's blocking pool, so a slow disk never stalls the async workers.
 
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
 use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
-use crate::atomic::write_atomically;
+use crate::atomic::{create_private_dir_all, private_file, write_atomically};
+
+/// Bytes of the escaped key kept before the hash of a name over [`FileStore::MAX_STEM`].
+const KEPT: usize = 120;
 
 /// A directory of step records: the default store, and the `runwait` CLI's.
 #[derive(Debug, Clone)]
@@ -18,6 +22,10 @@ pub struct FileStore {
 }
 
 impl FileStore {
+    /// The longest file name before `.json` kept whole: with `.json`, `.lock` and the
+    /// temporary file's `.` and `.tmp`, well under the 255 bytes of common file systems.
+    pub const MAX_STEM: usize = 160;
+
     /// The directory used when none is given: `.runwait/state`, the CLI's default.
     pub const DEFAULT_DIR: &'static str = ".runwait/state";
 
@@ -37,13 +45,12 @@ impl FileStore {
     }
 
     /// The file of one step run: `<workflow>.<step>.<run key>.json`, each part escaped.
+    /// A name longer than [`MAX_STEM`](Self::MAX_STEM) bytes before `.json` (file systems allow 255, and
+    /// escaping triples non-ASCII text) keeps its first bytes, readable, and ends in `~`
+    /// and a hash of the whole key; shorter names are what they always were, so an
+    /// upgrade reattaches to the tasks of earlier runs.
     pub fn path(&self, key: &StepKey) -> PathBuf {
-        self.dir.join(format!(
-            "{}.{}.{}.json",
-            escape(&key.workflow),
-            escape(&key.step_id),
-            escape(key.run_key.as_str())
-        ))
+        self.dir.join(format!("{}.json", file_stem(key)))
     }
 
     fn load_blocking(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
@@ -56,7 +63,7 @@ impl FileStore {
     }
 
     fn save_blocking(&self, record: &StepRecord) -> Result<(), StoreError> {
-        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        create_private_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.path(&record.key());
         let json = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt {
             path: path.clone(),
@@ -66,9 +73,9 @@ impl FileStore {
     }
 
     fn lock_blocking(&self, key: &StepKey) -> Result<FileLock, StoreError> {
-        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        create_private_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.path(key).with_extension("lock");
-        let file = std::fs::OpenOptions::new()
+        let file = private_file()
             .create(true)
             .truncate(false)
             .write(true)
@@ -218,6 +225,36 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
     move |source| StoreError::Io { path, source }
 }
 
+/// `<workflow>.<step>.<run key>` escaped, or its first [`KEPT`] bytes, `~` and 16 hex
+/// digits of the SHA-256 of the whole key. `~` is never in an escaped part, so a cut
+/// name cannot be the whole name of another key.
+fn file_stem(key: &StepKey) -> String {
+    let stem = format!(
+        "{}.{}.{}",
+        escape(&key.workflow),
+        escape(&key.step_id),
+        escape(key.run_key.as_str())
+    );
+    if stem.len() <= FileStore::MAX_STEM {
+        return stem;
+    }
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    // NUL cannot be in a name, so the parts cannot run into each other.
+    for part in [&key.workflow, &key.step_id, key.run_key.as_str()] {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    let digest = hash.finalize();
+    // Cut before an escape (`%XX`), never inside one.
+    let mut cut = KEPT;
+    while let Some(at) = stem[..cut].rfind('%').filter(|at| at + 3 > cut) {
+        cut = at;
+    }
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}~{hex}", &stem[..cut])
+}
+
 /// Keeps `[A-Za-z0-9_-]` and percent-encodes the rest, so any id makes a safe file name.
 fn escape(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
@@ -356,6 +393,58 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[tokio::test]
+    async fn long_keys_get_bounded_readable_names_and_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path());
+        let japanese = "夜間ロード実績計画予算売上原価在庫人員配置需要予測月次締め処理確認";
+        let keys = [
+            StepKey::new(japanese, "load", RunKey::new("2026-11-28")),
+            StepKey::new("w", "s".repeat(300), RunKey::new("k")),
+            StepKey::new("w", "s", RunKey::new("k".repeat(1000))),
+            // Two keys alike in their first bytes get different files.
+            StepKey::new("w", "s", RunKey::new(format!("{}1", "k".repeat(1000)))),
+        ];
+        let mut names = Vec::new();
+        for key in &keys {
+            let name = store
+                .path(key)
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(name.len() <= FileStore::MAX_STEM + ".json".len(), "{name}");
+            assert!(name.contains('~'), "{name}");
+            let held = store.lock(key).await.unwrap();
+            let r = StepRecord::new(
+                key,
+                TaskTarget::new("w", "M", TaskKind::Process, "118000000001"),
+                KnownTasks::default(),
+            );
+            store.save(&r).await.unwrap();
+            assert_eq!(store.load(key).await.unwrap(), Some(r));
+            drop(held);
+            names.push(name);
+        }
+        assert!(names[0].starts_with("%E5%A4%9C%E9%96%93"), "{}", names[0]);
+        assert!(names[1].starts_with("w.sss"), "{}", names[1]);
+        names.dedup();
+        assert_eq!(names.len(), keys.len());
+        assert_eq!(store.list().await.unwrap().len(), keys.len());
+    }
+
+    #[test]
+    fn names_up_to_the_bound_are_kept_whole() {
+        let store = FileStore::new("d");
+        let key = StepKey::new("w", "s", RunKey::new("k".repeat(FileStore::MAX_STEM - 4)));
+        let name = store.path(&key);
+        assert_eq!(
+            name.file_name().unwrap().to_str().unwrap(),
+            format!("w.s.{}.json", "k".repeat(FileStore::MAX_STEM - 4))
+        );
     }
 
     #[tokio::test]

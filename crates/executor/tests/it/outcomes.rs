@@ -277,3 +277,77 @@ async fn a_dump_that_cannot_be_downloaded_is_named_in_the_message() {
         result.message
     );
 }
+
+/// Cuts the dump chunk of the `downloads` given (1-based) short: with one chunk per
+/// dump, download n is the Dump calls 2n-1 (the chunk list) and 2n (the chunk).
+fn short_chunk_on(h: &Harness, downloads: &[u32]) {
+    for n in downloads {
+        h.sim
+            .add_fault(Fault::new(CallKind::Dump, 2 * n - 1, 1, FaultKind::Short))
+            .unwrap();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_dump_is_downloaded_again_and_one_that_stays_short_is_marked_incomplete() {
+    // (short downloads, downloads made, incomplete)
+    let cases: [(&[u32], usize, bool); 3] =
+        [(&[], 1, false), (&[1], 2, false), (&[1, 2, 3], 3, true)];
+    for (short, downloads, incomplete) in cases {
+        let h = harness(Scenario::builtin()).await;
+        let whole = h
+            .step(TaskKind::Import, "112000000003")
+            .run(h.ctx("reference", "r1"))
+            .await;
+        let whole = std::fs::read(whole.dumps[0].path.as_ref().unwrap()).unwrap();
+        short_chunk_on(&h, short);
+        let before = h.journal().len();
+        let result = h
+            .step(TaskKind::Import, "112000000003")
+            .run(h.ctx("customers", "r1"))
+            .await;
+        let case = format!("short downloads {short:?}: {}", result.message);
+        assert_eq!(result.outcome, StepOutcome::Failed, "{case}");
+        let chunk_gets = h.journal()[before..]
+            .iter()
+            .filter(|e| e.path.contains("/dump/chunks/"))
+            .count();
+        assert_eq!(chunk_gets, downloads, "{case}");
+        let dump = &result.dumps[0];
+        let path = dump.path.as_ref().expect("a file in every case");
+        let bytes = std::fs::read(path).unwrap();
+        let dir: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(dir.len(), 1, "no other or temporary file: {dir:?}");
+        if incomplete {
+            assert_eq!(
+                dump.incomplete.as_deref(),
+                Some("4 of 5 error rows"),
+                "{case}"
+            );
+            assert!(
+                path.to_string_lossy().ends_with(".csv.incomplete"),
+                "{case}"
+            );
+            assert!(bytes.len() < whole.len(), "{case}");
+            assert!(
+                result.message.contains(
+                    "dump INCOMPLETE for 112000000003 after 3 downloads (4 of 5 error rows)"
+                ),
+                "{case}"
+            );
+            let json = serde_json::to_string(&result).unwrap();
+            assert!(
+                json.contains(r#""incomplete":"4 of 5 error rows""#),
+                "{json}"
+            );
+        } else {
+            assert_eq!(dump.incomplete, None, "{case}");
+            assert_eq!(bytes, whole, "byte-equal: {case}");
+            assert_eq!(dump.error_rows, 5);
+            assert!(!result.message.contains("INCOMPLETE"), "{case}");
+        }
+    }
+}

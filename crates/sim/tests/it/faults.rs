@@ -170,6 +170,32 @@ async fn malformed_sends_half_a_body() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn short_cuts_a_line_off_and_frames_what_it_sends() {
+    let t = T::builtin().await;
+    let (_, url) = started(&t).await;
+    let whole = t
+        .raw(t.http.get(&url))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    t.sim
+        .add_fault(fault(CallKind::Status, FaultKind::Short))
+        .unwrap();
+    let res = t.raw(t.http.get(&url)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let length = res.content_length();
+    let short = res.bytes().await.unwrap();
+    assert_eq!(length, Some(short.len() as u64), "framed as whole");
+    let cut = whole
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap_or(whole.len() / 2);
+    assert_eq!(&short[..], &whole[..cut]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn expire_tokens_mid_wait() {
     let t = T::builtin().await;
     let (id, url) = started(&t).await;
