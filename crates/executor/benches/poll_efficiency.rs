@@ -241,6 +241,8 @@ impl Waiter for Smithy {
 /// What one waiter spent on one task.
 struct Run {
     shape: &'static str,
+    /// Queued first, and ran for less than a minute.
+    short_after_queue: bool,
     calls: u32,
     delay: f64,
     duration: f64,
@@ -259,6 +261,7 @@ fn replay(waiter: &mut dyn Waiter, task: &Task) -> Run {
         let Some(seen) = task.seen(t) else {
             return Run {
                 shape: task.shape.name(),
+                short_after_queue: task.queued > 0.0 && task.running < 60.0,
                 calls,
                 delay: t - task.end(),
                 duration: task.end(),
@@ -336,6 +339,8 @@ fn main() {
                 let of: Vec<&Run> = runs.iter().filter(|r| r.shape == shape).collect();
                 row(&format!("… {shape} tasks"), &of);
             }
+            let queued: Vec<&Run> = runs.iter().filter(|r| r.short_after_queue).collect();
+            row("… queued, then under 1 min", &queued);
         }
     }
 }
@@ -357,13 +362,16 @@ fn row<R: std::borrow::Borrow<Run>>(name: &str, runs: &[R]) {
             .map(|r| r.smallest_gap)
             .fold(f64::INFINITY, f64::min);
         println!(
-            "| {} | {:.1} | {:.0} | {:.1} s | {:.1} s | {:.1} % | {:.1} s |",
+            "| {} | {:.1} | {:.0} | {:.1} s | {:.1} s | {} | {:.1} s |",
             name,
             calls.iter().sum::<f64>() / calls.len() as f64,
             percentile(&calls, 0.95),
             percentile(&delays, 0.5),
             percentile(&delays, 0.95),
-            percentile(&long, 0.95),
+            match percentile(&long, 0.95) {
+                p if p.is_nan() => "–".to_owned(),
+                p => format!("{p:.1} %"),
+            },
             gap,
         );
     }
