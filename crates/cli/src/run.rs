@@ -23,7 +23,8 @@ use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::report::{Document, Line, StepDoc, summary};
-use crate::state::{Opened, StateArgs, parse_lease};
+use crate::state::{StateArgs, parse_lease};
+use runwait_postgres::OpenStore;
 use runwait_workflow::connect::{ConnectError, connect};
 use runwait_workflow::model::Workflow;
 
@@ -173,10 +174,7 @@ impl Run<'_> {
             "run key {} (rerun with --run-key {} to reattach)",
             self.run_key, self.run_key
         ));
-        let tenant = crate::state::tenant(
-            &self.workflow.connection,
-            connected.client.endpoints().api().as_str(),
-        );
+        let tenant = (self.workflow.connection).tenant(connected.client.endpoints().api().as_str());
         let built = runwait_workflow::nodes_with_budget(
             self.workflow,
             &connected.client,
@@ -203,7 +201,7 @@ impl Run<'_> {
     }
 
     /// Runs the nodes with the signals watched, showing events as they come.
-    async fn run_nodes(&self, nodes: Vec<Node>, state: &Opened, display: &mut Display) -> Exit {
+    async fn run_nodes(&self, nodes: Vec<Node>, state: &OpenStore, display: &mut Display) -> Exit {
         let abort = CancellationToken::new();
         let detach = CancellationToken::new();
         let signals = tokio::spawn(crate::signals::watch(abort.clone(), detach.clone()));

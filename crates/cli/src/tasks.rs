@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use runwait_executor::HistoryQuery;
 
 use crate::exit::Exit;
-use crate::state::{Opened, StateArgs};
+use crate::state::StateArgs;
+use runwait_postgres::OpenStore;
 use runwait_workflow::connect::connect;
 use runwait_workflow::model::{Connection, Workflow};
 
@@ -61,7 +62,7 @@ pub fn run(args: &Args) -> Exit {
 }
 
 /// The workflow's recorded step runs, with their live state when Anaplan can be asked.
-fn show_records(runtime: &tokio::runtime::Runtime, workflow: &Workflow, state: &Opened) -> Exit {
+fn show_records(runtime: &tokio::runtime::Runtime, workflow: &Workflow, state: &OpenStore) -> Exit {
     let records = match runtime.block_on(state.store.list()) {
         Ok(records) => records,
         Err(e) => {

@@ -8,6 +8,8 @@
 //! - [`PgSlots`] implements [`runwait_executor::SlotSource`]: one rate budget per tenant
 //!   across processes, in the same database.
 //! - [`PgUrl`]: the connection string, printed with its password masked.
+//! - [`StoreLocation`]: the store a location names (a directory: the file store; a
+//!   `postgres://` URL: this crate's), opened with its tenant budget.
 //!
 //! # Leases
 //!
@@ -43,6 +45,7 @@
 //! engine's, which still spawns nothing.
 
 mod lease;
+mod location;
 mod schema;
 mod slots;
 mod store;
@@ -50,6 +53,7 @@ mod store;
 pub mod testing;
 mod url;
 
+pub use location::{LocationError, OpenStore, StoreLocation};
 pub use schema::SCHEMA_VERSION;
 pub use slots::PgSlots;
 pub use store::{PgError, PgOptions, PgStore};

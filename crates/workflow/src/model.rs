@@ -198,6 +198,31 @@ pub enum Connection {
     },
 }
 
+impl Connection {
+    /// The tenant a rate budget is counted for: the host of `api_url` (the API the
+    /// client talks to) and who logs in.
+    pub fn tenant(&self, api_url: &str) -> String {
+        let who = match self {
+            Connection::Anaplan { auth, .. } => match auth {
+                AuthSpec::Basic { user, .. } => user.clone(),
+                AuthSpec::Certificate { certificate, .. } => {
+                    format!("certificate {}", certificate.display())
+                }
+                AuthSpec::Token { .. } => "token".to_owned(),
+                AuthSpec::OAuth { client_id, .. } => format!("oauth {client_id}"),
+            },
+            #[cfg(feature = "simulator")]
+            Connection::Simulator { .. } => "simulator".to_owned(),
+        };
+        let host = api_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(api_url);
+        format!("{host} {who}")
+    }
+}
+
 /// Where a secret comes from: never the workflow file itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SecretSource {
@@ -361,4 +386,26 @@ pub struct StepSpec {
     pub retries: u32,
     /// `on_dump`, `on_unsuccessful_without_evidence` (or the defaults).
     pub policy: OutcomePolicy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_is_the_api_host_and_the_user() {
+        let connection = Connection::Anaplan {
+            endpoints: Endpoints::custom("https://api.anaplan.com/2/0", "https://auth.anaplan.com")
+                .unwrap(),
+            auth: AuthSpec::Basic {
+                user: "ops@example.com".into(),
+                password: SecretSource::Env("PW".into()),
+            },
+            oauth_token_url: None,
+        };
+        assert_eq!(
+            connection.tenant("https://api.anaplan.com/2/0"),
+            "api.anaplan.com ops@example.com"
+        );
+    }
 }
