@@ -319,12 +319,15 @@ fn run_case(case: &Case) -> BTreeMap<PathBuf, Vec<u8>> {
         child.kill().unwrap();
         child.wait().unwrap();
     }
+    // A task the killed runs created (answered or not) is the one the rerun waits on.
+    let created_before = !sim_tasks(&sim).is_empty();
     let (code, doc) = finish(spawn_run(&file, dir.path()));
     let load = step(&doc, "load");
     assert_eq!(load["outcome"], case.outcome, "{name}: {doc}");
+    assert_eq!(load["reattached"], created_before, "{name}: {doc}");
     let want_code = if case.outcome == "succeeded" { 0 } else { 1 };
     assert_eq!(code, want_code, "{name}: {doc}");
-    let tasks: Vec<Value> = serde_json::from_str(&sim.control("GET", "tasks", "")).unwrap();
+    let tasks = sim_tasks(&sim);
     assert_eq!(tasks.len(), 1, "{name}: one task: {tasks:?}");
     for leftover in ["state", "out"]
         .iter()
@@ -343,6 +346,11 @@ fn run_case(case: &Case) -> BTreeMap<PathBuf, Vec<u8>> {
         );
     }
     files(&dir.path().join("out"))
+}
+
+/// The simulator's tasks (`GET /__sim/tasks`).
+fn sim_tasks(sim: &Sim) -> Vec<Value> {
+    serde_json::from_str(&sim.control("GET", "tasks", "")).unwrap()
 }
 
 /// Every file under `root`, by its path under `root`, with its content.
