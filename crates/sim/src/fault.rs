@@ -1,5 +1,5 @@
 //! Faults on demand: matched by call kind, skipping `after` matching calls, firing
-//! `count` times.
+//! `count` times, on every matching call or one in every `every`.
 
 use std::time::Duration;
 
@@ -49,6 +49,11 @@ pub struct Fault {
     /// How many matching calls it hits; 0 means every one. Default 1.
     #[serde(default = "one")]
     pub count: u32,
+    /// Hits one matching call in every `every` after the first `after` (the first of
+    /// them, then each `every`-th): `every: 20, count: 0` fails 5 % of the calls, evenly
+    /// spread and reproducible, unlike a probability. Default 1 (each call).
+    #[serde(default = "one")]
+    pub every: u32,
     /// What happens.
     pub fault: FaultKind,
 }
@@ -103,8 +108,15 @@ impl Fault {
             on,
             after,
             count,
+            every: 1,
             fault,
         }
+    }
+
+    /// This fault on one matching call in every `every` (0 is taken as 1).
+    pub fn every(mut self, every: u32) -> Fault {
+        self.every = every.max(1);
+        self
     }
 
     /// Checks the combinations serde cannot.
@@ -166,7 +178,9 @@ impl FaultBook {
         let mut firing = None;
         for a in self.armed.iter_mut().filter(|a| a.fault.on.matches(call)) {
             a.seen += 1;
-            let due = a.seen > a.fault.after && (a.fault.count == 0 || a.fired < a.fault.count);
+            let due = a.seen > a.fault.after
+                && (a.seen - a.fault.after - 1) % a.fault.every.max(1) == 0
+                && (a.fault.count == 0 || a.fired < a.fault.count);
             if due && firing.is_none() {
                 a.fired += 1;
                 firing = Some(a.fault.fault.clone());
@@ -200,6 +214,16 @@ mod tests {
         let mut book = FaultBook::default();
         book.add(fault(CallKind::Any, 0, 0));
         assert!((0..10).all(|_| book.hit(CallKind::Dump).is_some()));
+    }
+
+    #[test]
+    fn every_hits_one_call_in_n_after_the_first_ones() {
+        let mut book = FaultBook::default();
+        book.add(fault(CallKind::Status, 2, 0).every(3));
+        let fired: Vec<usize> = (1..=12)
+            .filter(|_| book.hit(CallKind::Status).is_some())
+            .collect();
+        assert_eq!(fired, [3, 6, 9, 12]);
     }
 
     #[test]

@@ -178,6 +178,15 @@ impl Simulator {
         self.shared.world().journal.clone()
     }
 
+    /// Every request since the last take, emptying the journal (numbering goes on):
+    /// for long runs whose memory is measured, so the journal does not grow with them.
+    pub fn take_journal(&self) -> Vec<JournalEntry> {
+        let mut world = self.shared.world();
+        let taken = std::mem::take(&mut world.journal);
+        world.journal_taken += taken.len() as u64;
+        taken
+    }
+
     /// Arms a fault; its `after` counts calls from now on.
     pub fn add_fault(&self, fault: Fault) -> Result<(), SimError> {
         self.shared.add_fault(fault)

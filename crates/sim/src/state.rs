@@ -70,7 +70,7 @@ impl AppState {
     /// Appends a call to the journal, numbered in the order answers were decided.
     pub(crate) fn record(&self, mut entry: JournalEntry) {
         let mut world = self.world();
-        entry.seq = world.journal.len() as u64;
+        entry.seq = world.journal_taken + world.journal.len() as u64;
         world.journal.push(entry);
     }
 }

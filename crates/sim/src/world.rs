@@ -42,6 +42,8 @@ pub(crate) struct World {
     dump_read: HashMap<(String, ObjectId), Duration>,
     pub(crate) faults: FaultBook,
     pub(crate) journal: Vec<JournalEntry>,
+    /// Entries taken out of the journal so far (numbering goes on after them).
+    pub(crate) journal_taken: u64,
     ids: IdGen,
     /// Foreign starts not yet due, soonest first.
     foreign: Vec<ForeignStart>,

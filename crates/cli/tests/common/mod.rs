@@ -147,6 +147,19 @@ pub fn wait_for_task(dir: &Path) {
     panic!("no task was recorded");
 }
 
+/// Waits until the simulator's journal satisfies `done` (the journal is the only witness
+/// of a request in flight); panics after a minute, naming the test `name`.
+pub fn wait_for_journal(sim: &Sim, name: &str, done: impl Fn(&[Value]) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if done(&sim.journal()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{name}: the journal never showed it: {:?}", sim.journal());
+}
+
 /// The step `id` of a JSON summary.
 pub fn step<'a>(doc: &'a Value, id: &str) -> &'a Value {
     doc["steps"]

@@ -6,11 +6,13 @@
 
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::common::{Sim, finish, history_rows, signal, step, tasks, wait_for_task};
+use super::common::{
+    Sim, finish, history_rows, signal, step, tasks, wait_for_journal, wait_for_task,
+};
 use super::{LONG_ACTION, fixture, run_command};
 
 /// One row: what hangs, which signals, and how the run must end.
@@ -107,7 +109,7 @@ fn run_case(case: &Case) {
     for (i, sig) in case.signals.iter().enumerate() {
         if case.hang.is_some() {
             // Signal while a status request hangs: the n-th hung one for the n-th signal.
-            wait_for(&sim, name, |j| hung_polls(j) > i);
+            wait_for_journal(&sim, name, |j| hung_polls(j) > i);
         }
         last_signal = Instant::now();
         signal(&child, sig.arg());
@@ -191,19 +193,6 @@ fn positions(journal: &[Value], matches: impl Fn(&Value) -> bool) -> Vec<usize> 
         .filter(|(_, e)| matches(e))
         .map(|(i, _)| i)
         .collect()
-}
-
-/// Waits until the journal satisfies `done` (the simulator's journal is the only
-/// witness of a request in flight).
-fn wait_for(sim: &Sim, name: &str, done: impl Fn(&[Value]) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if done(&sim.journal()) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{name}: the journal never showed it: {:?}", sim.journal());
 }
 
 fn spawn_run(file: &Path, dir: &Path, run_key: &str) -> Child {

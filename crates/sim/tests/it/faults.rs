@@ -1,5 +1,5 @@
 //! Faults and the journal over real HTTP: what a client sees for each fault kind, how
-//! `after` and `count` select calls, and that every call is journaled.
+//! `after`, `count` and `every` select calls, and that every call is journaled.
 
 use std::time::Duration;
 
@@ -78,6 +78,27 @@ async fn after_and_count_pick_the_matching_calls() {
         t.get(&t.url("/workspaces")).await;
     }
     assert_eq!(seen, [200, 200, 503, 503, 200]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_hits_one_matching_call_in_n_and_a_taken_journal_numbers_on() {
+    let t = T::builtin().await;
+    let (_, url) = started(&t).await;
+    t.sim
+        .add_fault(Fault::new(CallKind::Status, 1, 0, FaultKind::http(503)).every(3))
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        seen.push(t.get(&url).await.0.as_u16());
+    }
+    assert_eq!(seen, [200, 503, 200, 200, 503, 200, 200]);
+
+    let taken = t.sim.take_journal();
+    assert!(t.sim.journal().is_empty());
+    t.get(&url).await;
+    let next = t.sim.journal();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].seq, taken.last().unwrap().seq + 1);
 }
 
 #[tokio::test(start_paused = true)]
