@@ -50,11 +50,20 @@ impl Checker {
             let hidden_key = error
                 .missing
                 .is_some_and(|key| hidden_keys.contains(&(pos, key)));
-            if !hidden_key && !self.reported.contains(&at) {
+            let again = self
+                .errors
+                .iter()
+                .any(|d| d.line_col == Some(at) && d.message == error.message);
+            if !hidden_key && !again && !self.reported.contains(&at) {
                 self.error_at(at, error.message);
             }
             failed = true;
             let (entry, key) = hide(node, pos, error.missing.is_some())?;
+            // An entry passed over already cannot be the cause again: hiding it anew
+            // would read the same part forever.
+            if hidden.contains(&entry) {
+                return None;
+            }
             hidden.push(entry);
             hidden_keys.extend(key);
         }
@@ -98,6 +107,23 @@ mod tests {
         );
         let err = crate::load_str(&text, Path::new("t.yaml")).unwrap_err();
         err.to_string().lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn an_error_whose_entry_is_already_passed_over_ends_the_reading() {
+        // Found by the property test: this once read `connection:` again and again.
+        let text = "name: nightly\nconnection:\n  simulator:\n  - efaults:\n  workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21\nsteps: []\n";
+        let err = crate::load_str(text, Path::new("w.yaml"))
+            .unwrap_err()
+            .to_string();
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "w.yaml:4:5: connection.simulator: expected simulator settings (a mapping with keys scenario, speed), found a list",
+                "w.yaml:6:8: steps: expected at least one step",
+            ]
+        );
     }
 
     #[test]
