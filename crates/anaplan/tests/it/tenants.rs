@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use crate::common::*;
-use runwait_anaplan::{Error, ModelState, StartOptions, TaskKind};
-use runwait_sim::{CallKind, Fault, FaultKind, ForeignStart, Scenario};
+use runwait_anaplan::{Error, ModelState, StartOptions, Started, TaskKind};
+use runwait_sim::{CallKind, Fault, FaultKind, ForeignStart, Scenario, Simulator};
 
 fn with_model_state(state: runwait_sim::ModelState) -> Scenario {
     let mut s = Scenario::builtin();
@@ -113,9 +113,10 @@ fn someone_else_starts(list_users: bool) -> Scenario {
     s
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_strangers_task_is_told_apart_by_its_user_when_the_list_names_it() {
-    let sim = sim_with(someone_else_starts(true), 1.0).await;
+/// Our start of the nightly process, whose answer is lost, 10 s after the list was read
+/// and 5 s after a stranger started the same process.
+async fn a_lost_start_beside_a_stranger(list_users: bool) -> (Simulator, Result<Started, Error>) {
+    let sim = sim_with(someone_else_starts(list_users), 1.0).await;
     let client = basic_builder(&sim).pool_idle_timeout(None).build().unwrap();
     let t = target(TaskKind::Process, "118000000001");
     let known = client.known_tasks(&t).await.unwrap();
@@ -129,8 +130,14 @@ async fn a_strangers_task_is_told_apart_by_its_user_when_the_list_names_it() {
     .unwrap();
     let started = client
         .start_after(&t, &StartOptions::default(), &known)
-        .await
-        .unwrap();
+        .await;
+    (sim, started)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_strangers_task_is_told_apart_by_its_user_when_the_list_names_it() {
+    let (sim, started) = a_lost_start_beside_a_stranger(true).await;
+    let started = started.unwrap();
     assert!(started.adopted);
     let tasks = sim.tasks();
     assert_eq!(tasks.len(), 2, "the stranger's and ours: {tasks:?}");
@@ -150,22 +157,9 @@ async fn a_strangers_task_is_told_apart_by_its_user_when_the_list_names_it() {
 
 #[tokio::test(start_paused = true)]
 async fn without_the_user_two_new_tasks_stop_the_start_instead_of_adopting_one() {
-    let sim = sim_with(someone_else_starts(false), 1.0).await;
-    let client = basic_builder(&sim).pool_idle_timeout(None).build().unwrap();
+    let (sim, started) = a_lost_start_beside_a_stranger(false).await;
+    let err = started.unwrap_err();
     let t = target(TaskKind::Process, "118000000001");
-    let known = client.known_tasks(&t).await.unwrap();
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    sim.add_fault(Fault::new(
-        CallKind::Start,
-        0,
-        1,
-        FaultKind::LostStartResponse,
-    ))
-    .unwrap();
-    let err = client
-        .start_after(&t, &StartOptions::default(), &known)
-        .await
-        .unwrap_err();
     assert!(matches!(err, Error::Adoption { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
