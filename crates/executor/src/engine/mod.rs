@@ -129,6 +129,7 @@ impl Step for RunAndWait {
             reattached: false,
             last: None,
             cancel: None,
+            ran_for: None,
         };
         let result = run.life().instrument(span.clone()).await;
         spans::record_result(&span, &result);
@@ -156,6 +157,8 @@ struct Run<'a> {
     last: Option<Task>,
     /// What became of the remote cancel, once asked for.
     cancel: Option<CancelStatus>,
+    /// How long the task ran as the polls saw it, for the history.
+    ran_for: Option<std::time::Duration>,
 }
 
 impl Run<'_> {

@@ -38,6 +38,15 @@ pub struct StepHistory {
     pub outcome: StepOutcome,
     /// Status requests made.
     pub polls: u32,
+    /// How long the task ran, from leaving the queue to its end, as the polls saw it
+    /// (what the poll schedule learns from); absent for a reattached wait and in entries
+    /// written before runwait kept it.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub running: Option<Duration>,
 }
 
 impl StepHistory {
@@ -60,6 +69,7 @@ impl StepHistory {
             duration,
             outcome,
             polls: 0,
+            running: None,
         }
     }
 
@@ -72,6 +82,12 @@ impl StepHistory {
     /// With the number of status requests.
     pub fn polls(mut self, polls: u32) -> Self {
         self.polls = polls;
+        self
+    }
+
+    /// With the task's running time as the polls saw it.
+    pub fn running(mut self, running: Option<Duration>) -> Self {
+        self.running = running;
         self
     }
 
