@@ -156,3 +156,28 @@ impl HistoryQuery {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use runwait_core::target::TaskKind;
+
+    use super::*;
+
+    #[test]
+    fn the_running_time_is_kept_and_entries_without_it_still_read() {
+        let entry = StepHistory::ended_now(
+            &StepKey::new("w", "s", "r1"),
+            TaskTarget::new("w", "M", TaskKind::Process, "118000000001"),
+            StepOutcome::Succeeded,
+            Duration::from_secs(95),
+        );
+        // An entry of an earlier version: no `running`.
+        let old = serde_json::to_string(&entry).unwrap();
+        assert!(!old.contains("running"), "{old}");
+        assert_eq!(serde_json::from_str::<StepHistory>(&old).unwrap(), entry);
+        let timed = entry.running(Some(Duration::from_secs(90)));
+        let line = serde_json::to_string(&timed).unwrap();
+        assert!(line.contains(r#""running":"1m 30s""#), "{line}");
+        assert_eq!(serde_json::from_str::<StepHistory>(&line).unwrap(), timed);
+    }
+}
