@@ -26,12 +26,13 @@
 //!    deadline itself: the last look before the task is cancelled.
 //! 6. **History.** When the object's past runs are known ([`Expected`], read from the
 //!    state store's history before the first poll), the blind delay of step 2 is
-//!    replaced: before the expected window the task is looked at only halfway to it
-//!    and at its start; inside it the delay is a smaller share of the time run
+//!    replaced, and bounds the delay (progress only brings a poll sooner, unless it puts
+//!    the end inside the window): before the window the task is looked at only halfway
+//!    to it and at its start; inside it the delay is a smaller share of the time run
 //!    (`history_share`, two floors at least); while queued, a tenth of the window's
-//!    start at least. Past
-//!    the window, or when steady progress puts the end far past it, the schedule is the
-//!    one without history again. `with_history(false)` turns this off.
+//!    start at least. Past the window, or when steady progress puts the end far past
+//!    it, the schedule is the one without history again. `with_history(false)` turns
+//!    this off.
 //!
 //! `schedule.rs` holds what one wait learns and decides; `history.rs` the estimate from
 //! past runs and the delays it allows.
