@@ -417,6 +417,20 @@ mod tests {
                 .unwrap();
             assert_eq!(settings.poll.history, history, "{poll}: kept by with_poll");
         }
+        // A step may say otherwise than the defaults.
+        let text = format!(
+            "name: n\nconnection: {{region: eu3, auth: {{kind: token, token: {{env: T}}}}}}\ndefaults:\n  {IDS}\n  poll: {{history: false}}\nsteps:\n  - {{id: a, uses: anaplan/action, with: {{id: '117000000001'}}, poll: {{history: true}}}}\n  - {{id: b, uses: anaplan/action, with: {{id: '117000000001'}}}}\n"
+        );
+        let w = load_str(&text, Path::new("wf.yaml")).unwrap();
+        assert!(!w.poll.history);
+        let steps: Vec<_> = w.steps.iter().map(|s| s.poll_history).collect();
+        assert_eq!(steps, [Some(true), None]);
+        let spec: StepSpec = serde_json::from_str(
+            r#"{"uses": "anaplan/action", "with": {"id": "117000000001"}, "poll": {"history": false}}"#,
+        )
+        .unwrap();
+        assert!(!spec.poll_history(true), "a host's step");
+        assert!(StepSpec::new(spec.uses, spec.with.clone()).poll_history(true));
     }
 
     /// A connection file written to a temporary directory, and the directory.

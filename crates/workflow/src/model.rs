@@ -397,6 +397,8 @@ pub struct StepSpec {
     pub retries: u32,
     /// `on_dump`, `on_unsuccessful_without_evidence` (or the defaults).
     pub policy: OutcomePolicy,
+    /// `poll.history`, when the step sets it (else `defaults.poll.history`).
+    pub poll_history: Option<bool>,
 }
 
 #[cfg(test)]

@@ -105,6 +105,11 @@ impl RunAndWait {
     pub fn target(&self) -> &TaskTarget {
         &self.target
     }
+
+    /// How it waits: the poll schedule, outcome policy, cancel grace, tolerance.
+    pub fn wait_config(&self) -> &WaitConfig {
+        &self.config
+    }
 }
 
 #[async_trait]
