@@ -96,7 +96,7 @@ fn unknown_key_lists_the_allowed_keys() {
     assert_errors(
         "unknown-key.yaml",
         &[
-            "FILE:7:5: steps[0]: unknown key `timeout_minutes`: expected one of id, uses, with, needs, if, timeout, continue_on_error, retries, on_dump, on_unsuccessful_without_evidence",
+            "FILE:7:5: steps[0]: unknown key `timeout_minutes`: expected one of id, uses, with, needs, if, timeout, continue_on_error, retries, on_dump, on_unsuccessful_without_evidence, poll",
         ],
     );
 }

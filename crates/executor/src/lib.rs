@@ -6,7 +6,8 @@
 //!    started (and reattaches), or starts one, saving what it needs to find it again
 //!    before and after the start, so a crash never leads to a second start;
 //! 2. polls it on the schedule of [`PollPolicy`] (5 s floor, jittered growth,
-//!    progress-aware, a last poll at the deadline) within the tenant's [`RateBudget`];
+//!    progress-aware, dense only around the end the object's past runs predict
+//!    ([`Expected`]), a last poll at the deadline) within the tenant's [`RateBudget`];
 //! 3. on timeout or abort cancels the remote task and waits a grace period for
 //!    `CANCELLED` (the result's [`CancelStatus`] says whether the cancel happened); on
 //!    detach leaves it running, and sends no cancel;
@@ -129,7 +130,7 @@ pub use context::{StepContext, StepContextBuilder};
 pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
-pub use poll::{PollPolicy, Schedule, Seen, next_poll_at};
+pub use poll::{Expected, PollPolicy, Schedule, Seen, next_poll_at};
 pub use step::{CancelStatus, DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,

@@ -34,7 +34,7 @@
 //! | `runwait_schema` | a version applied, and when | `version` |
 //! | `runwait_step_record` | a step run's record (`record`, JSON as the file store's) | workflow, step, run key |
 //! | `runwait_lease` | the lease of a step run: `holder` (`host:pid:random`), `expires_at` | workflow, step, run key |
-//! | `runwait_history` | a finished step (`entry`, JSON: target, task, start, end, duration, outcome, polls) | `id`; indexed by target and workflow |
+//! | `runwait_history` | a finished step (`entry`, JSON: target, task, start, end, duration, outcome, polls, running time; a field added to the JSON needs no migration) | `id`; indexed by target and workflow |
 //! | `runwait_budget` | a tenant's next free request slot (`next_slot`) | `tenant` (API host and user) |
 //!
 //! # Driver

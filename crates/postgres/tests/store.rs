@@ -132,7 +132,8 @@ async fn history_is_kept_and_read_newest_first() {
             Duration::from_millis(1500 * (i as u64 + 1)),
         )
         .task_id(Some(TaskId::new(format!("T{i}"))))
-        .polls(i as u32);
+        .polls(i as u32)
+        .running(Some(Duration::from_millis(1000 * (i as u64 + 1))));
         store.record_finished(&entry).await.unwrap();
     }
     let mine = store
@@ -142,6 +143,8 @@ async fn history_is_kept_and_read_newest_first() {
     assert_eq!(mine.iter().map(|e| e.polls).collect::<Vec<_>>(), vec![2, 0]);
     assert_eq!(mine[0].duration, Duration::from_millis(4500));
     assert_eq!(mine[0].task_id, Some(TaskId::new("T2")));
+    // The running time the poll schedule learns from is kept too.
+    assert_eq!(mine[0].running, Some(Duration::from_millis(3000)));
     let newest = store.history(&HistoryQuery::newest(1)).await.unwrap();
     assert_eq!(newest.len(), 1);
     let none = store

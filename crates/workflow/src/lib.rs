@@ -306,6 +306,7 @@ mod tests {
         assert_eq!(w.rate_per_second, 3);
         assert_eq!(w.poll.min_interval, Duration::from_secs(5));
         assert_eq!(w.poll.max_interval, Duration::from_secs(60));
+        assert!(w.poll.history, "learning from past runs is on by default");
         let Connection::Anaplan {
             endpoints,
             auth,
@@ -400,6 +401,36 @@ mod tests {
             runwait_sim::Scenario::builtin().workspaces.len()
         );
         assert_eq!(w.poll.min_interval, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn learning_from_past_runs_can_be_turned_off() {
+        for (poll, history) in [("{history: false}", false), ("{history: true}", true)] {
+            let text = format!(
+                "connection:\n  region: eu3\n  auth: {{kind: token, token: {{env: T}}}}\ndefaults:\n  {IDS}\n  poll: {poll}\n"
+            );
+            let (_dir, settings) = settings_file(&text);
+            let settings = settings.unwrap();
+            assert_eq!(settings.poll.history, history, "{poll}");
+            let settings = settings
+                .with_poll(None, Some(Duration::from_secs(90)))
+                .unwrap();
+            assert_eq!(settings.poll.history, history, "{poll}: kept by with_poll");
+        }
+        // A step may say otherwise than the defaults.
+        let text = format!(
+            "name: n\nconnection: {{region: eu3, auth: {{kind: token, token: {{env: T}}}}}}\ndefaults:\n  {IDS}\n  poll: {{history: false}}\nsteps:\n  - {{id: a, uses: anaplan/action, with: {{id: '117000000001'}}, poll: {{history: true}}}}\n  - {{id: b, uses: anaplan/action, with: {{id: '117000000001'}}}}\n"
+        );
+        let w = load_str(&text, Path::new("wf.yaml")).unwrap();
+        assert!(!w.poll.history);
+        let steps: Vec<_> = w.steps.iter().map(|s| s.poll_history).collect();
+        assert_eq!(steps, [Some(true), None]);
+        let spec: StepSpec = serde_json::from_str(
+            r#"{"uses": "anaplan/action", "with": {"id": "117000000001"}, "poll": {"history": false}}"#,
+        )
+        .unwrap();
+        assert!(!spec.poll_history(true), "a host's step");
+        assert!(StepSpec::new(spec.uses, spec.with.clone()).poll_history(true));
     }
 
     /// A connection file written to a temporary directory, and the directory.

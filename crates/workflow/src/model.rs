@@ -124,7 +124,14 @@ impl PollSettings {
         Ok(PollSettings {
             min_interval: min,
             max_interval: max,
+            history: fallback.history,
         })
+    }
+
+    /// With learning from past runs on or off.
+    pub fn with_history(mut self, history: bool) -> PollSettings {
+        self.history = history;
+        self
     }
 }
 
@@ -146,7 +153,8 @@ impl Settings {
     ) -> Result<Self, PollError> {
         let min = min.unwrap_or(self.poll.min_interval);
         let max = max.unwrap_or(self.poll.max_interval.max(min));
-        self.poll = PollSettings::new(Some(min), Some(max), self.is_simulator())?;
+        self.poll = PollSettings::new(Some(min), Some(max), self.is_simulator())?
+            .with_history(self.poll.history);
         Ok(self)
     }
 
@@ -335,6 +343,8 @@ pub struct PollSettings {
     pub min_interval: Duration,
     /// `max_interval:` (default 60s).
     pub max_interval: Duration,
+    /// `history:` (default true): learn from each object's past runs.
+    pub history: bool,
 }
 
 impl Default for PollSettings {
@@ -342,6 +352,7 @@ impl Default for PollSettings {
         PollSettings {
             min_interval: Duration::from_secs(5),
             max_interval: Duration::from_secs(60),
+            history: true,
         }
     }
 }
@@ -386,6 +397,8 @@ pub struct StepSpec {
     pub retries: u32,
     /// `on_dump`, `on_unsuccessful_without_evidence` (or the defaults).
     pub policy: OutcomePolicy,
+    /// `poll.history`, when the step sets it (else `defaults.poll.history`).
+    pub poll_history: Option<bool>,
 }
 
 #[cfg(test)]

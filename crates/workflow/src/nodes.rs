@@ -55,7 +55,8 @@ pub async fn nodes_with_budget(
     let api = Arc::new(client.clone());
     let poll = PollPolicy::default()
         .with_min_interval(workflow.poll.min_interval)
-        .with_max_interval(workflow.poll.max_interval);
+        .with_max_interval(workflow.poll.max_interval)
+        .with_history(workflow.poll.history);
     let mut nodes = Vec::with_capacity(workflow.steps.len());
     for spec in &workflow.steps {
         let (target, name) = target(client, spec).await.map_err(|source| NodeError {

@@ -134,11 +134,13 @@ pub(crate) fn resolve(
         continue_on_error: spec.continue_on_error,
         retries: spec.retries,
         policy: spec.outcome_policy(defaults.policy),
+        poll_history: spec.poll.and_then(|p| p.history),
     })
 }
 
 /// The run-and-wait of a resolved step: its target, start options (locale, mapping
-/// parameters), wait `config`, and the object's name for messages when it was looked up.
+/// parameters), wait `config` (learning from past runs as the step says, else as
+/// `config` does), and the object's name for messages when it was looked up.
 pub(crate) fn run_and_wait(
     client: Arc<Client>,
     target: TaskTarget,
@@ -151,7 +153,13 @@ pub(crate) fn run_and_wait(
             locale_name: spec.locale.clone(),
             mapping_parameters: spec.mapping_parameters.clone(),
         })
-        .config(config);
+        .config(
+            config.with_poll(
+                config
+                    .poll
+                    .with_history(spec.poll_history.unwrap_or(config.poll.history)),
+            ),
+        );
     match name {
         Some(name) => step.object_name(name),
         None => step,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret};
-use runwait_executor::{MemoryStore, Step, StepContext, StepOutcome, StepResult};
+use runwait_executor::{
+    MemoryStore, PollPolicy, Step, StepContext, StepOutcome, StepResult, WaitConfig,
+};
 use runwait_sim::{Scenario, SimConfig, Simulator};
 use runwait_workflow::StepSpec;
 
@@ -87,5 +89,28 @@ async fn an_unknown_name_is_a_config_error() {
     };
     assert!(err.is_config(), "{err}");
     assert!(sim.tasks().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_learns_from_past_runs_unless_it_or_the_host_says_not_to() {
+    let (sim, client) = simulator().await;
+    let on = WaitConfig::default();
+    let off = on.with_poll(PollPolicy::default().with_history(false));
+    let cases = [
+        ("", on, true),
+        ("", off, false),
+        ("poll: {history: false}", on, false),
+        ("poll: {history: true}", off, true),
+        ("poll: {}", off, false),
+    ];
+    for (poll, base, learns) in cases {
+        let yaml = format!("uses: anaplan/action\nwith:\n  id: '117000000001'{IN_MODEL}\n{poll}\n");
+        let spec: StepSpec = serde_saphyr::from_str(&yaml).unwrap();
+        let step = runwait_workflow::step_with(&spec, client.clone(), None, base)
+            .await
+            .unwrap();
+        assert_eq!(step.wait_config().poll.history, learns, "{poll:?}");
+    }
     sim.shutdown().await;
 }

@@ -70,7 +70,8 @@ impl Run<'_> {
                 result.elapsed,
             )
             .task_id(result.task_id.clone())
-            .polls(result.polls);
+            .polls(result.polls)
+            .running(self.ran_for);
             if let Err(e) = state.record_finished(&entry).await {
                 // The step's outcome stands; only the history misses an entry.
                 tracing::warn!(error = %e, "could not record the step in the history");

@@ -105,6 +105,11 @@ impl RunAndWait {
     pub fn target(&self) -> &TaskTarget {
         &self.target
     }
+
+    /// How it waits: the poll schedule, outcome policy, cancel grace, tolerance.
+    pub fn wait_config(&self) -> &WaitConfig {
+        &self.config
+    }
 }
 
 #[async_trait]
@@ -129,6 +134,7 @@ impl Step for RunAndWait {
             reattached: false,
             last: None,
             cancel: None,
+            ran_for: None,
         };
         let result = run.life().instrument(span.clone()).await;
         spans::record_result(&span, &result);
@@ -156,6 +162,8 @@ struct Run<'a> {
     last: Option<Task>,
     /// What became of the remote cancel, once asked for.
     cancel: Option<CancelStatus>,
+    /// How long the task ran as the polls saw it, for the history.
+    ran_for: Option<std::time::Duration>,
 }
 
 impl Run<'_> {

@@ -12,7 +12,7 @@ use super::phase::{LAST_LOOK, Next, Observation, Phase, Stop, Then, call_until, 
 use super::race::Stops;
 use crate::api::ApiError;
 use crate::events::StepEvent;
-use crate::poll::{Schedule, Seen, next_poll_at};
+use crate::poll::{Expected, Schedule, Seen, next_poll_at};
 use crate::step::StepOutcome;
 
 /// What woke the wait.
@@ -51,6 +51,9 @@ impl Run<'_> {
                 self.ctx.deadline(),
             ),
         };
+        if let Some(expected) = self.expected(next_at).await {
+            schedule.expect(expected);
+        }
         loop {
             // A paused tenant budget must not hold up an abort or a detach either.
             // The next poll is due by the deadline at the latest; a tenant budget paused
@@ -95,6 +98,9 @@ impl Run<'_> {
                 Next::Detach => return self.detached(&task),
                 Next::Cancel(cause) => return Phase::Cancel { task, cause },
                 Next::Finish(outcome) => {
+                    if !self.reattached {
+                        self.ran_for = schedule.ran_for(self.now(), &self.config().poll);
+                    }
                     return Phase::Finish {
                         task,
                         outcome,
@@ -139,6 +145,36 @@ impl Run<'_> {
                 Next::Refused(e) => {
                     return self.done(StepOutcome::Error, format!("status request refused: {e}"));
                 }
+            }
+        }
+    }
+
+    /// What the object's past runs say, for a task this run started (a reattached one
+    /// began before this process knew it). Read once, before the first poll and no
+    /// later than it is due (`first_poll`): a slow or failed read (logged at debug)
+    /// leaves the schedule without history, and never fails the step.
+    async fn expected(&self, first_poll: Instant) -> Option<Expected> {
+        if self.reattached || !self.config().poll.history {
+            return None;
+        }
+        let stops = Stops {
+            abort: true,
+            until: Some(first_poll),
+        };
+        let query = Expected::query(self.target().clone());
+        match self.race(stops, self.ctx.state().history(&query)).await {
+            Ok(Ok(entries)) => {
+                let expected = Expected::from_history(&entries);
+                tracing::debug!(?expected, runs = entries.len(), "past runs read");
+                expected
+            }
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "past runs unreadable: polling without them");
+                None
+            }
+            Err(stop) => {
+                tracing::debug!(?stop, "past runs not read before the first poll");
+                None
             }
         }
     }

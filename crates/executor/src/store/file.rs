@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
+use super::tail::TailError;
 use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
 use crate::atomic::{create_private_dir_all, private_file, write_atomically};
 
@@ -132,20 +133,27 @@ impl FileStore {
             .map_err(io_error(&path))
     }
 
+    /// The entries `query` asks for, read from the file's end: only as far back as the
+    /// newest `limit` that match (a corrupt line past them is not even read).
     fn history_blocking(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
         let path = self.history_path();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(StoreError::Io { path, source }),
-        };
-        let entries = text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(serde_json::from_str)
-            .collect::<Result<Vec<StepHistory>, _>>()
-            .map_err(|source| StoreError::Corrupt { path, source })?;
-        Ok(query.select(entries.into_iter()))
+        let mut found = Vec::new();
+        if query.limit == 0 {
+            return Ok(found);
+        }
+        let read = super::tail::newest_first(&path, |line| {
+            let entry: StepHistory = serde_json::from_slice(line)?;
+            if query.matches(&entry) {
+                found.push(entry);
+            }
+            Ok(found.len() >= query.limit)
+        });
+        match read {
+            Ok(()) => Ok(found),
+            Err(TailError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(TailError::Io(source)) => Err(StoreError::Io { path, source }),
+            Err(TailError::Line(source)) => Err(StoreError::Corrupt { path, source }),
+        }
     }
 
     /// Runs `f` on a clone of the store on tokio's blocking pool.

@@ -38,6 +38,15 @@ pub struct StepHistory {
     pub outcome: StepOutcome,
     /// Status requests made.
     pub polls: u32,
+    /// How long the task ran, from leaving the queue to its end, as the polls saw it
+    /// (what the poll schedule learns from); absent for a reattached wait and in entries
+    /// written before runwait kept it.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub running: Option<Duration>,
 }
 
 impl StepHistory {
@@ -60,6 +69,7 @@ impl StepHistory {
             duration,
             outcome,
             polls: 0,
+            running: None,
         }
     }
 
@@ -72,6 +82,12 @@ impl StepHistory {
     /// With the number of status requests.
     pub fn polls(mut self, polls: u32) -> Self {
         self.polls = polls;
+        self
+    }
+
+    /// With the task's running time as the polls saw it.
+    pub fn running(mut self, running: Option<Duration>) -> Self {
+        self.running = running;
         self
     }
 
@@ -138,5 +154,30 @@ impl HistoryQuery {
             .filter(|e| self.matches(e))
             .take(self.limit)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use runwait_core::target::TaskKind;
+
+    use super::*;
+
+    #[test]
+    fn the_running_time_is_kept_and_entries_without_it_still_read() {
+        let entry = StepHistory::ended_now(
+            &StepKey::new("w", "s", "r1"),
+            TaskTarget::new("w", "M", TaskKind::Process, "118000000001"),
+            StepOutcome::Succeeded,
+            Duration::from_secs(95),
+        );
+        // An entry of an earlier version: no `running`.
+        let old = serde_json::to_string(&entry).unwrap();
+        assert!(!old.contains("running"), "{old}");
+        assert_eq!(serde_json::from_str::<StepHistory>(&old).unwrap(), entry);
+        let timed = entry.running(Some(Duration::from_secs(90)));
+        let line = serde_json::to_string(&timed).unwrap();
+        assert!(line.contains(r#""running":"1m 30s""#), "{line}");
+        assert_eq!(serde_json::from_str::<StepHistory>(&line).unwrap(), timed);
     }
 }

@@ -15,6 +15,7 @@
 mod file;
 mod history;
 mod memory;
+mod tail;
 
 use std::fmt;
 use std::path::PathBuf;

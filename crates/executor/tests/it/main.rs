@@ -5,6 +5,7 @@
 mod budget;
 mod common;
 mod faults;
+mod history;
 mod lease;
 mod lifecycle;
 mod outcomes;

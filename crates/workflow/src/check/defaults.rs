@@ -68,6 +68,10 @@ impl Checker {
         simulator: bool,
     ) -> Option<PollSettings> {
         PollSettings::new(poll.min_interval, poll.max_interval, simulator)
+            .map(|p| {
+                let history = poll.history.unwrap_or(p.history);
+                p.with_history(history)
+            })
             .map_err(|e| {
                 let key = e.key();
                 let at = node.get(key).unwrap_or(node);

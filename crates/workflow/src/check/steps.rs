@@ -98,6 +98,7 @@ impl Checker {
                 continue_on_error: spec.continue_on_error,
                 retries: spec.retries,
                 policy: spec.outcome_policy(defaults.policy),
+                poll_history: spec.poll.and_then(|p| p.history),
                 ..target
             }),
             step_ref,
@@ -197,6 +198,7 @@ impl Checker {
             continue_on_error: false,
             retries: 0,
             policy: Default::default(),
+            poll_history: None,
         })
     }
 

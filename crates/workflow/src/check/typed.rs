@@ -192,7 +192,7 @@ mod tests {
             ),
             [
                 "t.yaml:4:24: defaults.poll.min_interval: `x` is not a duration (expected number at 0): expected a duration with a unit, like 90s, 2h or 1h30m",
-                "t.yaml:4:27: defaults.poll: unknown key `colour`: expected one of min_interval, max_interval",
+                "t.yaml:4:27: defaults.poll: unknown key `colour`: expected one of min_interval, max_interval, history",
                 "t.yaml:5:12: defaults.timeout: `soon` is not a duration (expected number at 0): expected a duration with a unit, like 90s, 2h or 1h30m",
                 "t.yaml:6:3: defaults: duplicate key `timeout` (first at line 5, column 3)",
                 "t.yaml:9:42: steps[0].with: no workspace: set `with.workspace` or `defaults.workspace`",

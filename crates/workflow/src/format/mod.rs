@@ -16,7 +16,7 @@ pub(crate) use self::auth::{AuthFlat, AuthKind};
 pub(crate) use self::secret::SecretProblem;
 pub use self::secret::{SecretRef, StateFile};
 pub use self::step::{
-    Condition, MappingParameterSpec, StepOptions, StepSpec, UnknownUses, Uses, With,
+    Condition, MappingParameterSpec, StepOptions, StepPoll, StepSpec, UnknownUses, Uses, With,
 };
 pub(crate) use self::step::{ID_AND_NAME, NO_ID_OR_NAME, mapping_parameters_message};
 pub(crate) use self::step_file::StepFile;

@@ -163,7 +163,7 @@ pub struct With {
 
 /// Declares a struct with its own fields followed by the step options (`needs`, `if`,
 /// `timeout`, `continue_on_error`, `retries`, `on_dump`,
-/// `on_unsuccessful_without_evidence`): the one declaration of the options, which
+/// `on_unsuccessful_without_evidence`, `poll`): the one declaration of the options, which
 /// [`StepSpec`], [`StepOptions`] and the loader's step (`step_file.rs`) each read with
 /// every key at one level (serde's `flatten` would lose the positions of their keys).
 macro_rules! with_step_options {
@@ -205,10 +205,31 @@ macro_rules! with_step_options {
             #[serde(default)]
             #[schemars(schema_with = "values::evidence_policy_schema")]
             pub on_unsuccessful_without_evidence: Option<UnsuccessfulWithoutEvidencePolicy>,
+            /// This step's poll schedule (default: the workflow's `defaults.poll`).
+            pub poll: Option<StepPoll>,
         }
     };
 }
 pub(crate) use with_step_options;
+
+/// A step's `poll:`: what of the poll schedule a step may set for itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StepPoll {
+    /// Learn from the object's past runs and poll densely only around the expected end
+    /// (default: the workflow's `defaults.poll.history`, else true).
+    pub history: Option<bool>,
+}
+
+impl StepPoll {
+    /// With learning from past runs on or off.
+    pub fn history(history: bool) -> StepPoll {
+        StepPoll {
+            history: Some(history),
+        }
+    }
+}
 
 with_step_options! {
     /// One step: `uses` + `with` + the step options, as a host embeds it in its own YAML
@@ -263,6 +284,7 @@ impl StepSpec {
             retries: 0,
             on_dump: None,
             on_unsuccessful_without_evidence: None,
+            poll: None,
         }
     }
 
@@ -277,6 +299,7 @@ impl StepSpec {
             retries,
             on_dump,
             on_unsuccessful_without_evidence,
+            poll,
         } = options;
         let spec = StepSpec {
             uses,
@@ -288,6 +311,7 @@ impl StepSpec {
             retries,
             on_dump,
             on_unsuccessful_without_evidence,
+            poll,
         };
         spec.check()?;
         Ok(spec)
@@ -302,6 +326,12 @@ impl StepSpec {
                 .on_unsuccessful_without_evidence
                 .unwrap_or(base.on_unsuccessful_without_evidence),
         }
+    }
+
+    /// Whether this step learns from past runs: its `poll.history` where given, else
+    /// `base` (the workflow's).
+    pub fn poll_history(&self, base: bool) -> bool {
+        self.poll.and_then(|p| p.history).unwrap_or(base)
     }
 
     /// The rules that span fields; the message starts with the field path under the step.

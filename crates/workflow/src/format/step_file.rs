@@ -8,7 +8,7 @@ use runwait_core::{DumpPolicy, UnsuccessfulWithoutEvidencePolicy};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, de};
 
-use super::step::{Condition, ConditionDef, StepSpec, Uses, With, with_step_options};
+use super::step::{Condition, ConditionDef, StepPoll, StepSpec, Uses, With, with_step_options};
 use super::values;
 use super::workflow::WorkflowStep;
 
@@ -36,6 +36,7 @@ impl StepFile {
         spec.retries = self.retries;
         spec.on_dump = self.on_dump;
         spec.on_unsuccessful_without_evidence = self.on_unsuccessful_without_evidence;
+        spec.poll = self.poll;
         spec
     }
 }

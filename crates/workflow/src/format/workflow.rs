@@ -217,4 +217,7 @@ pub struct PollFile {
     #[serde(default, deserialize_with = "values::poll_interval")]
     #[schemars(schema_with = "values::duration_schema")]
     pub max_interval: Option<Duration>,
+    /// Learn from each object's past runs in the state store and poll densely only
+    /// around the expected end (default true).
+    pub history: Option<bool>,
 }

@@ -1,133 +1,10 @@
-//! The poll schedule: when to ask for a task's status next.
-//!
-//! The algorithm, decided by one [`PollPolicy`]:
-//!
-//! 1. **Floor.** Never the same task more often than `min_interval` (5 s by default,
-//!    Anaplan's rule). The first poll comes `min_interval` after the start.
-//! 2. **Blind curve.** Without better knowledge the delay is a fraction (`growth - 1`)
-//!    of the time the task has run so far, between `blind_min_interval` and
-//!    `max_interval`: the
-//!    polls form a geometric series, so the lateness is a bounded share of the task's
-//!    duration, and a long run costs few polls. The time a task waits queued
-//!    (`NOT_STARTED`, behind another task on the model) is counted apart: when it
-//!    starts running, the curve starts again from the floor, so a queue does not slow
-//!    the detection of a short task's end.
-//! 3. **Progress-aware.** While the task reports progress, its remaining time is
-//!    estimated from two rates (the one since it started running and the one over the
-//!    last samples; the sooner end wins, so a fast last step is not missed). An end
-//!    sooner than the blind delay is polled just after it (plus one second, so a poll a
-//!    moment too early does not cost another). An end far away is approached in
-//!    halves (`approach`), which may be longer than the blind delay: a long task with
-//!    steady progress costs a handful of polls.
-//! 4. **Jitter.** The delay is multiplied by a random factor in `1 ± jitter` (then held
-//!    to the floor and the ceiling), so thousands of waits do not poll in lockstep; a
-//!    poll aimed at an estimated end is only ever moved later.
-//! 5. **Deadline.** A poll that would land past the step's deadline is moved to the
-//!    deadline itself: the last look before the task is cancelled.
+//! [`Schedule`]: what one wait has learnt from its polls, and the delay it decides.
 
 use std::time::Duration;
 
-use runwait_core::{Task, TaskState};
 use tokio::time::Instant;
 
-/// The knobs of the schedule. Build it from the default with the `with_*` methods.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct PollPolicy {
-    /// The shortest delay between two polls of one task (default 5 s; lower it only for
-    /// the simulator).
-    pub min_interval: Duration,
-    /// The shortest delay without an estimated end to aim at (default 15 s): the polls
-    /// of a task's first minutes, when a few seconds late are a few seconds.
-    pub blind_min_interval: Duration,
-    /// The longest delay (default 15 min).
-    pub max_interval: Duration,
-    /// The blind delay is `growth - 1` times the time the task has run (default 1.08,
-    /// so a task's end is seen at most about 8 % of its duration late).
-    pub growth: f64,
-    /// Relative jitter, 0 to 1 (default 0.1: ±10 %).
-    pub jitter: f64,
-    /// Towards an estimated end further than the blind delay, the next poll goes this
-    /// share of the way (default 0.3).
-    pub approach: f64,
-}
-
-impl PollPolicy {
-    /// With the shortest delay between two polls.
-    pub fn with_min_interval(mut self, interval: Duration) -> Self {
-        self.min_interval = interval;
-        self
-    }
-
-    /// With the shortest delay without an estimated end to aim at.
-    pub fn with_blind_min_interval(mut self, interval: Duration) -> Self {
-        self.blind_min_interval = interval;
-        self
-    }
-
-    /// With the longest delay.
-    pub fn with_max_interval(mut self, interval: Duration) -> Self {
-        self.max_interval = interval;
-        self
-    }
-
-    /// With the growth of the blind delay (the delay is `growth - 1` times the time run).
-    pub fn with_growth(mut self, growth: f64) -> Self {
-        self.growth = growth;
-        self
-    }
-
-    /// With the relative jitter (0 to 1).
-    pub fn with_jitter(mut self, jitter: f64) -> Self {
-        self.jitter = jitter;
-        self
-    }
-
-    /// With the share of the way to a far estimated end that the next poll goes.
-    pub fn with_approach(mut self, approach: f64) -> Self {
-        self.approach = approach;
-        self
-    }
-}
-
-impl Default for PollPolicy {
-    fn default() -> Self {
-        PollPolicy {
-            min_interval: Duration::from_secs(5),
-            blind_min_interval: Duration::from_secs(15),
-            max_interval: Duration::from_secs(15 * 60),
-            growth: 1.08,
-            jitter: 0.1,
-            approach: 0.3,
-        }
-    }
-}
-
-/// What a status call saw, as the schedule needs it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub enum Seen {
-    /// `NOT_STARTED`: queued behind another task on the model.
-    Queued,
-    /// Running, with the task's progress (0 to 1) when it reports one.
-    Running {
-        /// `progress` of the task body.
-        progress: Option<f64>,
-    },
-    /// The call failed: nothing learnt.
-    Nothing,
-}
-
-impl From<&Task> for Seen {
-    fn from(task: &Task) -> Seen {
-        match task.task_state {
-            TaskState::NotStarted => Seen::Queued,
-            _ => Seen::Running {
-                progress: task.progress,
-            },
-        }
-    }
-}
+use super::{Expected, PollPolicy, Seen};
 
 /// What one wait has learnt so far.
 #[derive(Debug, Clone, Default)]
@@ -142,6 +19,12 @@ pub struct Schedule {
     recent: Vec<(Instant, f64)>,
     /// The last observation, and whether it was a status.
     last: Option<(Instant, Seen)>,
+    /// The first look that saw the task running since it was last seen queued.
+    running_from: Option<Instant>,
+    /// The last look that saw the task running.
+    last_running: Option<Instant>,
+    /// What the object's past runs say, when known.
+    expected: Option<Expected>,
 }
 
 /// An estimated end.
@@ -166,6 +49,7 @@ impl Schedule {
         match seen {
             Seen::Queued => {
                 self.last_queued = Some(at);
+                self.running_from = None;
                 self.first_sample = None;
                 self.recent.clear();
             }
@@ -185,7 +69,44 @@ impl Schedule {
             }
             Seen::Running { .. } | Seen::Nothing => {}
         }
+        if let Seen::Running { .. } = seen {
+            self.running_from.get_or_insert(at);
+            self.last_running = Some(at);
+        }
         self.last = Some((at, seen));
+    }
+
+    /// Tells the schedule what the object's past runs say (before the first poll).
+    pub fn expect(&mut self, expected: Expected) {
+        self.expected = Some(expected);
+    }
+
+    /// What the schedule was told of past runs.
+    pub fn expected(&self) -> Option<Expected> {
+        self.expected
+    }
+
+    /// How long the task ran, as the polls saw it, when a poll at `ended_at` saw it
+    /// ended: from halfway between the last look that saw it queued and the first that
+    /// saw it running (or from one floor before the first look, when it was never seen
+    /// queued) to halfway between the last look that saw it running and `ended_at`.
+    /// What the history keeps for [`Expected`]; `None` when no look saw it running.
+    pub fn ran_for(&self, ended_at: Instant, policy: &PollPolicy) -> Option<Duration> {
+        let last_running = self.last_running?;
+        let end = last_running + ended_at.saturating_duration_since(last_running) / 2;
+        Some(end.saturating_duration_since(self.run_start(policy)?))
+    }
+
+    /// When the task started running, halfway between the looks around it: what the
+    /// history's running times are measured from.
+    fn run_start(&self, policy: &PollPolicy) -> Option<Instant> {
+        match (self.last_queued, self.running_from) {
+            (Some(queued), Some(running)) => {
+                Some(queued + running.saturating_duration_since(queued) / 2)
+            }
+            (Some(queued), None) => Some(queued),
+            (None, _) => self.running_since(policy),
+        }
     }
 
     /// Polls observed so far.
@@ -246,12 +167,16 @@ impl Schedule {
         let elapsed = since.map_or(0.0, |s| now.duration_since(s).as_secs_f64());
         let blind =
             ((policy.growth - 1.0).max(0.0) * elapsed).max(policy.blind_min_interval.as_secs_f64());
-        let secs = match (seen, self.estimate()) {
+        let estimate = self.estimate();
+        let (blind, approach) = self
+            .history_blind(policy, now, seen, estimate, blind)
+            .unwrap_or((blind, true));
+        let secs = match (seen, estimate) {
             (Seen::Running { .. }, Some(estimate)) => {
                 let to_end = estimate.remaining.as_secs_f64() + ETA_MARGIN.as_secs_f64();
                 let aimed = if to_end <= blind.max(floor) {
                     to_end
-                } else if estimate.steady {
+                } else if estimate.steady && approach {
                     blind.max(policy.approach.clamp(0.0, 1.0) * to_end)
                 } else {
                     // A stall or a jump: the end may come at any time.
@@ -267,14 +192,31 @@ impl Schedule {
         // says exactly when the poll happens.
         Duration::from_millis((secs * 1000.0).round() as u64)
     }
-}
 
-/// The next poll time: `now + delay`, but never past the deadline.
-pub fn next_poll_at(now: Instant, delay: Duration, deadline: Option<Instant>) -> Instant {
-    let at = now + delay;
-    match deadline {
-        Some(d) if d < at => d.max(now),
-        _ => at,
+    /// The blind delay (seconds) the object's past runs allow instead of `blind`, `None`
+    /// without them (or turned off), past their window, or when steady progress puts
+    /// the end far past it; with whether steady progress may lengthen it (it puts the
+    /// end inside the window: the two agree). Otherwise the delay is a bound: progress
+    /// only brings a poll sooner.
+    fn history_blind(
+        &self,
+        policy: &PollPolicy,
+        now: Instant,
+        seen: Seen,
+        estimate: Option<Estimate>,
+        blind: f64,
+    ) -> Option<(f64, bool)> {
+        let expected = self.expected.filter(|_| policy.history)?;
+        if let Seen::Queued = seen {
+            return Some((expected.queued(blind), false));
+        }
+        let ran = now.saturating_duration_since(self.run_start(policy)?);
+        let end = estimate.filter(|e| e.steady).map(|e| ran + e.remaining);
+        if end.is_some_and(|end| expected.is_far_past(end)) {
+            return None;
+        }
+        let agree = end.is_some_and(|end| end <= expected.until);
+        Some((expected.blind(ran, policy)?, agree))
     }
 }
 
@@ -408,17 +350,112 @@ mod tests {
         assert!(s.next_delay(&p, 0.9) > Duration::from_millis(9_333));
     }
 
+    /// Looks at a task: seconds since the start request, what each saw.
+    type Looks = Vec<(f64, Seen)>;
+
+    /// What the schedule decides after `looks` (seconds since the start request, what
+    /// each saw), told that past runs took 1,000 s (the window: 950 s to 1,050 s).
+    fn with_history(policy: &PollPolicy, looks: &[(f64, Seen)]) -> Duration {
+        let t = Instant::now();
+        let mut s = Schedule::default();
+        s.expect(Expected::from_running_times([secs(1000); 3]).unwrap());
+        for &(at, seen) in looks {
+            s.observe(t + Duration::from_secs_f64(at), seen);
+        }
+        s.next_delay(policy, 0.5)
+    }
+
     #[test]
-    fn the_last_poll_is_at_the_deadline() {
-        let now = Instant::now();
-        let deadline = now + Duration::from_secs(3);
+    fn past_runs_place_the_polls_around_the_expected_end() {
+        let linear = |end: f64, at: f64| (at, running(Some(at / end)));
+        let r = running(None);
+        let cases: Vec<(&str, Looks, f64)> = vec![
+            (
+                "the first look: halfway to the window",
+                vec![(5.0, r)],
+                470.0,
+            ),
+            (
+                "halfway: on to the window",
+                vec![(5.0, r), (475.0, r)],
+                475.0,
+            ),
+            (
+                "inside it: 4.5 % of the time run",
+                vec![(5.0, r), (475.0, r), (950.0, r)],
+                42.75,
+            ),
+            (
+                "past it: the blind 8 %",
+                vec![(5.0, r), (950.0, r), (1060.0, r)],
+                84.8,
+            ),
+            (
+                "queued: a tenth of the window's start",
+                vec![(5.0, Seen::Queued)],
+                95.0,
+            ),
+            (
+                "queued, then running: from halfway between the looks",
+                vec![(5.0, Seen::Queued), (100.0, Seen::Queued), (195.0, r)],
+                475.0 - 47.5,
+            ),
+            (
+                "steady progress far past the window: without history",
+                vec![
+                    linear(3000.0, 5.0),
+                    linear(3000.0, 100.0),
+                    linear(3000.0, 200.0),
+                ],
+                0.3 * 2801.0,
+            ),
+            (
+                "progress that puts the end near: sooner than the window's delay",
+                vec![
+                    linear(960.0, 5.0),
+                    linear(960.0, 500.0),
+                    linear(960.0, 955.0),
+                ],
+                6.0,
+            ),
+        ];
+        for (why, looks, want) in cases {
+            let got = with_history(&policy(), &looks);
+            assert_eq!(got, Duration::from_secs_f64(want), "{why}");
+        }
+        let off = policy().with_history(false);
         assert_eq!(
-            next_poll_at(now, Duration::from_secs(5), Some(deadline)),
-            deadline
+            with_history(&off, &[(5.0, r)]),
+            secs(15),
+            "turned off: the blind minimum"
         );
-        assert_eq!(
-            next_poll_at(now, Duration::from_secs(2), Some(deadline)),
-            now + Duration::from_secs(2)
-        );
+    }
+
+    #[test]
+    fn the_running_time_is_measured_between_the_looks_around_start_and_end() {
+        let t = Instant::now();
+        let at = |s: f64| t + Duration::from_secs_f64(s);
+        let r = running(None);
+        let cases: Vec<(&str, Looks, Option<f64>)> = vec![
+            (
+                "never queued: from a floor before the first look",
+                vec![(5.0, r), (100.0, r)],
+                Some(105.0),
+            ),
+            (
+                "queued first",
+                vec![(5.0, Seen::Queued), (15.0, r)],
+                Some(52.5),
+            ),
+            ("never seen running", vec![(5.0, Seen::Queued)], None),
+        ];
+        for (why, looks, want) in cases {
+            let mut s = Schedule::default();
+            for &(when, seen) in &looks {
+                s.observe(at(when), seen);
+            }
+            let got = s.ran_for(at(110.0), &policy()).map(|d| d.as_secs_f64());
+            assert_eq!(got, want, "{why}");
+        }
     }
 }

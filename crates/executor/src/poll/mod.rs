@@ -1,0 +1,197 @@
+//! The poll schedule: when to ask for a task's status next.
+//!
+//! The algorithm, decided by one [`PollPolicy`]:
+//!
+//! 1. **Floor.** Never the same task more often than `min_interval` (5 s by default,
+//!    Anaplan's rule). The first poll comes `min_interval` after the start.
+//! 2. **Blind curve.** Without better knowledge the delay is a fraction (`growth - 1`)
+//!    of the time the task has run so far, between `blind_min_interval` and
+//!    `max_interval`: the
+//!    polls form a geometric series, so the lateness is a bounded share of the task's
+//!    duration, and a long run costs few polls. The time a task waits queued
+//!    (`NOT_STARTED`, behind another task on the model) is counted apart: when it
+//!    starts running, the curve starts again from the floor, so a queue does not slow
+//!    the detection of a short task's end.
+//! 3. **Progress-aware.** While the task reports progress, its remaining time is
+//!    estimated from two rates (the one since it started running and the one over the
+//!    last samples; the sooner end wins, so a fast last step is not missed). An end
+//!    sooner than the blind delay is polled just after it (plus one second, so a poll a
+//!    moment too early does not cost another). An end far away is approached in
+//!    halves (`approach`), which may be longer than the blind delay: a long task with
+//!    steady progress costs a handful of polls.
+//! 4. **Jitter.** The delay is multiplied by a random factor in `1 ± jitter` (then held
+//!    to the floor and the ceiling), so thousands of waits do not poll in lockstep; a
+//!    poll aimed at an estimated end is only ever moved later.
+//! 5. **Deadline.** A poll that would land past the step's deadline is moved to the
+//!    deadline itself: the last look before the task is cancelled.
+//! 6. **History.** When the object's past runs are known ([`Expected`], read from the
+//!    state store's history before the first poll), the blind delay of step 2 is
+//!    replaced, and bounds the delay (progress only brings a poll sooner, unless it puts
+//!    the end inside the window): before the window the task is looked at only halfway
+//!    to it and at its start; inside it the delay is a smaller share of the time run
+//!    (`history_share`, two floors at least); while queued, a tenth of the window's
+//!    start at least. Past the window, or when steady progress puts the end far past
+//!    it, the schedule is the one without history again. `with_history(false)` turns
+//!    this off.
+//!
+//! `schedule.rs` holds what one wait learns and decides; `history.rs` the estimate from
+//! past runs and the delays it allows.
+
+mod history;
+mod schedule;
+
+use std::time::Duration;
+
+use runwait_core::{Task, TaskState};
+use tokio::time::Instant;
+
+pub use history::Expected;
+pub use schedule::Schedule;
+
+/// The knobs of the schedule. Build it from the default with the `with_*` methods.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct PollPolicy {
+    /// The shortest delay between two polls of one task (default 5 s; lower it only for
+    /// the simulator).
+    pub min_interval: Duration,
+    /// The shortest delay without an estimated end to aim at (default 15 s): the polls
+    /// of a task's first minutes, when a few seconds late are a few seconds.
+    pub blind_min_interval: Duration,
+    /// The longest delay (default 15 min).
+    pub max_interval: Duration,
+    /// The blind delay is `growth - 1` times the time the task has run (default 1.08,
+    /// so a task's end is seen at most about 8 % of its duration late).
+    pub growth: f64,
+    /// Relative jitter, 0 to 1 (default 0.1: ±10 %).
+    pub jitter: f64,
+    /// Towards an estimated end further than the blind delay, the next poll goes this
+    /// share of the way (default 0.3).
+    pub approach: f64,
+    /// Learn from the object's past runs (default on): poll densely only around the
+    /// expected end ([`Expected`]).
+    pub history: bool,
+    /// Inside the expected window, the delay is this share of the time run, and at
+    /// least two `min_interval`s (default 0.045, so an end inside the window is seen at
+    /// most about 4.5 % of the duration late).
+    pub history_share: f64,
+}
+
+impl PollPolicy {
+    /// With the shortest delay between two polls.
+    pub fn with_min_interval(mut self, interval: Duration) -> Self {
+        self.min_interval = interval;
+        self
+    }
+
+    /// With the shortest delay without an estimated end to aim at.
+    pub fn with_blind_min_interval(mut self, interval: Duration) -> Self {
+        self.blind_min_interval = interval;
+        self
+    }
+
+    /// With the longest delay.
+    pub fn with_max_interval(mut self, interval: Duration) -> Self {
+        self.max_interval = interval;
+        self
+    }
+
+    /// With the growth of the blind delay (the delay is `growth - 1` times the time run).
+    pub fn with_growth(mut self, growth: f64) -> Self {
+        self.growth = growth;
+        self
+    }
+
+    /// With the relative jitter (0 to 1).
+    pub fn with_jitter(mut self, jitter: f64) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// With the share of the way to a far estimated end that the next poll goes.
+    pub fn with_approach(mut self, approach: f64) -> Self {
+        self.approach = approach;
+        self
+    }
+
+    /// With or without learning from the object's past runs.
+    pub fn with_history(mut self, history: bool) -> Self {
+        self.history = history;
+        self
+    }
+
+    /// With the share of the time run that a delay inside the expected window is.
+    pub fn with_history_share(mut self, share: f64) -> Self {
+        self.history_share = share;
+        self
+    }
+}
+
+impl Default for PollPolicy {
+    fn default() -> Self {
+        PollPolicy {
+            min_interval: Duration::from_secs(5),
+            blind_min_interval: Duration::from_secs(15),
+            max_interval: Duration::from_secs(15 * 60),
+            growth: 1.08,
+            jitter: 0.1,
+            approach: 0.3,
+            history: true,
+            history_share: 0.045,
+        }
+    }
+}
+
+/// What a status call saw, as the schedule needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum Seen {
+    /// `NOT_STARTED`: queued behind another task on the model.
+    Queued,
+    /// Running, with the task's progress (0 to 1) when it reports one.
+    Running {
+        /// `progress` of the task body.
+        progress: Option<f64>,
+    },
+    /// The call failed: nothing learnt.
+    Nothing,
+}
+
+impl From<&Task> for Seen {
+    fn from(task: &Task) -> Seen {
+        match task.task_state {
+            TaskState::NotStarted => Seen::Queued,
+            _ => Seen::Running {
+                progress: task.progress,
+            },
+        }
+    }
+}
+
+/// The next poll time: `now + delay`, but never past the deadline.
+pub fn next_poll_at(now: Instant, delay: Duration, deadline: Option<Instant>) -> Instant {
+    let at = now + delay;
+    match deadline {
+        Some(d) if d < at => d.max(now),
+        _ => at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_poll_is_at_the_deadline() {
+        let now = Instant::now();
+        let deadline = now + Duration::from_secs(3);
+        assert_eq!(
+            next_poll_at(now, Duration::from_secs(5), Some(deadline)),
+            deadline
+        );
+        assert_eq!(
+            next_poll_at(now, Duration::from_secs(2), Some(deadline)),
+            now + Duration::from_secs(2)
+        );
+    }
+}
