@@ -66,7 +66,7 @@ pub struct Args {
     /// The shortest interval between polls (else `defaults.poll.min_interval`, 5s).
     #[arg(long)]
     poll_min_interval: Option<String>,
-    /// The longest interval between polls (else `defaults.poll.max_interval`, 60s).
+    /// The longest interval between polls (else `defaults.poll.max_interval`, 15m).
     #[arg(long)]
     poll_max_interval: Option<String>,
     /// The step's id in the summary, the state store and the dumps' folder. Default:

@@ -305,7 +305,7 @@ mod tests {
         let w = load_str(&text, Path::new("/base/dir/wf.yaml")).unwrap();
         assert_eq!(w.rate_per_second, 3);
         assert_eq!(w.poll.min_interval, Duration::from_secs(5));
-        assert_eq!(w.poll.max_interval, Duration::from_secs(60));
+        assert_eq!(w.poll.max_interval, Duration::from_secs(15 * 60));
         assert!(w.poll.history, "learning from past runs is on by default");
         let Connection::Anaplan {
             endpoints,
@@ -520,8 +520,8 @@ mod tests {
         let err = (settings.clone().with_poll(Some(secs(30)), Some(secs(10)))).unwrap_err();
         assert_eq!(err, model::PollError::MaxBelowMin(secs(30)));
         assert_eq!(err.key(), "max_interval");
-        let poll = settings.with_poll(Some(secs(90)), None).unwrap().poll;
-        assert_eq!((poll.min_interval, poll.max_interval), (secs(90), secs(90)));
+        let poll = settings.with_poll(Some(secs(1200)), None).unwrap().poll;
+        assert_eq!((poll.min_interval, poll.max_interval), (secs(1200), secs(1200)));
     }
 
     #[test]

@@ -341,18 +341,20 @@ pub enum Protocol {
 pub struct PollSettings {
     /// `min_interval:` (default 5s; below 5s only for the simulator).
     pub min_interval: Duration,
-    /// `max_interval:` (default 60s).
+    /// `max_interval:` (default 15m, the library's: a long task is polled sparsely).
     pub max_interval: Duration,
     /// `history:` (default true): learn from each object's past runs.
     pub history: bool,
 }
 
 impl Default for PollSettings {
+    /// The library's [`runwait_executor::PollPolicy`] defaults: one definition for both.
     fn default() -> Self {
+        let policy = runwait_executor::PollPolicy::default();
         PollSettings {
-            min_interval: Duration::from_secs(5),
-            max_interval: Duration::from_secs(60),
-            history: true,
+            min_interval: policy.min_interval,
+            max_interval: policy.max_interval,
+            history: policy.history,
         }
     }
 }

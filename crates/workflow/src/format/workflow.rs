@@ -213,7 +213,7 @@ pub struct PollFile {
     #[serde(default, deserialize_with = "values::poll_interval")]
     #[schemars(schema_with = "values::duration_schema")]
     pub min_interval: Option<Duration>,
-    /// The longest interval between polls (default 60s).
+    /// The longest interval between polls (default 15m).
     #[serde(default, deserialize_with = "values::poll_interval")]
     #[schemars(schema_with = "values::duration_schema")]
     pub max_interval: Option<Duration>,
