@@ -8,10 +8,13 @@
 //!
 //! How: no task of its own. The waiters drive the dispatch themselves: they queue in a
 //! shared ordered map under a mutex; the one at the head sleeps (on the injected
-//! [`WaitEnv`] clock) until the next free slot, takes it and wakes the next head. Slots
-//! are reserved arithmetically (GCRA without burst: one every `1/rate`), so a head that
-//! wakes a little late (timer resolution) hands out the slots already due at once, and
-//! high rates are delivered accurately instead of one permit per timer wake.
+//! [`WaitEnv`] clock) until the next free slot. Slots are reserved arithmetically (GCRA:
+//! the theoretical arrival time advances by `1/rate` per permit), and a head that wakes
+//! hands out every slot due by now at once, to the waiters in queue order, then wakes the
+//! next head. So a timer that wakes late (tokio's resolution is a millisecond) costs no
+//! slots, and high rates are delivered in batches instead of one permit per timer wake.
+//! A slot may be taken up to [`TOLERANCE`] late at its own time; an idle budget banks no
+//! more than that, so a burst after an idle spell is at most `1 + TOLERANCE × rate`.
 //!
 //! Across processes: a [`SlotSource`] (for example `runwait-postgres`'s row per tenant)
 //! spaces the slots of every process of the tenant. The in-process queue and its GCRA
@@ -20,6 +23,10 @@
 //! it before it takes its permit, so one process has at most one shared slot reserved
 //! ahead and the earliest-due order within the process holds.
 //!
+//! Off: [`RateBudget::unlimited`] hands out every permit at once and ignores
+//! [`RateBudget::slow_down`] (a 429 is then honoured by the client's retry policy, per
+//! request).
+//!
 //! What it counts: each call a step makes (list, start, status, cancel, a dump download).
 //! What it does not: the client's own retries inside one call and its logins, which are
 //! few and bounded by the client's retry policy; size the budget with that margin
@@ -27,6 +34,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,10 +47,10 @@ use crate::env::{TokioEnv, WaitEnv};
 /// The longest pause of a tenant after a 429.
 const MAX_PAUSE: Duration = Duration::from_secs(5 * 60);
 
-/// How late a slot may be taken and still count as its own time rather than now: the
-/// timer's resolution. A head woken this late catches up; an idle budget does not
-/// bank slots for a burst.
-const CATCH_UP: Duration = Duration::from_millis(1);
+/// How late a slot may be taken and still count as its own time rather than now: well
+/// above the timer's resolution and a busy runtime's wake-up latency, so a head woken
+/// late catches up; small, so an idle budget banks almost nothing for a burst.
+const TOLERANCE: Duration = Duration::from_millis(10);
 
 /// The tenant's request slots as shared by several processes (a database row, a
 /// service): each call reserves the next slot, `interval` after the one before it across
@@ -59,10 +67,18 @@ pub trait SlotSource: Send + Sync + fmt::Debug {
 /// A queued request: earliest due first, then first come.
 type Key = (Instant, u64);
 
+/// One queued request's wake-up (a stored permit, so none is lost) and whether a head
+/// has granted it its permit (and taken it out of the queue).
+#[derive(Debug, Default)]
+struct Waiter {
+    notify: Notify,
+    granted: AtomicBool,
+}
+
 #[derive(Debug, Default)]
 struct Queue {
-    /// The waiters, each with its own wake-up (a stored permit, so none is lost).
-    waiting: BTreeMap<Key, Arc<Notify>>,
+    /// The requests without a permit yet.
+    waiting: BTreeMap<Key, Arc<Waiter>>,
     /// The theoretical time of the next slot (GCRA's TAT); `None` before the first.
     next_slot: Option<Instant>,
     /// A 429 pauses everyone until then.
@@ -75,9 +91,45 @@ struct Queue {
 impl Queue {
     /// Wakes whoever is at the head now.
     fn wake_head(&self) {
-        if let Some(notify) = self.waiting.values().next() {
-            notify.notify_one();
+        if let Some(waiter) = self.waiting.values().next() {
+            waiter.notify.notify_one();
         }
+    }
+
+    /// When the head may take a slot: the next slot, after any pause.
+    fn gate(&self) -> Option<Instant> {
+        match (self.next_slot, self.paused_until) {
+            (Some(slot), Some(paused)) => Some(slot.max(paused)),
+            (slot, paused) => slot.or(paused),
+        }
+    }
+
+    /// The first slot to hand out at `now` (the gate has passed): its own time when at
+    /// most [`TOLERANCE`] late, so the rate holds; else `now - TOLERANCE` after an idle
+    /// spell; never before a pause's end.
+    fn first_slot(&self, now: Instant) -> Instant {
+        let floor = now.checked_sub(TOLERANCE).unwrap_or(now);
+        let slot = self.next_slot.map_or(now, |slot| slot.max(floor));
+        self.paused_until.map_or(slot, |paused| slot.max(paused))
+    }
+
+    /// Grants the slots due by `now`, one per waiter in queue order (the head first),
+    /// and wakes the granted and the next head. Returns how many were granted.
+    fn grant_due(&mut self, now: Instant, interval: Duration) -> usize {
+        let mut slot = self.first_slot(now);
+        let mut granted = 0;
+        while slot <= now {
+            let Some((_, waiter)) = self.waiting.pop_first() else {
+                break;
+            };
+            waiter.granted.store(true, Ordering::Release);
+            waiter.notify.notify_one();
+            slot += interval;
+            granted += 1;
+        }
+        self.next_slot = Some(slot);
+        self.wake_head();
+        granted
     }
 }
 
@@ -98,15 +150,20 @@ impl Shared {
 /// The rate budget of one tenant. Clones share it.
 #[derive(Clone)]
 pub struct RateBudget {
-    shared: Arc<Shared>,
+    /// `None`: unlimited.
+    shared: Option<Arc<Shared>>,
 }
 
 impl fmt::Debug for RateBudget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RateBudget")
-            .field("per_second", &self.shared.per_second)
-            .field("slots", &self.shared.slots)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("RateBudget");
+        match &self.shared {
+            Some(shared) => d
+                .field("per_second", &shared.per_second)
+                .field("slots", &shared.slots),
+            None => d.field("per_second", &"unlimited"),
+        };
+        d.finish_non_exhaustive()
     }
 }
 
@@ -119,15 +176,20 @@ struct Queued<'a> {
 }
 
 impl Queued<'_> {
-    /// Leaves the queue (with its permit, or given up) and wakes the next head.
+    /// Leaves the queue (with its permit, or given up) and wakes the next head when it
+    /// was in the way.
     fn leave(&mut self) {
         if let Some(key) = self.key.take() {
             let mut queue = self.shared.queue();
+            let was_head = queue.waiting.keys().next() == Some(&key);
             queue.waiting.remove(&key);
-            if std::mem::take(&mut self.reserving) {
+            let was_reserving = std::mem::take(&mut self.reserving);
+            if was_reserving {
                 queue.reserving = false;
             }
-            queue.wake_head();
+            if was_head || was_reserving {
+                queue.wake_head();
+            }
         }
     }
 }
@@ -138,7 +200,7 @@ impl Drop for Queued<'_> {
     }
 }
 
-/// What the head of the queue does next.
+/// What a queued request does next.
 enum Turn {
     /// Sleep until then (or until woken), then look again; `None`: until woken.
     Sleep(Option<Instant>),
@@ -150,9 +212,10 @@ enum Turn {
 
 impl RateBudget {
     /// `per_second` requests per second at most (Anaplan's tenant limit is 600 per
-    /// minute; runwait's default is 10 per second), on tokio's clock. Bursts are not
-    /// allowed: permits are spread evenly. Spawns nothing; works outside a runtime too
-    /// (only [`acquire`](Self::acquire) needs one to sleep).
+    /// minute; runwait's default is 10 per second), on tokio's clock. Permits are spread
+    /// evenly (a burst only after an idle spell, of at most `1 + rate / 100`). Spawns
+    /// nothing; works outside a runtime too (only [`acquire`](Self::acquire) needs one to
+    /// sleep).
     pub fn per_second(per_second: u32) -> Self {
         RateBudget::with_env(per_second, Arc::new(TokioEnv::new()))
     }
@@ -168,34 +231,43 @@ impl RateBudget {
         RateBudget::build(per_second, env, Some(slots))
     }
 
+    /// No budget: [`acquire`](Self::acquire) returns at once and
+    /// [`slow_down`](Self::slow_down) does nothing (a 429 is still honoured per request
+    /// by the client's retry policy).
+    pub fn unlimited() -> Self {
+        RateBudget { shared: None }
+    }
+
     fn build(per_second: u32, env: Arc<dyn WaitEnv>, slots: Option<Arc<dyn SlotSource>>) -> Self {
         let per_second = per_second.max(1);
         RateBudget {
-            shared: Arc::new(Shared {
+            shared: Some(Arc::new(Shared {
                 queue: Mutex::default(),
                 interval: Duration::from_secs(1) / per_second,
                 per_second,
                 env,
                 slots,
-            }),
+            })),
         }
     }
 
-    /// The quota.
-    pub fn rate(&self) -> u32 {
-        self.shared.per_second
+    /// The quota; `None` when [unlimited](Self::unlimited).
+    pub fn rate(&self) -> Option<u32> {
+        self.shared.as_ref().map(|s| s.per_second)
     }
 
     /// Waits for a permit for a request that became due at `due`. Dropping the future
     /// leaves the queue.
     pub async fn acquire(&self, due: Instant) {
-        let shared = &*self.shared;
-        let notify = Arc::new(Notify::new());
+        let Some(shared) = self.shared.as_deref() else {
+            return;
+        };
+        let waiter = Arc::new(Waiter::default());
         let key = {
             let mut queue = shared.queue();
             queue.seq += 1;
             let key = (due, queue.seq);
-            queue.waiting.insert(key, notify.clone());
+            queue.waiting.insert(key, waiter.clone());
             key
         };
         let mut queued = Queued {
@@ -206,32 +278,24 @@ impl RateBudget {
         loop {
             let turn = {
                 let mut queue = shared.queue();
-                let head = queue.waiting.keys().next().copied();
-                if head == Some(key) && !queue.reserving {
+                if waiter.granted.load(Ordering::Acquire) {
+                    Turn::Granted
+                } else if queue.waiting.keys().next() == Some(&key) && !queue.reserving {
                     let now = shared.env.now();
-                    let gate = match (queue.next_slot, queue.paused_until) {
-                        (Some(slot), Some(paused)) => Some(slot.max(paused)),
-                        (slot, paused) => slot.or(paused),
-                    };
-                    match gate {
+                    match queue.gate() {
                         Some(at) if at > now => Turn::Sleep(Some(at)),
-                        _ => {
-                            // Taken at its own time when only a timer tick late, so the
-                            // rate holds; at now after an idle spell, so no burst.
-                            let slot = match queue.next_slot {
-                                Some(slot) if now.saturating_duration_since(slot) <= CATCH_UP => {
-                                    slot
-                                }
-                                _ => now,
-                            };
+                        // The head holds the turn while it waits for its shared slot, so
+                        // the process has one reserved at a time and its queue its order.
+                        _ if shared.slots.is_some() => {
+                            let slot = queue.first_slot(now);
                             queue.next_slot = Some(slot + shared.interval);
-                            if shared.slots.is_some() {
-                                queue.reserving = true;
-                                queued.reserving = true;
-                                Turn::Reserve
-                            } else {
-                                Turn::Granted
-                            }
+                            queue.reserving = true;
+                            queued.reserving = true;
+                            Turn::Reserve
+                        }
+                        _ => {
+                            queue.grant_due(now, shared.interval);
+                            Turn::Granted
                         }
                     }
                 } else {
@@ -240,8 +304,6 @@ impl RateBudget {
             };
             match turn {
                 Turn::Granted => break,
-                // The head holds the turn while it waits for its shared slot, so the
-                // process has one reserved at a time and its queue keeps its order.
                 Turn::Reserve => {
                     if let Some(slots) = &shared.slots {
                         let wait = slots.reserve(shared.interval).await;
@@ -255,26 +317,31 @@ impl RateBudget {
                 Turn::Sleep(Some(at)) => {
                     tokio::select! {
                         _ = shared.env.sleep_until(at) => {}
-                        _ = notify.notified() => {}
+                        _ = waiter.notify.notified() => {}
                     }
                 }
-                Turn::Sleep(None) => notify.notified().await,
+                Turn::Sleep(None) => waiter.notify.notified().await,
             }
         }
         queued.leave();
     }
 
     /// Pauses every request of the tenant for `wait` (a 429's `Retry-After`), at most
-    /// five minutes.
+    /// five minutes. Does nothing when [unlimited](Self::unlimited).
     pub fn slow_down(&self, wait: Duration) {
-        let until = self.shared.env.now() + wait.min(MAX_PAUSE);
-        let mut queue = self.shared.queue();
+        let Some(shared) = self.shared.as_deref() else {
+            return;
+        };
+        let until = shared.env.now() + wait.min(MAX_PAUSE);
+        let mut queue = shared.queue();
         queue.paused_until = Some(queue.paused_until.map_or(until, |p| p.max(until)));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicUsize;
+
     use super::*;
 
     #[tokio::test(start_paused = true)]
@@ -412,8 +479,107 @@ mod tests {
         assert_eq!(source.taken.lock().unwrap().len(), 20);
     }
 
+    /// Spawns `n` requests due at `due`; the count granted so far.
+    fn spawn_waiters(budget: &RateBudget, n: usize, due: Instant) -> Arc<AtomicUsize> {
+        let granted = Arc::new(AtomicUsize::new(0));
+        for _ in 0..n {
+            let (budget, granted) = (budget.clone(), granted.clone());
+            tokio::spawn(async move {
+                budget.acquire(due).await;
+                granted.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+        granted
+    }
+
+    /// The count granted at each of `checks` (offsets from `start`).
+    async fn counts_at(granted: &AtomicUsize, start: Instant, checks: &[u64]) -> Vec<usize> {
+        let mut counts = Vec::new();
+        for ms in checks {
+            tokio::time::sleep_until(start + Duration::from_micros(ms * 1000 + 500)).await;
+            counts.push(granted.load(Ordering::SeqCst));
+        }
+        counts
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_schedule_of_permits_is_exact() {
+        // (rate, checks in ms, permits granted by each check + 0.5 ms)
+        let table: [(u32, &[u64], &[usize]); 3] = [
+            (10, &[0, 99, 100, 950], &[1, 1, 2, 10]),
+            (100, &[0, 500, 999], &[1, 51, 100]),
+            (1000, &[0, 1, 250, 1000], &[1, 2, 251, 1000]),
+        ];
+        for (rate, checks, expected) in table {
+            let budget = RateBudget::per_second(rate);
+            let start = Instant::now();
+            let granted = spawn_waiters(&budget, 1000, start);
+            let counts = counts_at(&granted, start, checks).await;
+            assert_eq!(counts, expected, "at {rate}/s");
+        }
+    }
+
+    /// tokio's clock, but every sleep wakes `late` after its time (a coarse timer).
+    #[derive(Debug)]
+    struct LateTimer {
+        late: Duration,
+    }
+
+    impl WaitEnv for LateTimer {
+        fn now(&self) -> Instant {
+            Instant::now()
+        }
+        fn sleep_until(
+            &self,
+            at: Instant,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+            Box::pin(tokio::time::sleep_until(at + self.late))
+        }
+        fn random(&self) -> f64 {
+            0.5
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_timer_costs_no_slots() {
+        // 1000/s on a timer 7 ms late: each wake hands out the 7 or 8 slots due since.
+        let env = Arc::new(LateTimer {
+            late: Duration::from_millis(7),
+        });
+        let budget = RateBudget::with_env(1000, env);
+        let start = Instant::now();
+        let granted = spawn_waiters(&budget, 2000, start);
+        // Wakes at 8, 16, … ms, each granting every slot up to then.
+        let counts = counts_at(&granted, start, &[0, 7, 8, 1000, 1999]).await;
+        assert_eq!(counts, [1, 1, 9, 1001, 1993]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_budget_banks_at_most_its_tolerance() {
+        let budget = RateBudget::per_second(1000);
+        budget.acquire(Instant::now()).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let start = Instant::now();
+        let granted = spawn_waiters(&budget, 100, start);
+        // The slots of the last 10 ms, taken at once, then one a millisecond.
+        let counts = counts_at(&granted, start, &[0, 5]).await;
+        assert_eq!(counts, [11, 16]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_never_waits_and_ignores_slow_down() {
+        let budget = RateBudget::unlimited();
+        assert_eq!(budget.rate(), None);
+        budget.slow_down(Duration::from_secs(60));
+        let start = Instant::now();
+        for _ in 0..10_000 {
+            budget.acquire(start).await;
+        }
+        assert_eq!(Instant::now(), start);
+    }
+
     #[test]
     fn a_budget_is_built_outside_a_runtime() {
-        assert_eq!(RateBudget::per_second(0).rate(), 1);
+        assert_eq!(RateBudget::per_second(0).rate(), Some(1));
     }
 }

@@ -19,7 +19,9 @@ use runwait_core::{ParseError, TaskKind, TaskTarget};
 
 use crate::auth::{AuthProvider, Session, TokenManager};
 use crate::retry::{RetryPolicy, retry};
-use crate::transport::{ApiRequest, Transport, build_client, read_text};
+use crate::transport::{
+    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_text,
+};
 use crate::{Clock, Endpoints, Error, SystemClock};
 
 /// The path segment of a kind (`processes`, …).
@@ -64,9 +66,18 @@ pub struct ClientBuilder {
     page_size: usize,
     start_attempts: usize,
     pool_idle_timeout: Option<Duration>,
+    max_connections_per_host: usize,
 }
 
 impl ClientBuilder {
+    /// Requests in flight per host at most, so connections per host (default 64; at
+    /// least 1). Further requests wait for a free one, in order; dropping a waiting
+    /// request leaves the line. Idle connections kept are bounded by it too.
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.max_connections_per_host = n.max(1);
+        self
+    }
+
     /// How long an idle connection is kept (default 90 s). `None` keeps it forever and
     /// runs no pool timer, which tests on tokio's paused clock need: an idle timer would
     /// let paused time jump while a request is in flight.
@@ -140,12 +151,14 @@ impl ClientBuilder {
             self.connect_timeout,
             self.request_timeout,
             self.pool_idle_timeout,
+            self.max_connections_per_host,
         )?;
         let transport = Transport::new(
             client,
             self.endpoints,
             self.clock.clone(),
             self.call_timeout,
+            HostSlots::new(self.max_connections_per_host),
         );
         let tokens = TokenManager::new(self.provider, self.refresh_margin, self.clock);
         Ok(Client {
@@ -208,6 +221,7 @@ impl Client {
             page_size: 5000,
             start_attempts: 3,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            max_connections_per_host: DEFAULT_MAX_CONNECTIONS_PER_HOST,
         }
     }
 
