@@ -7,6 +7,7 @@ mod adopt;
 pub use adopt::CLOCK_SKEW_MARGIN;
 mod catalog;
 mod dumps;
+mod prepared;
 mod start;
 mod tasks;
 
@@ -20,7 +21,8 @@ use runwait_core::{ParseError, TaskKind, TaskTarget};
 use crate::auth::{AuthProvider, Session, TokenManager};
 use crate::retry::{RetryPolicy, retry};
 use crate::transport::{
-    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_text,
+    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_bytes,
+    read_text,
 };
 use crate::{Clock, Endpoints, Error, SystemClock};
 
@@ -170,6 +172,7 @@ impl ClientBuilder {
                 page_size: self.page_size,
                 start_attempts: self.start_attempts,
                 me: tokio::sync::OnceCell::new(),
+                status_requests: prepared::StatusRequests::default(),
             }),
         })
     }
@@ -184,6 +187,7 @@ struct Inner {
     start_attempts: usize,
     /// The id of the user the client acts as, once asked (adoption compares it).
     me: tokio::sync::OnceCell<String>,
+    status_requests: prepared::StatusRequests,
 }
 
 /// The Anaplan client. Cheap to clone; clones share one token.
@@ -273,8 +277,10 @@ impl Client {
     ) -> Result<T, Error> {
         self.retrying(|resend| async move {
             let response = self.inner.session.send(req, resend).await?;
-            let text = read_text(&req.line, response).await?;
-            parse(&text).map_err(|source| Error::Malformed {
+            // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
+            // parsed where it lies, without the copy `text()` makes.
+            let bytes = read_bytes(&req.line, response).await?;
+            parse(&String::from_utf8_lossy(&bytes)).map_err(|source| Error::Malformed {
                 request: req.line.clone(),
                 source,
             })
