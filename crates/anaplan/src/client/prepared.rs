@@ -74,7 +74,12 @@ mod tests {
         let b = TaskTarget::new("w", "m", TaskKind::Export, "116000000001");
         let task = TaskId::new("T1");
         // (target, forget first, builds so far)
-        let steps = [(&a, false, 1), (&a, false, 1), (&b, false, 2), (&b, true, 3)];
+        let steps = [
+            (&a, false, 1),
+            (&a, false, 1),
+            (&b, false, 2),
+            (&b, true, 3),
+        ];
         for (i, (target, forget, builds)) in steps.into_iter().enumerate() {
             if forget {
                 cache.forget(&task);

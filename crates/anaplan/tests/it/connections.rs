@@ -5,10 +5,27 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runwait_anaplan::{StartOptions, TaskKind};
+use runwait_anaplan::{Client, Error, StartOptions, TaskKind, TaskTarget};
+use runwait_core::{Task, TaskId};
 use runwait_sim::{CallKind, Fault, FaultKind};
+use tokio::task::JoinHandle;
 
 use crate::common::*;
+
+/// `n` status calls of `task` at once.
+fn statuses(
+    client: &Arc<Client>,
+    t: &TaskTarget,
+    task: &TaskId,
+    n: usize,
+) -> Vec<JoinHandle<Result<Task, Error>>> {
+    (0..n)
+        .map(|_| {
+            let (client, t, task) = (client.clone(), t.clone(), task.clone());
+            tokio::spawn(async move { client.status(&t, &task).await })
+        })
+        .collect()
+}
 
 #[tokio::test]
 async fn many_requests_at_once_stay_within_the_limit_per_host() {
@@ -26,13 +43,7 @@ async fn many_requests_at_once_stay_within_the_limit_per_host() {
             .unwrap()
             .task_id;
         let client = Arc::new(client);
-        let handles: Vec<_> = (0..calls)
-            .map(|_| {
-                let (client, t, task) = (client.clone(), t.clone(), task.clone());
-                tokio::spawn(async move { client.status(&t, &task).await })
-            })
-            .collect();
-        for h in handles {
+        for h in statuses(&client, &t, &task, calls) {
             h.await.unwrap().unwrap();
         }
         let conns = sim.connections();
@@ -61,12 +72,7 @@ async fn a_request_waiting_for_a_connection_is_dropped_cleanly() {
     sim.add_fault(Fault::new(CallKind::Status, 0, 2, FaultKind::Hang))
         .unwrap();
     let client = Arc::new(client);
-    let handles: Vec<_> = (0..10)
-        .map(|_| {
-            let (client, t, task) = (client.clone(), t.clone(), task.clone());
-            tokio::spawn(async move { client.status(&t, &task).await })
-        })
-        .collect();
+    let handles = statuses(&client, &t, &task, 10);
     let hung = || {
         sim.journal()
             .iter()
