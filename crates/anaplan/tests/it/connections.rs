@@ -12,6 +12,27 @@ use tokio::task::JoinHandle;
 
 use crate::common::*;
 
+/// A client limited to `limit` connections per host (`call_timeout` for its quick
+/// calls), the target, and a task it started.
+async fn started(
+    sim: &runwait_sim::Simulator,
+    limit: usize,
+    call_timeout: Duration,
+) -> (Arc<Client>, TaskTarget, TaskId) {
+    let client = basic_builder(sim)
+        .max_connections_per_host(limit)
+        .call_timeout(call_timeout)
+        .build()
+        .unwrap();
+    let t = target(TaskKind::Import, "112000000001");
+    let task = client
+        .start(&t, &StartOptions::default())
+        .await
+        .unwrap()
+        .task_id;
+    (Arc::new(client), t, task)
+}
+
 /// `n` status calls of `task` at once.
 fn statuses(
     client: &Arc<Client>,
@@ -32,17 +53,7 @@ async fn many_requests_at_once_stay_within_the_limit_per_host() {
     // (limit, concurrent status calls)
     for (limit, calls) in [(1, 10), (2, 50), (8, 200)] {
         let sim = sim(1.0).await;
-        let client = basic_builder(&sim)
-            .max_connections_per_host(limit)
-            .build()
-            .unwrap();
-        let t = target(TaskKind::Import, "112000000001");
-        let task = client
-            .start(&t, &StartOptions::default())
-            .await
-            .unwrap()
-            .task_id;
-        let client = Arc::new(client);
+        let (client, t, task) = started(&sim, limit, Duration::from_secs(30)).await;
         for h in statuses(&client, &t, &task, calls) {
             h.await.unwrap().unwrap();
         }
@@ -57,21 +68,10 @@ async fn many_requests_at_once_stay_within_the_limit_per_host() {
 #[tokio::test]
 async fn a_request_waiting_for_a_connection_is_dropped_cleanly() {
     let sim = sim(1.0).await;
-    let client = basic_builder(&sim)
-        .max_connections_per_host(2)
-        .call_timeout(Duration::from_secs(3600))
-        .build()
-        .unwrap();
-    let t = target(TaskKind::Import, "112000000001");
-    let task = client
-        .start(&t, &StartOptions::default())
-        .await
-        .unwrap()
-        .task_id;
+    let (client, t, task) = started(&sim, 2, Duration::from_secs(3600)).await;
     // The next two status calls hang, holding both connections.
     sim.add_fault(Fault::new(CallKind::Status, 0, 2, FaultKind::Hang))
         .unwrap();
-    let client = Arc::new(client);
     let handles = statuses(&client, &t, &task, 10);
     let hung = || {
         sim.journal()
