@@ -1,12 +1,18 @@
 //! The bottom of the stack: one attempt of one request over reqwest. It sends, maps a
 //! non-2xx reply or a failed send to [`Error`] (see [`crate::reply`]) and reads bodies.
 //! It knows nothing of tokens or retries; only this module and `reply` touch reqwest.
+//!
+//! It also bounds the connections per host: reqwest's pool opens a connection for every
+//! request that finds no idle one and has no limit of its own (10,000 waits opened up to
+//! 9,000), so each request holds one of its host's [`HostSlots`] from before it is sent
+//! until its body is read.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
 use url::Url;
 
@@ -22,6 +28,63 @@ pub(crate) struct Transport {
     clock: Arc<dyn Clock>,
     /// The timeout of an auth-service request (a quick call, like a status).
     auth_timeout: Duration,
+    slots: HostSlots,
+}
+
+/// The default of [`HostSlots`]: requests in flight (so connections) per host.
+pub(crate) const DEFAULT_MAX_CONNECTIONS_PER_HOST: usize = 64;
+
+/// The requests in flight per host (host and port), each holding one permit from before
+/// it is sent until its body is read, so one request is at most one connection. A
+/// request waiting for a permit is cancelled by dropping it (tokio's semaphore is fair
+/// and forgets a dropped waiter).
+pub(crate) struct HostSlots {
+    per_host: usize,
+    /// A client talks to two or three hosts (API, auth, an OAuth provider): a list.
+    hosts: Mutex<Vec<(String, u16, Arc<Semaphore>)>>,
+}
+
+impl HostSlots {
+    pub(crate) fn new(per_host: usize) -> Self {
+        HostSlots {
+            per_host: per_host.max(1),
+            hosts: Mutex::default(),
+        }
+    }
+
+    /// The semaphore of `url`'s host, made at its first request.
+    fn of(&self, url: &Url) -> Arc<Semaphore> {
+        let host = url.host_str().unwrap_or("");
+        let port = url.port_or_known_default().unwrap_or(0);
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, _, sem)) = hosts.iter().find(|(h, p, _)| h == host && *p == port) {
+            return sem.clone();
+        }
+        let sem = Arc::new(Semaphore::new(self.per_host));
+        hosts.push((host.to_owned(), port, sem.clone()));
+        sem
+    }
+
+    /// Waits for a slot of `url`'s host.
+    async fn acquire(&self, url: &Url) -> OwnedSemaphorePermit {
+        self.of(url)
+            .acquire_owned()
+            .await
+            .expect("a host's semaphore is never closed")
+    }
+}
+
+/// A reply whose body is still to be read: it holds its host's slot until then.
+pub(crate) struct Reply {
+    response: Response,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl Reply {
+    /// The announced length of the body.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.response.content_length()
+    }
 }
 
 /// A call to the Integration API.
@@ -68,12 +131,14 @@ impl Transport {
         endpoints: Endpoints,
         clock: Arc<dyn Clock>,
         auth_timeout: Duration,
+        slots: HostSlots,
     ) -> Self {
         Transport {
             client,
             endpoints,
             clock,
             auth_timeout,
+            slots,
         }
     }
 
@@ -93,7 +158,7 @@ impl Transport {
         req: &ApiRequest,
         authorization: &str,
         resend_count: usize,
-    ) -> Result<Response, Error> {
+    ) -> Result<Reply, Error> {
         let mut builder = self
             .client
             .request(req.method.clone(), req.url.clone())
@@ -118,7 +183,7 @@ impl Transport {
         authorization: &Secret,
         body: Option<&[u8]>,
         resend_count: usize,
-    ) -> Result<Response, Error> {
+    ) -> Result<Reply, Error> {
         let mut builder = self
             .client
             .post(url.clone())
@@ -141,7 +206,7 @@ impl Transport {
         line: &RequestLine,
         body: TokenBody<'_>,
         resend_count: usize,
-    ) -> Result<Response, Error> {
+    ) -> Result<Reply, Error> {
         let mut builder = self.client.post(url.clone()).timeout(self.auth_timeout);
         builder = match body {
             TokenBody::Json(json) => builder
@@ -162,7 +227,7 @@ impl Transport {
         line: &RequestLine,
         url: &Url,
         resend_count: usize,
-    ) -> Result<Response, Error> {
+    ) -> Result<Reply, Error> {
         let span = tracing::info_span!(
             "http.client",
             otel.name = %line.method,
@@ -178,6 +243,7 @@ impl Transport {
         );
         // Instrumented, not entered: the request awaits, and may resume on another thread.
         let attempt = async {
+            let slot = self.slots.acquire(url).await;
             let response = builder
                 .send()
                 .await
@@ -192,7 +258,10 @@ impl Transport {
             let status = response.status();
             span.record("http.response.status_code", i64::from(status.as_u16()));
             if status.is_success() {
-                return Ok(response);
+                return Ok(Reply {
+                    response,
+                    _slot: slot,
+                });
             }
             span.record("error.type", status.as_str());
             let wait = retry_after(response.headers(), self.clock.now());
@@ -204,14 +273,19 @@ impl Transport {
 }
 
 /// The whole body as text; a body cut off half-way is a broken transport.
-pub(crate) async fn read_text(line: &RequestLine, response: Response) -> Result<String, Error> {
-    response.text().await.map_err(|e| broken(line, &e))
+pub(crate) async fn read_text(line: &RequestLine, reply: Reply) -> Result<String, Error> {
+    reply.response.text().await.map_err(|e| broken(line, &e))
 }
 
 /// The whole body as bytes; a body cut off half-way is a broken transport.
-pub(crate) async fn read_bytes(line: &RequestLine, response: Response) -> Result<Vec<u8>, Error> {
+pub(crate) async fn read_bytes(line: &RequestLine, reply: Reply) -> Result<Vec<u8>, Error> {
     // `Vec::from` takes the buffer over without a copy when it is not shared.
-    Ok(response.bytes().await.map_err(|e| broken(line, &e))?.into())
+    Ok(reply
+        .response
+        .bytes()
+        .await
+        .map_err(|e| broken(line, &e))?
+        .into())
 }
 
 /// Builds the reqwest client with the configured timeouts.
@@ -219,6 +293,7 @@ pub(crate) fn build_client(
     connect_timeout: Duration,
     request_timeout: Duration,
     pool_idle_timeout: Option<Duration>,
+    max_idle_per_host: usize,
 ) -> Result<reqwest::Client, Error> {
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -230,6 +305,8 @@ pub(crate) fn build_client(
         .connect_timeout(connect_timeout)
         .timeout(request_timeout)
         .pool_idle_timeout(pool_idle_timeout)
+        // Never more idle than can be busy: the host's limit of requests in flight.
+        .pool_max_idle_per_host(max_idle_per_host)
         // Never follow a redirect with the Authorization header to another host.
         .redirect(reqwest::redirect::Policy::none())
         .build()

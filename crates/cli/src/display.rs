@@ -1,12 +1,18 @@
 //! Live progress while a workflow runs: one line per running step on a terminal
 //! (indicatif), plain timestamped lines elsewhere. Everything goes to stderr, so stdout
 //! carries only the summary or the JSON document.
+//!
+//! Plain lines say what changes (a start, a task state, a dump, an outcome), not every
+//! poll: a long wait polled hundreds of times wrote a line for each into CI logs. Each
+//! poll is a `debug` log event (target `runwait::poll`), shown with
+//! `RUST_LOG=runwait::poll=debug`.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use runwait_core::TaskState;
 use runwait_executor::StepEvent;
 use runwait_runner::RunEvent;
 
@@ -15,6 +21,9 @@ use runwait_runner::RunEvent;
 pub struct Display {
     live: Option<MultiProgress>,
     bars: HashMap<String, (ProgressBar, Option<String>)>,
+    /// Plain lines: the task state last shown per step, so a poll is shown only when
+    /// the state changes.
+    shown_state: HashMap<String, TaskState>,
 }
 
 impl Display {
@@ -26,6 +35,7 @@ impl Display {
         Display {
             live,
             bars: HashMap::new(),
+            shown_state: HashMap::new(),
         }
     }
 
@@ -67,10 +77,13 @@ impl Display {
             }
             RunEvent::Step { id, event, .. } => self.event(id.as_str(), event),
             RunEvent::StepRetrying { id, result, .. }
-            | RunEvent::StepFinished { id, result, .. } => match self.bars.remove(id.as_str()) {
-                Some((bar, _)) => bar.finish_with_message(result.message),
-                None => line(id.as_str(), &result.message),
-            },
+            | RunEvent::StepFinished { id, result, .. } => {
+                self.shown_state.remove(id.as_str());
+                match self.bars.remove(id.as_str()) {
+                    Some((bar, _)) => bar.finish_with_message(result.message),
+                    None => line(id.as_str(), &result.message),
+                }
+            }
             RunEvent::StepSkipped { id, reason } => {
                 self.println(id.as_str(), &format!("skipped: {reason}"))
             }
@@ -154,8 +167,27 @@ impl Display {
                         .map(|l| l.println(format!("  {step:20} {text}")));
                 }
             }
-            None => line(step, &text),
+            None => {
+                if let StepEvent::Polled { state, .. } = &event {
+                    tracing::debug!(target: "runwait::poll", step, "{text}");
+                    if !self.state_changed(step, state) {
+                        return;
+                    }
+                }
+                line(step, &text)
+            }
         }
+    }
+}
+
+impl Display {
+    /// Whether `state` differs from the last one shown for `step` (and remembers it).
+    fn state_changed(&mut self, step: &str, state: &TaskState) -> bool {
+        if self.shown_state.get(step) == Some(state) {
+            return false;
+        }
+        self.shown_state.insert(step.to_owned(), state.clone());
+        true
     }
 }
 
@@ -169,7 +201,6 @@ fn timestamp() -> String {
 
 #[cfg(test)]
 mod tests {
-    use runwait_core::TaskState;
     use runwait_executor::{StepOutcome, StepResult};
     use runwait_runner::NodeId;
 
@@ -190,6 +221,7 @@ mod tests {
         let mut display = Display {
             live: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
             bars: HashMap::new(),
+            shown_state: HashMap::new(),
         };
         let id = NodeId::new("load");
         display.show(RunEvent::StepStarted {
@@ -223,5 +255,35 @@ mod tests {
         let (bar, _) = &display.bars["load"];
         assert_eq!(bar.position(), 50, "the retry's bar moves");
         assert_eq!(bar.message(), "IN_PROGRESS");
+    }
+
+    #[test]
+    fn plain_lines_show_a_poll_only_when_the_state_changes() {
+        let mut display = Display {
+            live: None,
+            bars: HashMap::new(),
+            shown_state: HashMap::new(),
+        };
+        use TaskState::*;
+        // (step, state polled, shown)
+        let polls = [
+            ("a", NotStarted, true),
+            ("a", NotStarted, false),
+            ("b", NotStarted, true),
+            ("a", InProgress, true),
+            ("a", InProgress, false),
+            ("a", InProgress, false),
+            ("a", Complete, true),
+        ];
+        for (i, (step, state, shown)) in polls.into_iter().enumerate() {
+            assert_eq!(display.state_changed(step, &state), shown, "poll {i}");
+        }
+        // A retried step starts over: its first poll is shown again.
+        display.show(RunEvent::StepRetrying {
+            id: NodeId::new("a"),
+            attempt: 1,
+            result: StepResult::without_task(StepOutcome::Failed, "failed", Duration::ZERO),
+        });
+        assert!(display.state_changed("a", &Complete));
     }
 }

@@ -11,6 +11,7 @@ mod exec;
 mod exit;
 mod history;
 mod inspect;
+mod rate;
 mod report;
 mod run;
 mod signals;

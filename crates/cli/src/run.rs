@@ -22,6 +22,7 @@ use tracing::field::Empty;
 use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
+use crate::rate::{RateFlag, parse_rate};
 use crate::report::{Document, Line, StepDoc, summary};
 use crate::state::{StateArgs, parse_lease};
 use runwait_postgres::OpenStore;
@@ -65,6 +66,11 @@ pub struct RunOptions {
     /// Default: a new key for every run.
     #[arg(long, env = "RUNWAIT_RUN_KEY")]
     run_key: Option<String>,
+    /// The tenant's request budget for this run, over the workflow's
+    /// `defaults.rate_per_second`: requests per second (1 or more), or `off` for none
+    /// (a 429 is then still honoured per request).
+    #[arg(long, value_name = "N|off", value_parser = parse_rate)]
+    rate_per_second: Option<RateFlag>,
 }
 
 /// Runs the command.
@@ -179,7 +185,12 @@ impl Run<'_> {
             self.workflow,
             &connected.client,
             Arc::new(crate::telemetry::OtelHook),
-            state.budget(self.workflow.rate_per_second, &tenant),
+            crate::rate::budget(
+                self.options.rate_per_second,
+                self.workflow.rate_per_second,
+                &state,
+                &tenant,
+            ),
         )
         .await;
         let exit = match built {

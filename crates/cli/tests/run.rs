@@ -331,3 +331,94 @@ fn a_workflow_named_in_thirty_japanese_characters_runs_and_records_its_tasks() {
         assert!(record["task_id"].is_string(), "{record}");
     }
 }
+
+/// The task states of each step's poll lines on stderr, in order; a new attempt
+/// ("starting") begins a new list.
+fn poll_states(stderr: &str) -> Vec<(String, Vec<String>)> {
+    const STATES: [&str; 5] = [
+        "NOT_STARTED",
+        "IN_PROGRESS",
+        "COMPLETE",
+        "CANCELLING",
+        "CANCELLED",
+    ];
+    let mut steps: Vec<(String, Vec<String>)> = Vec::new();
+    for line in stderr.lines() {
+        // `<timestamp> <step>: <text>`
+        let Some((step, text)) = line.split_once(' ').and_then(|(_, l)| l.split_once(": ")) else {
+            continue;
+        };
+        if text.starts_with("starting") {
+            steps.push((step.to_owned(), Vec::new()));
+        } else if let Some(state) = STATES.iter().find(|s| text.starts_with(*s))
+            && let Some((_, states)) = steps.iter_mut().rev().find(|(s, _)| s == step)
+        {
+            states.push((*state).to_owned());
+        }
+    }
+    steps
+}
+
+#[test]
+fn without_a_terminal_a_poll_line_is_written_only_when_the_state_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&fixture("polls.yaml"), dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let steps = poll_states(&r.stderr);
+    assert!(steps.iter().any(|(_, s)| !s.is_empty()), "{}", r.stderr);
+    for (step, states) in &steps {
+        for pair in states.windows(2) {
+            assert_ne!(pair[0], pair[1], "{step}: {states:?}\n{}", r.stderr);
+        }
+    }
+    // Every poll is still a debug log line when asked for.
+    let out = run_command(&fixture("polls.yaml"), dir.path(), &[])
+        .env("RUST_LOG", "runwait::poll=debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let polls = stderr
+        .lines()
+        .filter(|l| l.contains("DEBUG") && l.contains("IN_PROGRESS"))
+        .count();
+    let shown: usize = poll_states(&stderr)
+        .iter()
+        .map(|(_, s)| s.iter().filter(|s| *s == "IN_PROGRESS").count())
+        .sum();
+    assert!(
+        polls > shown,
+        "{polls} debug lines, {shown} shown:\n{stderr}"
+    );
+}
+
+#[test]
+fn the_rate_budget_can_be_set_or_turned_off_for_a_run() {
+    // (flag, exit code, text on stderr)
+    let table = [
+        ("off", 1, ""),
+        ("200", 1, ""),
+        ("0", 2, "must be 1 or more, or `off` for no budget"),
+        (
+            "fast",
+            2,
+            "neither a number of requests per second nor `off`",
+        ),
+    ];
+    for (flag, code, text) in table {
+        let dir = tempfile::tempdir().unwrap();
+        let r = run(
+            &fixture("nightly.yaml"),
+            dir.path(),
+            &["--rate-per-second", flag],
+        );
+        assert_eq!(r.code, code, "{flag}: {}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(text), "{flag}: {}", r.stderr);
+        if code == 1 {
+            assert!(
+                r.stdout.contains("workflow nightly: failed"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}

@@ -78,8 +78,19 @@ impl Serialize for TaskState {
 
 impl<'de> Deserialize<'de> for TaskState {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(TaskState::from(s.as_str()))
+        // A visitor rather than a `String`: a known state (every poll's) costs no
+        // allocation.
+        struct State;
+        impl serde::de::Visitor<'_> for State {
+            type Value = TaskState;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TaskState, E> {
+                Ok(TaskState::from(v))
+            }
+        }
+        d.deserialize_str(State)
     }
 }
 

@@ -27,6 +27,7 @@ mod api;
 mod auth;
 mod cert;
 mod clock;
+mod conns;
 mod control;
 mod dump;
 mod fault;
@@ -50,6 +51,7 @@ use std::time::{Duration, SystemTime};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub use conns::Connections;
 pub use fault::{CallKind, Fault, FaultKind};
 pub use journal::{Answer, JournalEntry};
 pub use scenario::{
@@ -153,9 +155,14 @@ impl Simulator {
         let clock = Clock::new(config.speed, config.epoch.unwrap_or_else(SystemTime::now));
         let shared = Arc::new(AppState::new(clock, config.scenario));
         let router = server::router(shared.clone());
-        let task = tokio::spawn(server::serve(listener, router, shared.shutdown.clone()));
+        let task = tokio::spawn(server::serve(listener, router, shared.clone()));
         tracing::info!(%addr, speed = config.speed, "simulator listening");
         Ok(Simulator { addr, shared, task })
+    }
+
+    /// The connections open now and the most open at once.
+    pub fn connections(&self) -> Connections {
+        self.shared.conns.get()
     }
 
     /// The bound address.

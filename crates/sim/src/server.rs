@@ -29,8 +29,10 @@ struct ConnControl {
     kill: CancellationToken,
 }
 
-/// Serves `router` on `listener` until `shutdown`, then lets open calls finish.
-pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// Serves `router` on `listener` until the simulator shuts down, then lets open calls
+/// finish.
+pub(crate) async fn serve(listener: TcpListener, router: Router, sh: Arc<AppState>) {
+    let shutdown = sh.shutdown.clone();
     let mut conns = JoinSet::new();
     loop {
         let stream = tokio::select! {
@@ -45,7 +47,9 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, shutdown: Cance
         };
         let router = router.clone();
         let shutdown = shutdown.clone();
+        let sh = sh.clone();
         conns.spawn(async move {
+            let _open = sh.conns.opened();
             let ctl = ConnControl {
                 kill: CancellationToken::new(),
             };

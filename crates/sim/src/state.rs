@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SimError;
 use crate::clock::Clock;
+use crate::conns::ConnCount;
 use crate::dump::DumpCache;
 use crate::fault::Fault;
 use crate::journal::JournalEntry;
@@ -29,6 +30,8 @@ pub(crate) struct AppState {
     pub(crate) shutdown: CancellationToken,
     /// The tenant's rate limit, when the scenario sets one.
     pub(crate) limit: Option<RateLimit>,
+    /// The connections open and their peak.
+    pub(crate) conns: ConnCount,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             dumps: DumpCache::default(),
             shutdown: CancellationToken::new(),
             limit: scenario.rate_limit.map(RateLimit::new),
+            conns: ConnCount::default(),
             scenario,
         }
     }

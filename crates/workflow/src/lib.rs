@@ -521,7 +521,10 @@ mod tests {
         assert_eq!(err, model::PollError::MaxBelowMin(secs(30)));
         assert_eq!(err.key(), "max_interval");
         let poll = settings.with_poll(Some(secs(1200)), None).unwrap().poll;
-        assert_eq!((poll.min_interval, poll.max_interval), (secs(1200), secs(1200)));
+        assert_eq!(
+            (poll.min_interval, poll.max_interval),
+            (secs(1200), secs(1200))
+        );
     }
 
     #[test]

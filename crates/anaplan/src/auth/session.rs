@@ -1,13 +1,11 @@
 //! The auth layer over the transport: every API request carries the client's one token,
 //! and a 401 makes the manager forget it and the request go once more with a new one.
 
-use reqwest::Response;
-
 use super::manager::TokenManager;
 use super::service::AuthService;
 use crate::Error;
 use crate::retry::RetryPolicy;
-use crate::transport::{ApiRequest, Transport};
+use crate::transport::{ApiRequest, Reply, Transport};
 
 /// The transport with the client's token.
 pub(crate) struct Session {
@@ -33,11 +31,7 @@ impl Session {
 
     /// One attempt of an API call with the shared token. A 401 makes the token manager
     /// forget the token; the call is then tried once more with a new one.
-    pub(crate) async fn send(
-        &self,
-        req: &ApiRequest,
-        resend_count: usize,
-    ) -> Result<Response, Error> {
+    pub(crate) async fn send(&self, req: &ApiRequest, resend_count: usize) -> Result<Reply, Error> {
         let auth = AuthService {
             transport: &self.transport,
             retry: self.retry,

@@ -7,6 +7,7 @@ mod adopt;
 pub use adopt::CLOCK_SKEW_MARGIN;
 mod catalog;
 mod dumps;
+mod prepared;
 mod start;
 mod tasks;
 
@@ -19,7 +20,10 @@ use runwait_core::{ParseError, TaskKind, TaskTarget};
 
 use crate::auth::{AuthProvider, Session, TokenManager};
 use crate::retry::{RetryPolicy, retry};
-use crate::transport::{ApiRequest, Transport, build_client, read_text};
+use crate::transport::{
+    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_bytes,
+    read_text,
+};
 use crate::{Clock, Endpoints, Error, SystemClock};
 
 /// The path segment of a kind (`processes`, …).
@@ -64,9 +68,18 @@ pub struct ClientBuilder {
     page_size: usize,
     start_attempts: usize,
     pool_idle_timeout: Option<Duration>,
+    max_connections_per_host: usize,
 }
 
 impl ClientBuilder {
+    /// Requests in flight per host at most, so connections per host (default 64; at
+    /// least 1). Further requests wait for a free one, in order; dropping a waiting
+    /// request leaves the line. Idle connections kept are bounded by it too.
+    pub fn max_connections_per_host(mut self, n: usize) -> Self {
+        self.max_connections_per_host = n.max(1);
+        self
+    }
+
     /// How long an idle connection is kept (default 90 s). `None` keeps it forever and
     /// runs no pool timer, which tests on tokio's paused clock need: an idle timer would
     /// let paused time jump while a request is in flight.
@@ -140,12 +153,14 @@ impl ClientBuilder {
             self.connect_timeout,
             self.request_timeout,
             self.pool_idle_timeout,
+            self.max_connections_per_host,
         )?;
         let transport = Transport::new(
             client,
             self.endpoints,
             self.clock.clone(),
             self.call_timeout,
+            HostSlots::new(self.max_connections_per_host),
         );
         let tokens = TokenManager::new(self.provider, self.refresh_margin, self.clock);
         Ok(Client {
@@ -157,6 +172,7 @@ impl ClientBuilder {
                 page_size: self.page_size,
                 start_attempts: self.start_attempts,
                 me: tokio::sync::OnceCell::new(),
+                status_requests: prepared::StatusRequests::default(),
             }),
         })
     }
@@ -171,6 +187,7 @@ struct Inner {
     start_attempts: usize,
     /// The id of the user the client acts as, once asked (adoption compares it).
     me: tokio::sync::OnceCell<String>,
+    status_requests: prepared::StatusRequests,
 }
 
 /// The Anaplan client. Cheap to clone; clones share one token.
@@ -208,6 +225,7 @@ impl Client {
             page_size: 5000,
             start_attempts: 3,
             pool_idle_timeout: Some(Duration::from_secs(90)),
+            max_connections_per_host: DEFAULT_MAX_CONNECTIONS_PER_HOST,
         }
     }
 
@@ -259,8 +277,10 @@ impl Client {
     ) -> Result<T, Error> {
         self.retrying(|resend| async move {
             let response = self.inner.session.send(req, resend).await?;
-            let text = read_text(&req.line, response).await?;
-            parse(&text).map_err(|source| Error::Malformed {
+            // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
+            // parsed where it lies, without the copy `text()` makes.
+            let bytes = read_bytes(&req.line, response).await?;
+            parse(&String::from_utf8_lossy(&bytes)).map_err(|source| Error::Malformed {
                 request: req.line.clone(),
                 source,
             })

@@ -41,19 +41,26 @@ impl Client {
         Ok(list.newest_first().into_iter().cloned().collect())
     }
 
-    /// The status of a task (processes include the per-action details).
+    /// The status of a task (processes include the per-action details). Its request is
+    /// built at the first poll and kept until the task is seen terminal.
     pub async fn status(&self, target: &TaskTarget, task: &TaskId) -> Result<Task, Error> {
-        let query: &[(&str, &str)] = if target.kind == TaskKind::Process {
-            &[("includeProcessDetails", "true")]
-        } else {
-            &[]
-        };
-        let req = self.request(
-            Method::GET,
-            &segments(target, &["tasks", task.as_str()]),
-            query,
-        );
-        Ok(self.get(&req, TaskStatusBody::parse).await?.task)
+        let req = self.inner.status_requests.get(target, task, || {
+            let query: &[(&str, &str)] = if target.kind == TaskKind::Process {
+                &[("includeProcessDetails", "true")]
+            } else {
+                &[]
+            };
+            self.request(
+                Method::GET,
+                &segments(target, &["tasks", task.as_str()]),
+                query,
+            )
+        });
+        let status = self.get(&req, TaskStatusBody::parse).await?.task;
+        if status.is_terminal() {
+            self.inner.status_requests.forget(task);
+        }
+        Ok(status)
     }
 
     /// Asks Anaplan to cancel a task; it goes CANCELLING, then CANCELLED (or completes

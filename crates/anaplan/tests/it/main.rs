@@ -3,6 +3,7 @@
 
 mod auth;
 mod common;
+mod connections;
 mod dumps;
 mod retries;
 mod secrets;
