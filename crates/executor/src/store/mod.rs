@@ -14,6 +14,7 @@
 
 mod file;
 mod history;
+mod lease_file;
 mod memory;
 
 use std::fmt;
@@ -165,7 +166,7 @@ pub enum StoreError {
     /// Another run holds the step run (the same workflow, step and run key).
     #[error("state store {location}: another run with the same run key is running this step")]
     Busy {
-        /// Where the lock is (the lock file of a [`FileStore`]).
+        /// Where the lock is (the lease file of a [`FileStore`], and who holds it).
         location: String,
     },
     /// A record is not valid JSON of the expected shape.
