@@ -32,6 +32,8 @@ struct Options {
     rate: u32,
     /// How long every step waits together before they are detached.
     hold: Duration,
+    /// Only start the tasks through the client, without steps: the simulator's share.
+    sim_only: bool,
 }
 
 fn options() -> Result<Options, String> {
@@ -40,6 +42,7 @@ fn options() -> Result<Options, String> {
         memory_store: false,
         rate: 2_000,
         hold: Duration::from_secs(10),
+        sim_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -51,9 +54,10 @@ fn options() -> Result<Options, String> {
                 o.hold = Duration::from_secs(value()?.parse().map_err(|e| format!("--hold: {e}"))?)
             }
             "--store" => o.memory_store = value()? == "memory",
+            "--sim-only" => o.sim_only = true,
             other => {
                 return Err(format!(
-                    "unknown option {other}; options: --waits N --rate R --hold SECONDS --store file|memory"
+                    "unknown option {other}; options: --waits N --rate R --hold SECONDS --store file|memory --sim-only"
                 ));
             }
         }
@@ -81,7 +85,7 @@ fn scenario(waits: usize) -> Scenario {
     s
 }
 
-/// A field of `/proc/self/status` in kB (`VmRSS`, `VmHWM`).
+/// A number of `/proc/self/status` (`VmRSS`, `VmHWM` in kB; `Threads`).
 fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -167,6 +171,10 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    if o.sim_only {
+        return sim_share(&o, &sim, api).await;
+    }
+
     let worst = Arc::new(AtomicU64::new(0));
     let tick = ticker(worst.clone());
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -179,9 +187,12 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         let (step, ctx) = step_for(i);
         steps.spawn(async move { step.run(ctx).await });
     }
-    let mut max_fds = 0;
+    // The simulator's journal is emptied as the steps go, so it does not count as theirs.
+    let (mut max_fds, mut max_threads) = (0, 0);
     while started.load(Ordering::Relaxed) < o.waits {
+        sim.take_journal();
         max_fds = max_fds.max(open_fds());
+        max_threads = max_threads.max(status_kb("Threads"));
         tokio::time::sleep(Duration::from_millis(50)).await;
         if began.elapsed() > Duration::from_secs(600) {
             return Err(format!(
@@ -197,7 +208,9 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     let held = Instant::now();
     while held.elapsed() < o.hold {
+        sim.take_journal();
         max_fds = max_fds.max(open_fds());
+        max_threads = max_threads.max(status_kb("Threads"));
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stall_waiting = worst.load(Ordering::Relaxed);
@@ -231,7 +244,42 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
          {per_wait} bytes per wait (simulator included)"
     );
     println!(
-        "open file descriptors: {fds_before} before, {fds_waiting} while waiting, at most {max_fds} (sampled)"
+        "open file descriptors: {fds_before} before, {fds_waiting} while waiting, at most {max_fds}; \
+         at most {max_threads} threads (sampled)"
+    );
+    Ok(())
+}
+
+/// Starts one task per model through the client alone (64 at a time) and prints the
+/// memory that takes: what the simulator and the client hold without any step.
+async fn sim_share(
+    o: &Options,
+    sim: &Simulator,
+    api: Arc<Client>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use runwait_executor::TaskApi;
+    let before = status_kb("VmRSS");
+    let gate = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut starts = tokio::task::JoinSet::new();
+    for i in 0..o.waits {
+        let (api, gate) = (api.clone(), gate.clone());
+        starts.spawn(async move {
+            let _turn = gate.acquire().await;
+            let target = TaskTarget::new(WORKSPACE, format!("{i:032X}"), TaskKind::Action, ACTION);
+            let options = runwait_core::target::StartOptions::default();
+            TaskApi::start(&*api, &target, &options, &Default::default()).await
+        });
+    }
+    while let Some(started) = starts.join_next().await {
+        started??;
+        sim.take_journal();
+    }
+    sim.take_journal();
+    let after = status_kb("VmRSS");
+    println!(
+        "{} tasks started without steps: rss {before} kB before, {after} kB after; {} bytes per task",
+        o.waits,
+        (after.saturating_sub(before) * 1024) / o.waits.max(1) as u64
     );
     Ok(())
 }

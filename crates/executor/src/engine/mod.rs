@@ -17,9 +17,10 @@ mod spans;
 mod start;
 mod wait;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use runwait_core::target::{StartOptions, TaskTarget};
 use runwait_core::{Task, TaskId};
 use tokio::time::Instant;
@@ -107,9 +108,18 @@ impl RunAndWait {
     }
 }
 
-#[async_trait]
 impl Step for RunAndWait {
-    async fn run(&self, ctx: StepContext) -> StepResult {
+    // Written out rather than through `async_trait`: an `async` body would keep room for
+    // the context and the `Run` besides the life's future it moves them into (a
+    // moved-from local keeps its room in a future), for as long as every step waits.
+    fn run<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: StepContext,
+    ) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         let span = spans::step_span(
             self.target.kind,
             ctx.step_id(),
@@ -130,9 +140,7 @@ impl Step for RunAndWait {
             last: None,
             cancel: None,
         };
-        let result = run.life().instrument(span.clone()).await;
-        spans::record_result(&span, &result);
-        result
+        Box::pin(run.life().instrument(span))
     }
 }
 
@@ -165,7 +173,7 @@ impl Run<'_> {
         loop {
             // A lease is renewed between phases too (dumps and a cancel take a while).
             if !matches!(phase, Phase::Lock | Phase::Done(_))
-                && let Err(lost) = self.keep_lease(false).await
+                && let Err(lost) = Box::pin(self.keep_lease(false)).await
             {
                 phase = lost;
             }
@@ -178,17 +186,25 @@ impl Run<'_> {
                     }
                     Err(e) => self.done(StepOutcome::Error, e.to_string()),
                 },
-                Phase::Recover => self.recover().await,
-                Phase::List => self.list().await,
-                Phase::Start { known } => self.start(known).await,
+                // The phases but the wait are boxed: each runs once and briefly, and
+                // inline their futures would size the whole step's future, held by
+                // every step for as long as it waits.
+                Phase::Recover => Box::pin(self.recover()).await,
+                Phase::List => Box::pin(self.list()).await,
+                Phase::Start { known } => Box::pin(self.start(known)).await,
                 Phase::Wait { task } => self.wait(task).await,
-                Phase::Cancel { task, cause } => self.cancel(task, cause).await,
+                Phase::Cancel { task, cause } => Box::pin(self.cancel(task, cause)).await,
                 Phase::Finish {
                     task,
                     outcome,
                     then,
-                } => Phase::Done(Box::new(self.finish(&task, outcome, then).await)),
-                Phase::Done(result) => return self.end(*result).await,
+                } => Phase::Done(Box::new(Box::pin(self.finish(&task, outcome, then)).await)),
+                Phase::Done(result) => {
+                    let result = Box::pin(self.end(*result)).await;
+                    // The step's span, entered by `instrument` around the whole life.
+                    spans::record_result(&tracing::Span::current(), &result);
+                    return result;
+                }
             }
         }
     }
@@ -212,7 +228,9 @@ impl Run<'_> {
     /// Waits for the tenant's budget (a request due at `due`).
     async fn admit(&self, due: Instant) {
         if let Some(budget) = &self.step.budget {
-            budget.acquire(due).await;
+            // Boxed: live only while a request waits its turn, so no sleeping wait
+            // carries room for it.
+            Box::pin(budget.acquire(due)).await;
         }
     }
 

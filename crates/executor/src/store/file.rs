@@ -5,13 +5,15 @@
 //! (see `lease_file.rs` for how a crashed holder is told from a live one). Files are
 //! written atomically, owner-only (0600, the directory 0700). The history of finished
 //! steps is one append-only JSON-lines file beside them, `<dir>/history.jsonl`. The work
-//! runs on tokio's blocking pool, so a slow disk never stalls the async workers.
+//! runs on tokio's blocking pool, a few operations at a time (`blocking.rs`), so a slow
+//! disk or many steps starting together never stall the async workers.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::blocking::blocking;
 use super::lease_file::FileLease;
 use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
 use crate::atomic::{create_private_dir_all, write_atomically};
@@ -152,15 +154,13 @@ impl FileStore {
         Ok(query.select(entries.into_iter()))
     }
 
-    /// Runs `f` on a clone of the store on tokio's blocking pool.
+    /// Runs `f` on a clone of the store on tokio's blocking pool (a few at a time).
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(FileStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || f(store))
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
+        blocking(move || f(store)).await
     }
 }
 

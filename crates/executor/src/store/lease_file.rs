@@ -26,6 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use super::blocking::blocking;
 use super::{StepKey, StepLock, StoreError};
 use crate::atomic::{create_private_dir_all, private_file};
 
@@ -238,14 +239,6 @@ impl Drop for FileLease {
             tracing::warn!(error = %e, "could not give back the lease of a step run");
         }
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
 }
 
 /// The holder in an open lease file; `None` when it is free (empty, or cut short by a

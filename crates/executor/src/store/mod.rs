@@ -12,6 +12,7 @@
 //!
 //! Each finished step is kept in the store's history ([`StepHistory`]).
 
+mod blocking;
 mod file;
 mod history;
 mod lease_file;
