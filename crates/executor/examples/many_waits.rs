@@ -99,14 +99,24 @@ fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
 }
 
-/// The largest lateness of a 10 ms ticker, in microseconds, since the last reset.
+/// The largest lateness of a 10 ms ticker, in microseconds, since the last reset; with
+/// `STALLS=1` in the environment, each lateness over 20 ms is printed with its time.
 fn ticker(worst: Arc<AtomicU64>) -> tokio::task::JoinHandle<()> {
+    let verbose = std::env::var_os("STALLS").is_some();
     tokio::spawn(async move {
         let period = Duration::from_millis(10);
+        let began = Instant::now();
         let mut due = Instant::now() + period;
         loop {
             tokio::time::sleep_until(due.into()).await;
             let late = Instant::now().saturating_duration_since(due);
+            if verbose && late > Duration::from_millis(20) {
+                eprintln!(
+                    "{:>8.3} s: timer {:.1} ms late",
+                    began.elapsed().as_secs_f64(),
+                    late.as_secs_f64() * 1e3
+                );
+            }
             worst.fetch_max(late.as_micros() as u64, Ordering::Relaxed);
             due = Instant::now() + period;
         }
@@ -186,6 +196,13 @@ async fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..o.waits {
         let (step, ctx) = step_for(i);
         steps.spawn(async move { step.run(ctx).await });
+    }
+    if std::env::var_os("STALLS").is_some() {
+        eprintln!(
+            "spawned {} steps in {:.1} ms",
+            o.waits,
+            began.elapsed().as_secs_f64() * 1e3
+        );
     }
     // The simulator's journal is emptied as the steps go, so it does not count as theirs.
     let (mut max_fds, mut max_threads) = (0, 0);

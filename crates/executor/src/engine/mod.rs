@@ -6,6 +6,11 @@
 //! finish with dumps (`finish.rs`); `lease.rs` keeps the lock of the step run (renewed
 //! when due, the history written and the lock released at the end); `spans.rs` holds
 //! what the spans record.
+//!
+//! Memory: a host may keep 10,000 steps waiting at once, so what a sleeping wait holds
+//! is kept small (a step's future is about 2 KB). Every phase but the wait, each poll,
+//! each lease renewal and each wait for the budget is boxed, so the waiting future keeps
+//! no room for them; a request's future is made only once the budget admits it.
 
 mod cancel;
 mod config;
