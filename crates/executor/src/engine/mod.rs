@@ -115,8 +115,9 @@ impl RunAndWait {
 
 impl Step for RunAndWait {
     // Written out rather than through `async_trait`: an `async` body would keep room for
-    // the context and the `Run` besides the life's future it moves them into (a
-    // moved-from local keeps its room in a future), for as long as every step waits.
+    // the context besides the `Run` it moves it into (a moved-from local keeps its room
+    // in a future), for as long as every step waits. The `Run` is built here and is the
+    // future's only argument; its life borrows it.
     fn run<'life0, 'async_trait>(
         &'life0 self,
         ctx: StepContext,
@@ -125,12 +126,6 @@ impl Step for RunAndWait {
         'life0: 'async_trait,
         Self: 'async_trait,
     {
-        let span = spans::step_span(
-            self.target.kind,
-            ctx.step_id(),
-            &self.target,
-            self.object_name.as_deref(),
-        );
         let began = self.env.now();
         let run = Run {
             step: self,
@@ -145,7 +140,7 @@ impl Step for RunAndWait {
             last: None,
             cancel: None,
         };
-        Box::pin(run.life().instrument(span))
+        Box::pin(run.traced())
     }
 }
 
@@ -172,8 +167,25 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The life of the step in its span, created at the first poll (a child of the span
+    /// the host polls the step in).
+    async fn traced(mut self) -> StepResult {
+        let step = self.step;
+        let span = spans::step_span(
+            step.target.kind,
+            self.ctx.step_id(),
+            &step.target,
+            step.object_name.as_deref(),
+        );
+        self.began = self.now();
+        self.renewed_at = self.began;
+        let result = self.life().instrument(span.clone()).await;
+        spans::record_result(&span, &result);
+        result
+    }
+
     /// The life of the step, phase by phase.
-    async fn life(mut self) -> StepResult {
+    async fn life(&mut self) -> StepResult {
         let mut phase = Phase::Lock;
         loop {
             // A lease is renewed between phases too (dumps and a cancel take a while).
@@ -204,12 +216,7 @@ impl Run<'_> {
                     outcome,
                     then,
                 } => Phase::Done(Box::new(Box::pin(self.finish(&task, outcome, then)).await)),
-                Phase::Done(result) => {
-                    let result = Box::pin(self.end(*result)).await;
-                    // The step's span, entered by `instrument` around the whole life.
-                    spans::record_result(&tracing::Span::current(), &result);
-                    return result;
-                }
+                Phase::Done(result) => return Box::pin(self.end(*result)).await,
             }
         }
     }
