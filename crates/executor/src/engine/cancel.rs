@@ -27,7 +27,7 @@ impl Run<'_> {
         let grace_end = self.now() + grace;
         let stops = Stops::detach_or(grace_end);
         let span = tracing::info_span!("anaplan.task.cancel", anaplan.task.id = task.as_str());
-        let request = self.api().cancel(self.target(), &task).instrument(span);
+        let request = || self.api().cancel(self.target(), &task).instrument(span);
         let sent = self.request(stops, request).await;
         let requested = match sent {
             Err(Stop::Detach) => {

@@ -111,7 +111,7 @@ impl Run<'_> {
                 .any(|a| a.failure_dump_available && a.object_name.is_none());
         let mut stopped = None;
         let names = if needs_names {
-            let asked = self.api().process_actions(self.target());
+            let asked = || self.api().process_actions(self.target());
             match self.request(stops, asked).await {
                 Ok(names) => names.unwrap_or_default(),
                 Err(stop) => {
@@ -144,8 +144,10 @@ impl Run<'_> {
             let mut download = 1;
             let file = loop {
                 let last = download == DUMP_DOWNLOADS;
-                let fetched = dumps::fetch(self.api(), self.target(), task, &job, last)
-                    .instrument(span.clone());
+                let fetched = || {
+                    dumps::fetch(self.api(), self.target(), task, &job, last)
+                        .instrument(span.clone())
+                };
                 match self.request(stops, fetched).await {
                     Ok(Ok(dumps::Fetched::Done(file))) => break file,
                     Ok(Ok(dumps::Fetched::Short(why))) => {

@@ -57,7 +57,7 @@ impl Run<'_> {
 
     /// The step's end: its history entry (when it ran a task and still held the step run)
     /// and the lock given back.
-    pub(super) async fn end(mut self, result: StepResult) -> StepResult {
+    pub(super) async fn end(&mut self, result: StepResult) -> StepResult {
         let Some(lock) = self.lock.take() else {
             return result;
         };

@@ -6,6 +6,11 @@
 //! finish with dumps (`finish.rs`); `lease.rs` keeps the lock of the step run (renewed
 //! when due, the history written and the lock released at the end); `spans.rs` holds
 //! what the spans record.
+//!
+//! Memory: a host may keep 10,000 steps waiting at once, so what a sleeping wait holds
+//! is kept small (a step's future is about 2 KB). Every phase but the wait, each poll,
+//! each lease renewal and each wait for the budget is boxed, so the waiting future keeps
+//! no room for them; a request's future is made only once the budget admits it.
 
 mod cancel;
 mod config;
@@ -17,9 +22,10 @@ mod spans;
 mod start;
 mod wait;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use runwait_core::target::{StartOptions, TaskTarget};
 use runwait_core::{Task, TaskId};
 use tokio::time::Instant;
@@ -112,15 +118,19 @@ impl RunAndWait {
     }
 }
 
-#[async_trait]
 impl Step for RunAndWait {
-    async fn run(&self, ctx: StepContext) -> StepResult {
-        let span = spans::step_span(
-            self.target.kind,
-            ctx.step_id(),
-            &self.target,
-            self.object_name.as_deref(),
-        );
+    // Written out rather than through `async_trait`: an `async` body would keep room for
+    // the context besides the `Run` it moves it into (a moved-from local keeps its room
+    // in a future), for as long as every step waits. The `Run` is built here and is the
+    // future's only argument; its life borrows it.
+    fn run<'life0, 'async_trait>(
+        &'life0 self,
+        ctx: StepContext,
+    ) -> Pin<Box<dyn Future<Output = StepResult> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         let began = self.env.now();
         let run = Run {
             step: self,
@@ -136,9 +146,7 @@ impl Step for RunAndWait {
             cancel: None,
             ran_for: None,
         };
-        let result = run.life().instrument(span.clone()).await;
-        spans::record_result(&span, &result);
-        result
+        Box::pin(run.traced())
     }
 }
 
@@ -167,13 +175,30 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// The life of the step in its span, created at the first poll (a child of the span
+    /// the host polls the step in).
+    async fn traced(mut self) -> StepResult {
+        let step = self.step;
+        let span = spans::step_span(
+            step.target.kind,
+            self.ctx.step_id(),
+            &step.target,
+            step.object_name.as_deref(),
+        );
+        self.began = self.now();
+        self.renewed_at = self.began;
+        let result = self.life().instrument(span.clone()).await;
+        spans::record_result(&span, &result);
+        result
+    }
+
     /// The life of the step, phase by phase.
-    async fn life(mut self) -> StepResult {
+    async fn life(&mut self) -> StepResult {
         let mut phase = Phase::Lock;
         loop {
             // A lease is renewed between phases too (dumps and a cancel take a while).
             if !matches!(phase, Phase::Lock | Phase::Done(_))
-                && let Err(lost) = self.keep_lease(false).await
+                && let Err(lost) = Box::pin(self.keep_lease(false)).await
             {
                 phase = lost;
             }
@@ -186,17 +211,20 @@ impl Run<'_> {
                     }
                     Err(e) => self.done(StepOutcome::Error, e.to_string()),
                 },
-                Phase::Recover => self.recover().await,
-                Phase::List => self.list().await,
-                Phase::Start { known } => self.start(known).await,
+                // The phases but the wait are boxed: each runs once and briefly, and
+                // inline their futures would size the whole step's future, held by
+                // every step for as long as it waits.
+                Phase::Recover => Box::pin(self.recover()).await,
+                Phase::List => Box::pin(self.list()).await,
+                Phase::Start { known } => Box::pin(self.start(known)).await,
                 Phase::Wait { task } => self.wait(task).await,
-                Phase::Cancel { task, cause } => self.cancel(task, cause).await,
+                Phase::Cancel { task, cause } => Box::pin(self.cancel(task, cause)).await,
                 Phase::Finish {
                     task,
                     outcome,
                     then,
-                } => Phase::Done(Box::new(self.finish(&task, outcome, then).await)),
-                Phase::Done(result) => return self.end(*result).await,
+                } => Phase::Done(Box::new(Box::pin(self.finish(&task, outcome, then)).await)),
+                Phase::Done(result) => return Box::pin(self.end(*result)).await,
             }
         }
     }
@@ -220,7 +248,9 @@ impl Run<'_> {
     /// Waits for the tenant's budget (a request due at `due`).
     async fn admit(&self, due: Instant) {
         if let Some(budget) = &self.step.budget {
-            budget.acquire(due).await;
+            // Boxed: live only while a request waits its turn, so no sleeping wait
+            // carries room for it.
+            Box::pin(budget.acquire(due)).await;
         }
     }
 

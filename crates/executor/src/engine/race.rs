@@ -80,14 +80,16 @@ impl Run<'_> {
         self.race(stops, self.admit(due)).await
     }
 
-    /// One request of the step: it waits for the tenant's budget, then is sent, and a
-    /// stop cuts either short.
-    pub(super) async fn request<T>(
+    /// One request of the step: it waits for the tenant's budget, then is made (`call`)
+    /// and sent, and a stop cuts either short. The request's future is made only once
+    /// admitted: steps queued behind the budget hold no request (a client call's future
+    /// is kilobytes).
+    pub(super) async fn request<F: Future>(
         &self,
         stops: Stops,
-        call: impl Future<Output = T>,
-    ) -> Result<T, Stop> {
+        call: impl FnOnce() -> F,
+    ) -> Result<F::Output, Stop> {
         self.admit_or(self.now(), stops).await?;
-        self.race(stops, call).await
+        self.race(stops, call()).await
     }
 }

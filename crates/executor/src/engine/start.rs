@@ -41,7 +41,7 @@ impl Run<'_> {
 
     /// Waits on the task an earlier run started, if Anaplan still knows it.
     async fn reattach(&mut self, task: TaskId) -> Phase {
-        let status = self.api().status(self.target(), &task);
+        let status = || self.api().status(self.target(), &task);
         let checked = self.request(self.any_stop(), status).await;
         match checked {
             Err(stop) => self.stopped_on(task, stop),
@@ -92,7 +92,7 @@ impl Run<'_> {
     /// A crash between the start and the save of its answer: adopt what it created, or
     /// start now if it created nothing.
     async fn adopt(&mut self, known: KnownTasks) -> Phase {
-        let adopted = self.api().adopt_new(self.target(), &known);
+        let adopted = || self.api().adopt_new(self.target(), &known);
         let found = self.request(self.any_stop(), adopted).await;
         match found {
             Err(stop) => self.stopped_early(
@@ -121,7 +121,7 @@ impl Run<'_> {
         if let Some(before) = self.cancelled_before_start() {
             return before;
         }
-        let listing = self.api().known_tasks(self.target());
+        let listing = || self.api().known_tasks(self.target());
         let listed = self.request(self.any_stop(), listing).await;
         let known = match listed {
             Err(stop) => return self.stopped_early(stop, "listing the object's tasks", ""),

@@ -77,7 +77,8 @@ impl Run<'_> {
                 () = lease_due => Wake::Renew,
             };
             let (span, seen) = match woken {
-                Wake::Renew => match self.keep_lease(false).await {
+                // Boxed, as the poll: the sleeping wait's future keeps no room for them.
+                Wake::Renew => match Box::pin(self.keep_lease(false)).await {
                     Ok(()) => continue,
                     Err(lost) => return lost,
                 },
@@ -87,7 +88,7 @@ impl Run<'_> {
                         abort: true,
                         until: call_until(self.now(), self.ctx.deadline()),
                     };
-                    match self.poll(&task, failed_in_a_row, stops).await {
+                    match Box::pin(self.poll(&task, failed_in_a_row, stops)).await {
                         (span, Ok(polled)) => (span, self.observe(polled, &mut unreachable_since)),
                         (span, Err(stop)) => (span, Observation::Stopped(stop)),
                     }

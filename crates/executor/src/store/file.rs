@@ -1,17 +1,23 @@
 //! [`FileStore`]: one small JSON file per step run, `<dir>/<workflow>.<step>.<run key>.json`
 //! (each part escaped; a long one cut and given a hash, see [`FileStore::path`]), and a
-//! `.lock` file beside it held with an OS lock while a run works on the step. Files are
+//! `.lease` file beside it naming the run that works on the step: a lease renewed by the
+//! engine, not a file held open, so a process keeps no file descriptor per waiting step
+//! (see `lease_file.rs` for how a crashed holder is told from a live one). Files are
 //! written atomically, owner-only (0600, the directory 0700). The history of finished
 //! steps is one append-only JSON-lines file beside them, `<dir>/history.jsonl`. The work
-//! runs on tokio's blocking pool, so a slow disk never stalls the async workers.
+//! runs on tokio's blocking pool, a few operations at a time (`blocking.rs`), so a slow
+//! disk or many steps starting together never stall the async workers.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::blocking::blocking;
+use super::lease_file::FileLease;
 use super::tail::TailError;
 use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
-use crate::atomic::{create_private_dir_all, private_file, write_atomically};
+use crate::atomic::{create_private_dir_all, write_atomically};
 
 /// Bytes of the escaped key kept before the hash of a name over [`FileStore::MAX_STEM`].
 const KEPT: usize = 120;
@@ -20,6 +26,7 @@ const KEPT: usize = 120;
 #[derive(Debug, Clone)]
 pub struct FileStore {
     dir: PathBuf,
+    lease: Duration,
 }
 
 impl FileStore {
@@ -30,9 +37,23 @@ impl FileStore {
     /// The directory used when none is given: `.runwait/state`, the CLI's default.
     pub const DEFAULT_DIR: &'static str = ".runwait/state";
 
+    /// How long a step run's lease lasts unless renewed, by default. It matters only
+    /// to a run on another machine sharing the directory: a crashed holder on this
+    /// machine is noticed at once.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+
     /// A store in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        FileStore { dir: dir.into() }
+        FileStore {
+            dir: dir.into(),
+            lease: Self::DEFAULT_LEASE,
+        }
+    }
+
+    /// With step-run leases of `lease` (at least a second), renewed every third of it.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_secs(1));
+        self
     }
 
     /// The directory.
@@ -54,6 +75,12 @@ impl FileStore {
         self.dir.join(format!("{}.json", file_stem(key)))
     }
 
+    /// The lease file of one step run: [`path`](Self::path) ending in `.lease`. Empty
+    /// when free; while held, the holder (host, process, expiry) as one JSON line.
+    pub fn lease_path(&self, key: &StepKey) -> PathBuf {
+        self.path(key).with_extension("lease")
+    }
+
     fn load_blocking(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
         match read_record(self.path(key)) {
             Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -71,27 +98,6 @@ impl FileStore {
             source,
         })?;
         write_atomically(&path, &json).map_err(io_error(&path))
-    }
-
-    fn lock_blocking(&self, key: &StepKey) -> Result<FileLock, StoreError> {
-        create_private_dir_all(&self.dir).map_err(io_error(&self.dir))?;
-        let path = self.path(key).with_extension("lock");
-        let file = private_file()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error(&path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(FileLock {
-                key: key.clone(),
-                _file: file,
-            }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Busy {
-                location: path.display().to_string(),
-            }),
-            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io { path, source }),
-        }
     }
 
     fn list_blocking(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
@@ -156,15 +162,13 @@ impl FileStore {
         }
     }
 
-    /// Runs `f` on a clone of the store on tokio's blocking pool.
+    /// Runs `f` on a clone of the store on tokio's blocking pool (a few at a time).
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(FileStore) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || f(store))
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(e)))?
+        blocking(move || f(store)).await
     }
 }
 
@@ -178,7 +182,9 @@ impl Default for FileStore {
 impl StateStore for FileStore {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
         let key = key.clone();
-        let lock = self.blocking(move |s| s.lock_blocking(&key)).await?;
+        let lock = self
+            .blocking(move |s| FileLease::take(&key, s.lease_path(&key), s.lease))
+            .await?;
         Ok(Box::new(lock))
     }
 
@@ -205,19 +211,6 @@ impl StateStore for FileStore {
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
         let query = query.clone();
         self.blocking(move |s| s.history_blocking(&query)).await
-    }
-}
-
-/// A step run held by this process (an OS file lock, released on drop or exit).
-#[derive(Debug)]
-struct FileLock {
-    key: StepKey,
-    _file: std::fs::File,
-}
-
-impl StepLock for FileLock {
-    fn key(&self) -> &StepKey {
-        &self.key
     }
 }
 

@@ -5,15 +5,18 @@
 //! [`StateStore`] is a trait (object safe: `Arc<dyn StateStore>`). Two stores come with
 //! the crate: [`FileStore`], one small JSON file per step run (the default, and the
 //! `runwait` CLI's), and [`MemoryStore`], for tests and hosts that keep nothing between
-//! processes. A store with leases (a database, `runwait-postgres`) implements
-//! [`StepLock`] as a lease the engine renews ([`StepLock::renew`]) while the step runs:
+//! processes. The file store and a store with a database (`runwait-postgres`) implement
+//! [`StepLock`] as a lease (a lease file beside the record, held open only for the
+//! instant of a take, renewal or release; a lease row) that the engine renews ([`StepLock::renew`]) while the step runs:
 //! nothing spawns a hidden task, so the heartbeat is the engine's, and a lease found lost
 //! stops the step before it can start or keep waiting on a task another run took over.
 //!
 //! Each finished step is kept in the store's history ([`StepHistory`]).
 
+mod blocking;
 mod file;
 mod history;
+mod lease_file;
 mod memory;
 mod tail;
 
@@ -166,7 +169,7 @@ pub enum StoreError {
     /// Another run holds the step run (the same workflow, step and run key).
     #[error("state store {location}: another run with the same run key is running this step")]
     Busy {
-        /// Where the lock is (the lock file of a [`FileStore`]).
+        /// Where the lock is (the lease file of a [`FileStore`], and who holds it).
         location: String,
     },
     /// A record is not valid JSON of the expected shape.
@@ -194,7 +197,7 @@ pub enum StoreError {
     Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// A step run held by one run until it is released or dropped (a file lock, a lease).
+/// A step run held by one run until it is released or dropped (a lease file, a lease row).
 ///
 /// A lock that expires (a lease) says how often it must be renewed
 /// ([`renew_every`](Self::renew_every)); the engine renews it when due, between phases

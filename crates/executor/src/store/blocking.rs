@@ -1,0 +1,28 @@
+//! The file store's blocking work (reads, atomic writes with their `fsync`s, lease
+//! files) runs on tokio's blocking pool, a few operations at a time. Unbounded, 10,000
+//! steps starting together had hundreds of blocking threads at once, which took the
+//! CPU from the async workers and stalled their timers by 180 ms; the disk serialises
+//! the `fsync`s anyway, so a few in flight lose no throughput.
+
+use tokio::sync::Semaphore;
+
+use super::StoreError;
+
+/// File-store operations on the blocking pool at once, in the whole process.
+const AT_ONCE: usize = 16;
+
+static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
+
+/// Runs `f` on tokio's blocking pool once one of the process's slots is free.
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    // The semaphore is never closed.
+    let _slot = SLOTS
+        .acquire()
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+}
