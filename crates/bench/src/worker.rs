@@ -1,0 +1,162 @@
+//! The library worker: one process that runs N `RunAndWait` steps at once through the
+//! real client (`runwait-anaplan`) with a [`FileStore`] (as `runwait run --state-dir`
+//! does), beside a 10 ms ticker that measures how late the runtime wakes it (the timer
+//! stalls of issue 13, target 5).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use runwait_anaplan::{BasicAuth, Client, Endpoints, Secret, TaskKind, TaskTarget};
+use runwait_executor::{
+    EventSink, FileStore, PollPolicy, RateBudget, RunAndWait, Step, StepContext, StepEvent,
+    TokioEnv, WaitConfig,
+};
+use serde_json::json;
+
+use crate::args::Args;
+use crate::{ACTION, PASSWORD, USER, WORKSPACE, model_id};
+
+/// The ticker's period.
+const TICK: Duration = Duration::from_millis(10);
+
+/// What the worker runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The simulator, `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The first model waited on.
+    pub first: usize,
+    /// How many waits, one per model from `first` on.
+    pub n: usize,
+    /// A fixed delay between two polls of a task; `None`: runwait's default schedule.
+    pub fixed_poll: Option<Duration>,
+    /// The rate budget, requests per second; `None`: `u32::MAX`, a budget that in
+    /// effect never waits (the executor has no off switch yet).
+    pub budget: Option<u32>,
+    /// The file store's directory; dumps would go beside it.
+    pub state_dir: PathBuf,
+}
+
+impl Options {
+    /// From `--addr ADDR --n N [--first K] [--poll 5s|default] [--budget R|off]
+    /// --state DIR`.
+    pub fn from_args(args: &Args) -> Result<Options, Box<dyn std::error::Error>> {
+        let poll = args.text("poll").unwrap_or("default");
+        let budget = args.text("budget").unwrap_or("off");
+        Ok(Options {
+            addr: args.text("addr").ok_or("--addr is required")?.to_owned(),
+            first: args.number("first", 0),
+            n: args.number("n", 1),
+            fixed_poll: (poll != "default").then(|| args.duration("poll", Duration::ZERO)),
+            budget: (budget != "off").then(|| args.number("budget", 10)),
+            state_dir: args.text("state").ok_or("--state is required")?.into(),
+        })
+    }
+
+    /// The arguments of `runwait-bench worker` for these options.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "worker".to_owned(),
+            "--addr".to_owned(),
+            self.addr.clone(),
+            "--first".to_owned(),
+            self.first.to_string(),
+            "--n".to_owned(),
+            self.n.to_string(),
+            "--poll".to_owned(),
+            self.fixed_poll
+                .map_or("default".to_owned(), |d| format!("{}ms", d.as_millis())),
+            "--budget".to_owned(),
+            self.budget.map_or("off".to_owned(), |r| r.to_string()),
+            "--state".to_owned(),
+            self.state_dir.display().to_string(),
+        ]
+    }
+}
+
+/// Runs the waits; the report (outcomes by name, the largest timer stalls while the
+/// waits started and over the whole run, in ms) as one JSON value.
+pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let began = Instant::now();
+    let endpoints = Endpoints::custom(
+        &format!("http://{}/2/0", options.addr),
+        &format!("http://{}", options.addr),
+    )?;
+    let client = Client::builder(endpoints, BasicAuth::new(USER, Secret::new(PASSWORD))).build()?;
+    let api = Arc::new(client);
+    let budget = RateBudget::per_second(options.budget.unwrap_or(u32::MAX));
+    let store = Arc::new(FileStore::new(options.state_dir.join("state")));
+    let mut config = WaitConfig::default();
+    if let Some(every) = options.fixed_poll {
+        let poll = PollPolicy::default()
+            .with_min_interval(every)
+            .with_blind_min_interval(every)
+            .with_max_interval(every)
+            .with_jitter(0.0);
+        config = config.with_poll(poll);
+    }
+
+    // The start phase ends when every wait has started its task.
+    let started = Arc::new(AtomicUsize::new(0));
+    let counted = started.clone();
+    let events = EventSink::new(move |_, event| {
+        if matches!(event, StepEvent::Started { .. }) {
+            counted.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    let stalls = Arc::new(Stalls::default());
+    let ticker = tokio::spawn(tick(stalls.clone(), started.clone(), options.n));
+
+    let mut waits = tokio::task::JoinSet::new();
+    for i in options.first..options.first + options.n {
+        let target = TaskTarget::new(WORKSPACE, model_id(i), TaskKind::Action, ACTION);
+        let step = RunAndWait::new(api.clone(), target)
+            .config(config)
+            .budget(budget.clone())
+            .env(Arc::new(TokioEnv::seeded(i as u64)));
+        let ctx = StepContext::builder(format!("wait-{i}"), "bench")
+            .workflow("bench")
+            .state(store.clone())
+            .out_dir(options.state_dir.join("out"))
+            .events(events.clone())
+            .build();
+        waits.spawn(async move { step.run(ctx).await });
+    }
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    while let Some(result) = waits.join_next().await {
+        let name = result.map_or("panicked", |r| r.outcome.name());
+        *outcomes.entry(name.to_owned()).or_default() += 1;
+    }
+    stalls.done.store(true, Ordering::Relaxed);
+    let _ = ticker.await;
+    Ok(json!({
+        "outcomes": outcomes,
+        "stall_start_ms": stalls.start_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        "stall_max_ms": stalls.max_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        "wall_s": began.elapsed().as_secs_f64(),
+    }))
+}
+
+/// The largest lateness of the ticker, µs.
+#[derive(Debug, Default)]
+struct Stalls {
+    start_us: AtomicU64,
+    max_us: AtomicU64,
+    done: AtomicBool,
+}
+
+/// Sleeps 10 ms at a time, recording how much later than asked each wake came.
+async fn tick(stalls: Arc<Stalls>, started: Arc<AtomicUsize>, n: usize) {
+    while !stalls.done.load(Ordering::Relaxed) {
+        let asked = Instant::now();
+        tokio::time::sleep(TICK).await;
+        let late = asked.elapsed().saturating_sub(TICK).as_micros() as u64;
+        stalls.max_us.fetch_max(late, Ordering::Relaxed);
+        if started.load(Ordering::Relaxed) < n {
+            stalls.start_us.fetch_max(late, Ordering::Relaxed);
+        }
+    }
+}
