@@ -197,7 +197,7 @@ struct Row {
     polls_per_s: f64,
     fds: usize,
     stall_start_ms: Option<f64>,
-    stall_max_ms: Option<f64>,
+    started_in_s: Option<f64>,
     wall_s: f64,
     delay_median_s: f64,
 }
@@ -226,15 +226,15 @@ impl Row {
             polls_per_s: sim.polls as f64 / sim.poll_span.as_secs_f64(),
             fds: run.usage.fds_peak,
             stall_start_ms: report["stall_start_ms"].as_f64(),
-            stall_max_ms: report["stall_max_ms"].as_f64(),
+            started_in_s: report["started_in_s"].as_f64(),
             wall_s: run.usage.wall.as_secs_f64(),
             delay_median_s: sim.delay_quantile(0.5).as_secs_f64(),
         }
     }
 
     fn cells(&self) -> Vec<String> {
-        let stall = match (self.stall_start_ms, self.stall_max_ms) {
-            (Some(s), Some(m)) => format!("{s:.0} / {m:.0}"),
+        let stall = match (self.stall_start_ms, self.started_in_s) {
+            (Some(ms), Some(s)) => format!("{ms:.0} ({s:.1} s)"),
             _ => "–".to_owned(),
         };
         vec![
@@ -270,7 +270,7 @@ const COLUMNS: [&str; 13] = [
     "polls",
     "polls/s",
     "fds peak",
-    "stall ms (start / run)",
+    "stall ms (start took)",
     "delay median s",
     "wall s",
 ];
