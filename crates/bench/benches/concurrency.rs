@@ -123,7 +123,7 @@ fn baseline(
             addr: sim.addr().to_owned(),
             first,
             n: 1,
-            poll: Some(poll),
+            fixed_poll: Some(poll),
             budget: None,
             dir: scratch_dir(&format!("concurrency/{}-1", key(kind)))?,
         };
@@ -166,7 +166,7 @@ fn one(
         addr: sim.addr().to_owned(),
         first: 0,
         n,
-        poll: Some(poll),
+        fixed_poll: Some(poll),
         budget: None,
         dir: dir.clone(),
     };

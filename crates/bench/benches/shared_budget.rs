@@ -77,7 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             addr: sim.addr().to_owned(),
             first: 0,
             n: waits,
-            poll: None,
+            fixed_poll: None,
             budget,
             dir: dir.clone(),
         };

@@ -8,17 +8,20 @@ shares its HTTP client and pool). Prints one JSON line: the outcomes.
 
 anaplan-sdk hard-codes Anaplan's hosts; a transport rewrites every request's scheme,
 host and port to the simulator's (as crates/sim/tests/anaplan_sdk_client.py does, async
-here). Its login does not use that transport, so the token is fetched here.
+here). Its login does not use that transport, so the token is fetched with the login
+of the simulator's own anaplan-sdk test.
 """
 
 import asyncio
-import base64
 import json
+import pathlib
 import sys
-import urllib.request
 
 import anaplan_sdk
 import httpx2
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "sim" / "tests"))
+from anaplan_sdk_client import login  # noqa: E402  (the path is set just above)
 
 
 class ToSimulator(httpx2.AsyncHTTPTransport):
@@ -32,24 +35,11 @@ class ToSimulator(httpx2.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-def login(addr: str, user: str, password: str) -> str:
-    credentials = base64.b64encode(f"{user}:{password}".encode()).decode()
-    request = urllib.request.Request(
-        f"http://{addr}/token/authenticate",
-        method="POST",
-        headers={"Authorization": f"Basic {credentials}"},
-    )
-    # Loopback only: never go through a proxy from the environment.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(request) as response:
-        return json.load(response)["tokenInfo"]["tokenValue"]
-
-
 async def main() -> None:
     addr, first, n, workspace, action, user, password = sys.argv[1:8]
     first, n = int(first), int(n)
     host, port = addr.rsplit(":", 1)
-    token = login(addr, user, password)
+    token = login(f"http://{addr}", user, password)
     client = anaplan_sdk.AsyncClient(
         workspace_id=workspace,
         token=token,

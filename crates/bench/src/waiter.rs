@@ -5,10 +5,9 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
-use std::time::Duration;
 
 use crate::proc::{Usage, watch};
-use crate::{PASSWORD, WORKSPACE, cli, worker};
+use crate::{PASSWORD, WORKSPACE, cli};
 
 /// Which waiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,39 +65,17 @@ impl Run {
     }
 }
 
-/// What one waiter waits on.
-#[derive(Debug, Clone)]
-pub struct Job {
-    /// The simulator, `127.0.0.1:PORT`.
-    pub addr: String,
-    /// The first model.
-    pub first: usize,
-    /// How many waits.
-    pub n: usize,
-    /// A fixed poll delay for runwait (`None`: its default schedule); anaplan-sdk always
-    /// polls every second (its default).
-    pub poll: Option<Duration>,
-    /// runwait's rate budget, requests per second (`None`: `u32::MAX`, in effect none).
-    pub budget: Option<u32>,
-    /// Scratch directory (state, workflow, outputs).
-    pub dir: PathBuf,
-}
+/// What one waiter waits on: the worker's options, which the CLI's workflow and the
+/// SDK script's arguments are made from too.
+pub use crate::worker::Options as Job;
 
 /// Starts `kind` on `job`; `None` when its program is missing.
 pub fn spawn(kind: Kind, programs: &Programs, job: &Job) -> std::io::Result<Option<Spawned>> {
     std::fs::create_dir_all(&job.dir)?;
     let mut command = match kind {
         Kind::Library => {
-            let options = worker::Options {
-                addr: job.addr.clone(),
-                first: job.first,
-                n: job.n,
-                fixed_poll: job.poll,
-                budget: job.budget,
-                state_dir: job.dir.clone(),
-            };
             let mut c = Command::new(&programs.bench);
-            c.args(options.args());
+            c.args(job.args());
             c
         }
         Kind::Cli => {
@@ -109,7 +86,7 @@ pub fn spawn(kind: Kind, programs: &Programs, job: &Job) -> std::io::Result<Opti
             let rate = job.budget.unwrap_or(u32::MAX);
             std::fs::write(
                 &file,
-                cli::workflow(&job.addr, job.first, job.n, job.poll, rate),
+                cli::workflow(&job.addr, job.first, job.n, job.fixed_poll, rate),
             )?;
             let mut c = Command::new(runwait);
             c.arg("run")

@@ -37,8 +37,8 @@ pub struct Options {
     /// The rate budget, requests per second; `None`: `u32::MAX`, a budget that in
     /// effect never waits (the executor has no off switch yet).
     pub budget: Option<u32>,
-    /// The file store's directory; dumps would go beside it.
-    pub state_dir: PathBuf,
+    /// The run's scratch directory: the file store in `state/`, dumps in `out/`.
+    pub dir: PathBuf,
 }
 
 impl Options {
@@ -53,7 +53,7 @@ impl Options {
             n: args.number("n", 1),
             fixed_poll: (poll != "default").then(|| args.duration("poll", Duration::ZERO)),
             budget: (budget != "off").then(|| args.number("budget", 10)),
-            state_dir: args.text("state").ok_or("--state is required")?.into(),
+            dir: args.text("state").ok_or("--state is required")?.into(),
         })
     }
 
@@ -73,7 +73,7 @@ impl Options {
             "--budget".to_owned(),
             self.budget.map_or("off".to_owned(), |r| r.to_string()),
             "--state".to_owned(),
-            self.state_dir.display().to_string(),
+            self.dir.display().to_string(),
         ]
     }
 }
@@ -89,7 +89,7 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
     let client = Client::builder(endpoints, BasicAuth::new(USER, Secret::new(PASSWORD))).build()?;
     let api = Arc::new(client);
     let budget = RateBudget::per_second(options.budget.unwrap_or(u32::MAX));
-    let store = Arc::new(FileStore::new(options.state_dir.join("state")));
+    let store = Arc::new(FileStore::new(options.dir.join("state")));
     let mut config = WaitConfig::default();
     if let Some(every) = options.fixed_poll {
         let poll = PollPolicy::default()
@@ -121,7 +121,7 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
         let ctx = StepContext::builder(format!("wait-{i}"), "bench")
             .workflow("bench")
             .state(store.clone())
-            .out_dir(options.state_dir.join("out"))
+            .out_dir(options.dir.join("out"))
             .events(events.clone())
             .build();
         waits.spawn(async move { step.run(ctx).await });
