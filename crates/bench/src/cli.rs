@@ -53,7 +53,7 @@ pub fn workflow(addr: &str, first: usize, n: usize, poll: Option<Duration>, rate
     for i in first..first + n {
         let _ = writeln!(
             text,
-            "  - {{ id: w{i}, uses: anaplan/action, with: {{ model: {}, id: \"{ACTION}\" }} }}",
+            "  - {{ id: w{i}, uses: anaplan/action, with: {{ model: \"{}\", id: \"{ACTION}\" }} }}",
             model_id(i)
         );
     }
@@ -70,9 +70,18 @@ mod tests {
         assert!(text.contains("rate_per_second: 7\n"), "{text}");
         assert!(text.contains("min_interval: 5000ms"), "{text}");
         assert!(text.contains(&format!(
-            "id: w6, uses: anaplan/action, with: {{ model: {}",
+            "id: w6, uses: anaplan/action, with: {{ model: \"{}\"",
             model_id(6)
         )));
         assert_eq!(text.matches("uses:").count(), 2);
+    }
+
+    #[test]
+    fn the_workflow_loads_with_model_ids_that_read_as_numbers_unquoted() {
+        // Model 224 is `0…0E0`: unquoted, YAML reads it as the number 0.
+        let text = workflow("127.0.0.1:1", 220, 10, Some(Duration::from_secs(5)), 10);
+        let loaded = runwait_workflow::load_str(&text, Path::new("bench.yaml"));
+        let workflow = loaded.unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(workflow.steps.len(), 10);
     }
 }
