@@ -46,10 +46,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .count()
     };
     let rows: usize = ns.iter().map(|n| runs_per_n(*n)).sum();
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     println!(
-        "concurrency: N = {ns:?} (anaplan-sdk at {sdk_ns:?}), tasks of {task:?}, runwait polls every {poll:?}, \
-         anaplan-sdk every 1 s; {rows} runs + 1 baseline run of one wait each, one after another: \
-         about {:.0} min",
+        "concurrency: {} at N = {ns:?} (anaplan-sdk only at {sdk_ns:?}), tasks of {task:?}, \
+         runwait polls every {poll:?}, anaplan-sdk every 1 s; {rows} runs + 1 baseline run of \
+         one wait each, one after another: about {:.0} min",
+        names.join(", "),
         (rows + 1) as f64 * (task.as_secs_f64() + 30.0) / 60.0
     );
 

@@ -43,7 +43,7 @@ pub struct Options {
 
 impl Options {
     /// From `--addr ADDR --n N [--first K] [--poll 5s|default] [--budget R|off]
-    /// --state DIR`.
+    /// --dir DIR` (the scratch directory).
     pub fn from_args(args: &Args) -> Result<Options, Box<dyn std::error::Error>> {
         let poll = args.text("poll").unwrap_or("default");
         let budget = args.text("budget").unwrap_or("off");
@@ -53,7 +53,7 @@ impl Options {
             n: args.number("n", 1),
             fixed_poll: (poll != "default").then(|| args.duration("poll", Duration::ZERO)),
             budget: (budget != "off").then(|| args.number("budget", 10)),
-            dir: args.text("state").ok_or("--state is required")?.into(),
+            dir: args.text("dir").ok_or("--dir is required")?.into(),
         })
     }
 
@@ -72,7 +72,7 @@ impl Options {
                 .map_or("default".to_owned(), |d| format!("{}ms", d.as_millis())),
             "--budget".to_owned(),
             self.budget.map_or("off".to_owned(), |r| r.to_string()),
-            "--state".to_owned(),
+            "--dir".to_owned(),
             self.dir.display().to_string(),
         ]
     }
