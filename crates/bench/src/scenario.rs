@@ -1,0 +1,200 @@
+//! The bench's tenant and what its journal says: N models with one action each, and the
+//! summary the simulator process prints at its end (calls by kind, 429s, how late each
+//! task's end was seen).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use runwait_core::{ModelId, ObjectId};
+use runwait_sim::{Answer, CallKind, Curve, JournalEntry, ModelSpec, Outcome, Scenario};
+use serde_json::{Value, json};
+
+use crate::{ACTION, model_id};
+
+/// `models` models, each with one action running `duration` (scenario time) with linear
+/// progress and succeeding; the tenant limited to `rate_limit` calls a second if given.
+pub fn scenario(models: usize, duration: Duration, rate_limit: Option<u32>) -> Scenario {
+    let mut s = Scenario::builtin();
+    let mut action = s.workspaces[0].models[0].actions[0].clone();
+    action.id = ObjectId::new(ACTION);
+    action.name = "Bench action".to_owned();
+    action.duration = duration;
+    action.progress = Curve::Linear;
+    action.outcome = Outcome::Success;
+    s.workspaces[0].models = (0..models)
+        .map(|i| ModelSpec {
+            id: ModelId::new(model_id(i)),
+            name: format!("Bench model {i}"),
+            imports: Vec::new(),
+            exports: Vec::new(),
+            actions: vec![action.clone()],
+            processes: Vec::new(),
+            state: Default::default(),
+        })
+        .collect();
+    s.rate_limit = rate_limit;
+    s
+}
+
+/// What the simulator saw in one run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    /// Every call (logins included).
+    pub requests: u64,
+    /// Status polls answered 200.
+    pub polls: u64,
+    /// Calls answered 429.
+    pub too_many: u64,
+    /// Tasks started.
+    pub starts: u64,
+    /// Scenario time from the first answered poll to the last.
+    pub poll_span: Duration,
+    /// For each task seen ended: from its end (start + duration, scenario time) to the
+    /// first answered poll at or after it.
+    pub delays: Vec<Duration>,
+}
+
+impl Summary {
+    /// Reads `journal`, whose tasks each ran `duration` from their start.
+    pub fn of(journal: &[JournalEntry], duration: Duration) -> Summary {
+        let ok = |e: &JournalEntry| matches!(e.answer, Answer::Status(s) if s < 300);
+        let mut summary = Summary {
+            requests: journal.len() as u64,
+            too_many: journal
+                .iter()
+                .filter(|e| e.answer == Answer::Status(429))
+                .count() as u64,
+            ..Summary::default()
+        };
+        let mut ends: HashMap<&str, u64> = HashMap::new();
+        let mut polls: HashMap<&str, Vec<u64>> = HashMap::new();
+        let (mut first, mut last) = (u64::MAX, 0);
+        for e in journal.iter().filter(|e| ok(e)) {
+            match e.kind {
+                CallKind::Start => {
+                    summary.starts += 1;
+                    ends.insert(model_of(&e.path), e.at_ms + duration.as_millis() as u64);
+                }
+                CallKind::Status => {
+                    summary.polls += 1;
+                    first = first.min(e.at_ms);
+                    last = last.max(e.at_ms);
+                    polls.entry(model_of(&e.path)).or_default().push(e.at_ms);
+                }
+                _ => {}
+            }
+        }
+        summary.poll_span = Duration::from_millis(last.saturating_sub(first));
+        for (model, end) in ends {
+            let seen = polls
+                .get(model)
+                .and_then(|at| at.iter().copied().filter(|&t| t >= end).min());
+            if let Some(seen) = seen {
+                summary.delays.push(Duration::from_millis(seen - end));
+            }
+        }
+        summary.delays.sort();
+        summary
+    }
+
+    /// As one JSON object (the line the simulator process prints).
+    pub fn to_json(&self) -> Value {
+        json!({
+            "requests": self.requests,
+            "polls": self.polls,
+            "too_many": self.too_many,
+            "starts": self.starts,
+            "poll_span_ms": self.poll_span.as_millis() as u64,
+            "delays_ms": self.delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Reads [`Summary::to_json`]'s object.
+    pub fn from_json(v: &Value) -> Summary {
+        let n = |k: &str| v[k].as_u64().unwrap_or(0);
+        Summary {
+            requests: n("requests"),
+            polls: n("polls"),
+            too_many: n("too_many"),
+            starts: n("starts"),
+            poll_span: Duration::from_millis(n("poll_span_ms")),
+            delays: v["delays_ms"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_u64)
+                        .map(Duration::from_millis)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The `q` quantile (0 to 1) of the detection delays; zero when none was seen.
+    pub fn delay_quantile(&self, q: f64) -> Duration {
+        if self.delays.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((self.delays.len() - 1) as f64 * q).round() as usize;
+        self.delays[at.min(self.delays.len() - 1)]
+    }
+}
+
+/// The model id in a task path (`…/models/{model}/actions/…`).
+fn model_of(path: &str) -> &str {
+    path.split("/models/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(kind: CallKind, model: usize, at_ms: u64, status: u16) -> JournalEntry {
+        JournalEntry {
+            seq: 0,
+            method: if kind == CallKind::Start {
+                "POST"
+            } else {
+                "GET"
+            }
+            .to_owned(),
+            path: format!(
+                "/2/0/workspaces/w/models/{}/actions/{ACTION}/tasks/T",
+                model_id(model)
+            ),
+            kind,
+            at_ms,
+            answer: Answer::Status(status),
+        }
+    }
+
+    #[test]
+    fn a_tasks_delay_is_from_its_end_to_the_first_answered_poll_after_it() {
+        let journal = [
+            entry(CallKind::Start, 0, 1_000, 200),
+            entry(CallKind::Start, 1, 2_000, 200),
+            entry(CallKind::Status, 0, 6_000, 200),
+            entry(CallKind::Status, 0, 11_500, 429),
+            entry(CallKind::Status, 0, 12_000, 200),
+            entry(CallKind::Status, 1, 13_000, 200),
+            entry(CallKind::Status, 0, 14_000, 200),
+        ];
+        let s = Summary::of(&journal, Duration::from_secs(10));
+        assert_eq!((s.requests, s.polls, s.too_many, s.starts), (7, 4, 1, 2));
+        assert_eq!(s.poll_span, Duration::from_secs(8));
+        assert_eq!(s.delays, [Duration::from_secs(1), Duration::from_secs(1)]);
+        assert_eq!(Summary::from_json(&s.to_json()), s);
+        assert_eq!(s.delay_quantile(0.5), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_scenario_has_one_model_per_wait_and_is_valid() {
+        let s = scenario(3, Duration::from_secs(60), Some(10));
+        assert_eq!(s.workspaces[0].models.len(), 3);
+        assert_eq!(s.rate_limit, Some(10));
+        s.validate().expect("valid");
+    }
+}
