@@ -22,14 +22,12 @@ pub fn scenario(models: usize, duration: Duration, rate_limit: Option<u32>) -> S
     action.progress = Curve::Linear;
     action.outcome = Outcome::Success;
     s.workspaces[0].models = (0..models)
-        .map(|i| ModelSpec {
-            id: ModelId::new(model_id(i)),
-            name: format!("Bench model {i}"),
-            imports: Vec::new(),
-            exports: Vec::new(),
-            actions: vec![action.clone()],
-            processes: Vec::new(),
-            state: Default::default(),
+        .map(|i| {
+            ModelSpec::with_actions(
+                ModelId::new(model_id(i)),
+                format!("Bench model {i}"),
+                vec![action.clone()],
+            )
         })
         .collect();
     s.rate_limit = rate_limit;

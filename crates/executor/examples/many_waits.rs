@@ -72,14 +72,12 @@ fn scenario(waits: usize) -> Scenario {
     action.id = ObjectId::new(ACTION);
     action.duration = Duration::from_secs(10 * 3600);
     s.workspaces[0].models = (0..waits)
-        .map(|i| ModelSpec {
-            id: ModelId::new(format!("{i:032X}")),
-            name: format!("Model {i}"),
-            imports: Vec::new(),
-            exports: Vec::new(),
-            actions: vec![action.clone()],
-            processes: Vec::new(),
-            state: Default::default(),
+        .map(|i| {
+            ModelSpec::with_actions(
+                ModelId::new(format!("{i:032X}")),
+                format!("Model {i}"),
+                vec![action.clone()],
+            )
         })
         .collect();
     s

@@ -71,14 +71,12 @@ fn scenario() -> Scenario {
     let mut s = Scenario::builtin();
     let template = s.workspaces[0].models[0].actions[0].clone();
     s.workspaces[0].models = (0..SLOTS)
-        .map(|i| ModelSpec {
-            id: ModelId::new(format!("{i:032X}")),
-            name: format!("Model {i}"),
-            imports: Vec::new(),
-            exports: Vec::new(),
-            actions: (0..ACTIONS).map(|a| action(&template, i, a)).collect(),
-            processes: Vec::new(),
-            state: Default::default(),
+        .map(|i| {
+            ModelSpec::with_actions(
+                ModelId::new(format!("{i:032X}")),
+                format!("Model {i}"),
+                (0..ACTIONS).map(|a| action(&template, i, a)).collect(),
+            )
         })
         .collect();
     s

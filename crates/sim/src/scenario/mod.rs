@@ -173,6 +173,22 @@ pub struct ModelSpec {
     pub state: ModelState,
 }
 
+impl ModelSpec {
+    /// A model with only `actions` (the many-model scenarios of the benches and examples:
+    /// a model runs one task at a time, so each concurrent wait gets its own).
+    pub fn with_actions(id: ModelId, name: impl Into<String>, actions: Vec<JobSpec>) -> Self {
+        ModelSpec {
+            id,
+            name: name.into(),
+            imports: Vec::new(),
+            exports: Vec::new(),
+            actions,
+            processes: Vec::new(),
+            state: ModelState::default(),
+        }
+    }
+}
+
 /// The state of a model, as its calls see it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
