@@ -125,7 +125,6 @@ async fn run_workflow(options: &RunOptions, max_parallel: usize, workflow: Workf
     exit
 }
 
-/// The one JSON document of `--output json`.
 /// `20261128T120000Z-1234`: unique enough per machine, readable in a listing.
 fn new_run_key() -> String {
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now())

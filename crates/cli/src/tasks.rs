@@ -34,10 +34,10 @@ pub fn run(args: &Args) -> Exit {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };
-    let state = match runtime.block_on(
-        args.state
-            .open(std::time::Duration::from_secs(60), workflow.state.as_ref()),
-    ) {
+    let state = match runtime.block_on(args.state.open(
+        runwait_postgres::PgOptions::default().lease,
+        workflow.state.as_ref(),
+    )) {
         Ok(state) => state,
         Err((exit, message)) => {
             eprintln!("runwait: {message}");

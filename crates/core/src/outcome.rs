@@ -333,8 +333,8 @@ fn evidence(node: &TaskResult) -> Vec<Reason> {
         .iter()
         .filter_map(|d| {
             let counts = d.counts();
-            let failed_rows = counts.failed_count.unwrap_or(0) + counts.invalid_count.unwrap_or(0)
-                > 0
+            let failed_rows = counts.failed_count.unwrap_or(0) > 0
+                || counts.invalid_count.unwrap_or(0) > 0
                 || counts.has_unreadable_failures();
             match d.detail_type.kind() {
                 DetailKind::Completion if !failed_rows => None,

@@ -74,7 +74,7 @@ impl Run<'_> {
                 return self.detached(&task);
             }
             // The grace period can outlast a lease: it is renewed here too.
-            if let Err(lost) = self.keep_lease(false).await {
+            if let Err(lost) = self.keep_lease(false, stops).await {
                 return lost;
             }
             let look = self.look_within(grace_end);

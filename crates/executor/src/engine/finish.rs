@@ -131,7 +131,7 @@ impl Run<'_> {
             // Many large dumps can outlast a lease. The task is over, so a lost lease
             // (logged, and no history entry) does not stop the downloads: a run that took
             // over can only reattach to the finished task.
-            let _still_held = self.keep_lease(false).await.is_ok();
+            let _still_held = self.keep_lease(false, Stops::DETACH).await.is_ok();
             let span = tracing::info_span!(
                 "anaplan.dump.download",
                 anaplan.object.id = job.object_id.as_str(),

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::Run;
 use super::phase::Phase;
+use super::race::Stops;
 use crate::step::{StepOutcome, StepResult};
 use crate::store::StepHistory;
 
@@ -31,18 +32,27 @@ impl Run<'_> {
 
     /// Renews the lock when due, or now when `fence` (right before a start: a run that
     /// lost its lease must not start a task another run may start). A lost lock ends the
-    /// step with the phase returned as the error.
-    pub(super) async fn keep_lease(&mut self, fence: bool) -> Result<(), Phase> {
-        let Some(due) = self.renew_due() else {
-            return Ok(());
-        };
-        if !fence && self.now() < due {
-            return Ok(());
-        }
+    /// step with the phase returned as the error. The renewal (SQL, or a file behind the
+    /// store's queue) races `stops`, the phase's own: a stop skips it (the phase's next
+    /// race then sees the stop), except at the fence, where it ends the step unstarted.
+    pub(super) async fn keep_lease(&mut self, fence: bool, stops: Stops) -> Result<(), Phase> {
         let Some(lock) = &self.lock else {
             return Ok(());
         };
-        match lock.renew().await {
+        let Some(every) = lock.renew_every() else {
+            return Ok(());
+        };
+        if !fence && self.now() < self.renewed_at + every {
+            return Ok(());
+        }
+        let renewed = match self.race(stops, lock.renew()).await {
+            Ok(renewed) => renewed,
+            Err(stop) if fence => {
+                return Err(self.stopped_early(stop, "renewing the step run's lease", ""));
+            }
+            Err(_) => return Ok(()),
+        };
+        match renewed {
             Ok(()) => {
                 self.renewed_at = self.now();
                 Ok(())

@@ -26,6 +26,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use race::Stops;
 use runwait_core::target::{StartOptions, TaskTarget};
 use runwait_core::{Task, TaskId};
 use tokio::time::Instant;
@@ -198,7 +199,7 @@ impl Run<'_> {
         loop {
             // A lease is renewed between phases too (dumps and a cancel take a while).
             if !matches!(phase, Phase::Lock | Phase::Done(_))
-                && let Err(lost) = Box::pin(self.keep_lease(false)).await
+                && let Err(lost) = Box::pin(self.keep_lease(false, Stops::DETACH)).await
             {
                 phase = lost;
             }

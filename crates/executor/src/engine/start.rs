@@ -77,7 +77,7 @@ impl Run<'_> {
 
     /// A stop before the step has a task: it ends without starting one. `doing` says
     /// what it was doing, `after` what a rerun does.
-    fn stopped_early(&self, stop: Stop, doing: &str, after: &str) -> Phase {
+    pub(super) fn stopped_early(&self, stop: Stop, doing: &str, after: &str) -> Phase {
         let why = match stop {
             Stop::Detach => "detached",
             Stop::Abort => "cancelled",
@@ -151,7 +151,7 @@ impl Run<'_> {
         }
         // Checked after the budget's wait, right before the start: a run whose lease lapsed
         // may have been replaced by one that starts the task.
-        if let Err(lost) = self.keep_lease(true).await {
+        if let Err(lost) = self.keep_lease(true, self.any_stop()).await {
             return lost;
         }
         // Only a detach cuts the start short: after an abort or the deadline the task it

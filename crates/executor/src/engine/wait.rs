@@ -51,7 +51,7 @@ impl Run<'_> {
                 self.ctx.deadline(),
             ),
         };
-        if let Some(expected) = self.expected(next_at).await {
+        if let Some(expected) = Box::pin(self.expected(next_at)).await {
             schedule.expect(expected);
         }
         loop {
@@ -78,7 +78,7 @@ impl Run<'_> {
             };
             let (span, seen) = match woken {
                 // Boxed, as the poll: the sleeping wait's future keeps no room for them.
-                Wake::Renew => match Box::pin(self.keep_lease(false)).await {
+                Wake::Renew => match Box::pin(self.keep_lease(false, stops)).await {
                     Ok(()) => continue,
                     Err(lost) => return lost,
                 },

@@ -17,7 +17,7 @@ use super::blocking::blocking;
 use super::lease_file::FileLease;
 use super::tail::TailError;
 use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
-use crate::atomic::{create_private_dir_all, write_atomically};
+use crate::atomic::{create_private_dir_all, private_file, write_atomically};
 
 /// Bytes of the escaped key kept before the hash of a name over [`FileStore::MAX_STEM`].
 const KEPT: usize = 120;
@@ -121,18 +121,18 @@ impl FileStore {
 
     fn append_history_blocking(&self, entry: &StepHistory) -> Result<(), StoreError> {
         use std::io::Write;
-        std::fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        create_private_dir_all(&self.dir).map_err(io_error(&self.dir))?;
         let path = self.history_path();
         let mut line = serde_json::to_vec(entry).map_err(|source| StoreError::Corrupt {
             path: path.clone(),
             source,
         })?;
         line.push(b'\n');
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&path).map_err(io_error(&path))?;
+        let mut file = private_file()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_error(&path))?;
         // One write of a whole line: appends of concurrent processes do not interleave.
         file.write_all(&line)
             .and_then(|()| file.sync_data())
