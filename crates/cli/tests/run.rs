@@ -41,7 +41,12 @@ fn run_command(workflow: &Path, dir: &Path, extra: &[&str]) -> Command {
 }
 
 fn run(workflow: &Path, dir: &Path, extra: &[&str]) -> Run {
-    let out = run_command(workflow, dir, extra).output().unwrap();
+    output(&mut run_command(workflow, dir, extra))
+}
+
+/// Runs `cmd` to its end.
+fn output(cmd: &mut Command) -> Run {
+    let out = cmd.output().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -99,11 +104,8 @@ fn a_failing_workflow_prints_its_summary_and_exits_1() {
 #[test]
 fn log_lines_name_their_step_and_task() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_command(&fixture("nightly.yaml"), dir.path(), &[])
-        .env("RUST_LOG", "info")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = output(run_command(&fixture("nightly.yaml"), dir.path(), &[]).env("RUST_LOG", "info"));
+    let stderr = r.stderr;
     let line = stderr
         .lines()
         .find(|l| {
@@ -372,11 +374,10 @@ fn without_a_terminal_a_poll_line_is_written_only_when_the_state_changes() {
         }
     }
     // Every poll is still a debug log line when asked for.
-    let out = run_command(&fixture("polls.yaml"), dir.path(), &[])
-        .env("RUST_LOG", "runwait::poll=debug")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r = output(
+        run_command(&fixture("polls.yaml"), dir.path(), &[]).env("RUST_LOG", "runwait::poll=debug"),
+    );
+    let stderr = r.stderr;
     let polls = stderr
         .lines()
         .filter(|l| l.contains("DEBUG") && l.contains("IN_PROGRESS"))
