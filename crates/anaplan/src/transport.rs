@@ -159,20 +159,23 @@ impl Transport {
         authorization: &str,
         resend_count: usize,
     ) -> Result<Reply, Error> {
-        let mut builder = self
-            .client
-            .request(req.method.clone(), req.url.clone())
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, req.accept);
-        if let Some(timeout) = req.timeout {
-            builder = builder.timeout(timeout);
-        }
-        if let Some(body) = &req.body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_string());
-        }
-        self.send(builder, &req.line, &req.url, resend_count).await
+        let build = || {
+            let mut builder = self
+                .client
+                .request(req.method.clone(), req.url.clone())
+                .header(AUTHORIZATION, authorization)
+                .header(ACCEPT, req.accept);
+            if let Some(timeout) = req.timeout {
+                builder = builder.timeout(timeout);
+            }
+            if let Some(body) = &req.body {
+                builder = builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_string());
+            }
+            builder
+        };
+        self.send(build, &req.line, &req.url, resend_count).await
     }
 
     /// One `POST` to the auth service with this `Authorization` header and body.
@@ -184,18 +187,21 @@ impl Transport {
         body: Option<&[u8]>,
         resend_count: usize,
     ) -> Result<Reply, Error> {
-        let mut builder = self
-            .client
-            .post(url.clone())
-            .timeout(self.auth_timeout)
-            .header(AUTHORIZATION, authorization.expose())
-            .header(ACCEPT, "application/json");
-        if let Some(body) = body {
-            builder = builder
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_vec());
-        }
-        self.send(builder, line, url, resend_count).await
+        let build = || {
+            let builder = self
+                .client
+                .post(url.clone())
+                .timeout(self.auth_timeout)
+                .header(AUTHORIZATION, authorization.expose())
+                .header(ACCEPT, "application/json");
+            match body {
+                Some(body) => builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.to_vec()),
+                None => builder,
+            }
+        };
+        self.send(build, line, url, resend_count).await
     }
 
     /// One `POST` without a token, to an OAuth token endpoint: a JSON body as Anaplan
@@ -207,23 +213,29 @@ impl Transport {
         body: TokenBody<'_>,
         resend_count: usize,
     ) -> Result<Reply, Error> {
-        let mut builder = self.client.post(url.clone()).timeout(self.auth_timeout);
-        builder = match body {
-            TokenBody::Json(json) => builder
-                .header(CONTENT_TYPE, "application/json")
-                .header(ACCEPT, "application/json")
-                .body(json.to_owned()),
-            TokenBody::Form(form) => builder
-                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(form.to_owned()),
+        let build = || {
+            let builder = self.client.post(url.clone()).timeout(self.auth_timeout);
+            match body {
+                TokenBody::Json(json) => builder
+                    .header(CONTENT_TYPE, "application/json")
+                    .header(ACCEPT, "application/json")
+                    .body(json.to_owned()),
+                TokenBody::Form(form) => builder
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(form.to_owned()),
+            }
         };
-        self.send(builder, line, url, resend_count).await
+        self.send(build, line, url, resend_count).await
     }
 
     /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
+    ///
+    /// The request is built, and its (large) future made, only once its host has a free
+    /// slot: thousands of waits queued on one host then each hold a small future, not a
+    /// few kilobytes of reqwest's (10,000 starts at once peaked at 44 MB of them).
     async fn send(
         &self,
-        builder: reqwest::RequestBuilder,
+        build: impl FnOnce() -> reqwest::RequestBuilder,
         line: &RequestLine,
         url: &Url,
         resend_count: usize,
@@ -242,9 +254,9 @@ impl Transport {
             error.type = tracing::field::Empty,
         );
         // Instrumented, not entered: the request awaits, and may resume on another thread.
+        let slot = self.slots.acquire(url).instrument(span.clone()).await;
         let attempt = async {
-            let slot = self.slots.acquire(url).await;
-            let response = builder
+            let response = build()
                 .send()
                 .await
                 .map_err(|e| transport_error(line.clone(), &e));
@@ -268,21 +280,23 @@ impl Transport {
             let body = response.text().await.unwrap_or_default();
             Err(status_error(line.clone(), status, wait, &body))
         };
-        attempt.instrument(span.clone()).await
+        Box::pin(attempt.instrument(span.clone())).await
     }
 }
 
 /// The whole body as text; a body cut off half-way is a broken transport.
 pub(crate) async fn read_text(line: &RequestLine, reply: Reply) -> Result<String, Error> {
-    reply.response.text().await.map_err(|e| broken(line, &e))
+    // Boxed, as the request in `send`: reqwest's reading future is large, and inline it
+    // would be part of every queued request's future.
+    Box::pin(reply.response.text())
+        .await
+        .map_err(|e| broken(line, &e))
 }
 
 /// The whole body as bytes; a body cut off half-way is a broken transport.
 pub(crate) async fn read_bytes(line: &RequestLine, reply: Reply) -> Result<Vec<u8>, Error> {
     // `Vec::from` takes the buffer over without a copy when it is not shared.
-    Ok(reply
-        .response
-        .bytes()
+    Ok(Box::pin(reply.response.bytes())
         .await
         .map_err(|e| broken(line, &e))?
         .into())

@@ -59,7 +59,9 @@ impl TokenManager {
                         "anaplan.auth.refresh",
                         runwait.token.remaining_s = left.as_secs() as i64
                     );
-                    match self.renew(auth, t).instrument(span).await {
+                    // Boxed, as the login below: a renewal is rare, and inline it would
+                    // make every call's future kilobytes larger.
+                    match Box::pin(self.renew(auth, t)).instrument(span).await {
                         Ok(fresh) => fresh,
                         // The token still works: a refresh that failed for now is tried
                         // again on the next call, not turned into this call's failure.
@@ -70,9 +72,9 @@ impl TokenManager {
                         Err(e) => return Err(e),
                     }
                 }
-                Some(_) => self.login(auth).await?,
+                Some(_) => Box::pin(self.login(auth)).await?,
             },
-            None => self.login(auth).await?,
+            None => Box::pin(self.login(auth)).await?,
         };
         let mut fresh = fresh;
         fresh.serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;

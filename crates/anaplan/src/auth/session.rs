@@ -42,12 +42,16 @@ impl Session {
             .send_api(req, &token.header(), resend_count)
             .await
         {
+            // Boxed: rare, and inline it would double every call's future.
             Err(Error::Auth { status: 401, .. }) => {
-                self.tokens.rejected(&token).await;
-                let token = self.tokens.token(&auth).await?;
-                self.transport
-                    .send_api(req, &token.header(), resend_count)
-                    .await
+                Box::pin(async {
+                    self.tokens.rejected(&token).await;
+                    let token = self.tokens.token(&auth).await?;
+                    self.transport
+                        .send_api(req, &token.header(), resend_count)
+                        .await
+                })
+                .await
             }
             other => other,
         }

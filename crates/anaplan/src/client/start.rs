@@ -168,15 +168,19 @@ impl Client {
                 }
             }
         };
-        let look = || async move {
-            let found = self.adopt_new(target, known).await?;
-            Ok(found.map(|task| {
-                tracing::info!(task_id = %task.task_id, "adopted the task created by the lost start request");
-                Started {
-                    task_id: task.task_id,
-                    adopted: true,
-                }
-            }))
+        // Boxed: a look is rare (after an ambiguous failure), and inline its listing
+        // would double the size of every start's future.
+        let look = || {
+            Box::pin(async move {
+                let found = self.adopt_new(target, known).await?;
+                Ok(found.map(|task| {
+                    tracing::info!(task_id = %task.task_id, "adopted the task created by the lost start request");
+                    Started {
+                        task_id: task.task_id,
+                        adopted: true,
+                    }
+                }))
+            })
         };
         let mut policy = StartPolicy::new(self.inner.retry, self.inner.start_attempts);
         drive(self.clock(), &mut policy, send, look).await
