@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Response};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Instrument;
@@ -87,6 +87,26 @@ impl Reply {
     }
 }
 
+/// An `Authorization` header value made once per token, not per request: marked
+/// sensitive (never logged by the HTTP stack) and shared by every request that carries
+/// it without a copy.
+#[derive(Clone)]
+pub(crate) struct Authorization(HeaderValue);
+
+impl Authorization {
+    /// The header for `value`; an error that names no part of it when it holds what a
+    /// header cannot (a control character, say).
+    pub(crate) fn new(value: &str) -> Result<Self, Error> {
+        let mut header = HeaderValue::from_str(value).map_err(|_| {
+            Error::Config(
+                "the access token holds characters an HTTP header cannot carry".to_owned(),
+            )
+        })?;
+        header.set_sensitive(true);
+        Ok(Authorization(header))
+    }
+}
+
 /// A call to the Integration API.
 #[derive(Clone)]
 pub(crate) struct ApiRequest {
@@ -156,15 +176,15 @@ impl Transport {
     pub(crate) async fn send_api(
         &self,
         req: &ApiRequest,
-        authorization: &str,
+        authorization: &Authorization,
         resend_count: usize,
     ) -> Result<Reply, Error> {
         let build = || {
             let mut builder = self
                 .client
                 .request(req.method.clone(), req.url.clone())
-                .header(AUTHORIZATION, authorization)
-                .header(ACCEPT, req.accept);
+                .header(AUTHORIZATION, authorization.0.clone())
+                .header(ACCEPT, HeaderValue::from_static(req.accept));
             if let Some(timeout) = req.timeout {
                 builder = builder.timeout(timeout);
             }

@@ -16,18 +16,35 @@ use super::providers::AuthProvider;
 use super::service::AuthService;
 use super::token::AccessToken;
 use crate::error::RequestLine;
+use crate::transport::Authorization;
 use crate::{Clock, Error};
 
 /// Holds the client's one token and renews it in time.
 pub(crate) struct TokenManager {
     provider: Arc<dyn AuthProvider>,
-    current: Mutex<Option<AccessToken>>,
+    /// The token calls carry, read without waiting: every poll of every wait reads it.
+    current: std::sync::Mutex<Option<Arc<Issued>>>,
+    /// Held while the token is renewed, so concurrent callers wait for one renewal.
+    renewing: Mutex<()>,
     serial: AtomicU64,
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
     /// A login the auth service refused: not tried again by this client, so parallel
     /// steps cannot lock the account with a wrong password.
     refused: std::sync::Mutex<Option<(RequestLine, u16, String)>>,
+}
+
+/// A token as the manager hands it out: with its `Authorization` header, made once.
+pub(crate) struct Issued {
+    token: AccessToken,
+    header: Authorization,
+}
+
+impl Issued {
+    /// The `Authorization` header that carries the token.
+    pub(crate) fn header(&self) -> &Authorization {
+        &self.header
+    }
 }
 
 impl TokenManager {
@@ -38,7 +55,8 @@ impl TokenManager {
     ) -> Self {
         TokenManager {
             provider,
-            current: Mutex::new(None),
+            current: std::sync::Mutex::new(None),
+            renewing: Mutex::new(()),
             serial: AtomicU64::new(0),
             refresh_margin,
             clock,
@@ -46,40 +64,67 @@ impl TokenManager {
         }
     }
 
+    fn current(&self) -> Option<Arc<Issued>> {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The current token if it needs no renewal: valid for at least the refresh margin,
+    /// or of unknown expiry.
+    fn fresh(&self) -> Option<Arc<Issued>> {
+        self.current().filter(|t| {
+            t.token
+                .remaining(self.clock.now())
+                .is_none_or(|left| left > self.refresh_margin)
+        })
+    }
+
     /// A token valid for at least the refresh margin (when its expiry is known).
-    pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<AccessToken, Error> {
-        let mut current = self.current.lock().await;
+    pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<Arc<Issued>, Error> {
+        if let Some(fresh) = self.fresh() {
+            return Ok(fresh);
+        }
+        let _renewing = self.renewing.lock().await;
+        // Another caller may have renewed it while this one waited.
+        if let Some(fresh) = self.fresh() {
+            return Ok(fresh);
+        }
+        let current = self.current();
         let now = self.clock.now();
-        let fresh = match current.as_ref() {
-            Some(t) => match t.remaining(now) {
-                None => return Ok(t.clone()),
-                Some(left) if left > self.refresh_margin => return Ok(t.clone()),
-                Some(left) if left > Duration::ZERO => {
-                    let span = tracing::info_span!(
-                        "anaplan.auth.refresh",
-                        runwait.token.remaining_s = left.as_secs() as i64
-                    );
-                    // Boxed, as the login below: a renewal is rare, and inline it would
-                    // make every call's future kilobytes larger.
-                    match Box::pin(self.renew(auth, t)).instrument(span).await {
-                        Ok(fresh) => fresh,
-                        // The token still works: a refresh that failed for now is tried
-                        // again on the next call, not turned into this call's failure.
-                        Err(e) if e.is_transient() => {
-                            tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
-                            return Ok(t.clone());
-                        }
-                        Err(e) => return Err(e),
+        let renewed = match current
+            .as_ref()
+            .and_then(|t| Some((t, t.token.remaining(now)?)))
+        {
+            Some((t, left)) if left > Duration::ZERO => {
+                let span = tracing::info_span!(
+                    "anaplan.auth.refresh",
+                    runwait.token.remaining_s = left.as_secs() as i64
+                );
+                // Boxed, as the login below: a renewal is rare, and inline it would
+                // make every call's future kilobytes larger.
+                match Box::pin(self.renew(auth, &t.token)).instrument(span).await {
+                    Ok(fresh) => fresh,
+                    // The token still works: a refresh that failed for now is tried
+                    // again on the next call, not turned into this call's failure.
+                    Err(e) if e.is_transient() => {
+                        tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                        return Ok(t.clone());
                     }
+                    Err(e) => return Err(e),
                 }
-                Some(_) => Box::pin(self.login(auth)).await?,
-            },
-            None => Box::pin(self.login(auth)).await?,
+            }
+            _ => Box::pin(self.login(auth)).await?,
         };
-        let mut fresh = fresh;
-        fresh.serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
-        *current = Some(fresh.clone());
-        Ok(fresh)
+        let mut renewed = renewed;
+        renewed.serial = self.serial.fetch_add(1, Ordering::Relaxed) + 1;
+        let issued = Arc::new(Issued {
+            header: Authorization::new(&renewed.header())?,
+            token: renewed,
+        });
+        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some(issued.clone());
+        Ok(issued)
     }
 
     /// `/token/refresh` where the provider allows it; a refresh the service refuses
@@ -127,9 +172,12 @@ impl TokenManager {
 
     /// Forgets `token` after the API refused it, so the next call logs in again. A token
     /// already replaced by another caller is left alone.
-    pub(crate) async fn rejected(&self, token: &AccessToken) {
-        let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|t| t.serial == token.serial) {
+    pub(crate) fn rejected(&self, token: &Issued) {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current
+            .as_ref()
+            .is_some_and(|t| t.token.serial == token.token.serial)
+        {
             *current = None;
         }
     }

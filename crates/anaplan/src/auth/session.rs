@@ -39,16 +39,16 @@ impl Session {
         let token = self.tokens.token(&auth).await?;
         match self
             .transport
-            .send_api(req, &token.header(), resend_count)
+            .send_api(req, token.header(), resend_count)
             .await
         {
             // Boxed: rare, and inline it would double every call's future.
             Err(Error::Auth { status: 401, .. }) => {
                 Box::pin(async {
-                    self.tokens.rejected(&token).await;
+                    self.tokens.rejected(&token);
                     let token = self.tokens.token(&auth).await?;
                     self.transport
-                        .send_api(req, &token.header(), resend_count)
+                        .send_api(req, token.header(), resend_count)
                         .await
                 })
                 .await
