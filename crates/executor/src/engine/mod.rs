@@ -133,7 +133,7 @@ impl Step for RunAndWait {
         Self: 'async_trait,
     {
         let began = self.env.now();
-        let run = Run {
+        let mut run = Run {
             step: self,
             ctx,
             began,
@@ -147,7 +147,9 @@ impl Step for RunAndWait {
             cancel: None,
             ran_for: None,
         };
-        Box::pin(run.traced())
+        // `run` is the block's own, borrowed in place: an `async fn` taking it by value
+        // would keep room for it twice (its argument and the moved-into local).
+        Box::pin(async move { run.traced().await })
     }
 }
 
@@ -178,7 +180,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// The life of the step in its span, created at the first poll (a child of the span
     /// the host polls the step in).
-    async fn traced(mut self) -> StepResult {
+    async fn traced(&mut self) -> StepResult {
         let step = self.step;
         let span = spans::step_span(
             step.target.kind,
