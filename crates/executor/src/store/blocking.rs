@@ -13,16 +13,21 @@ const AT_ONCE: usize = 16;
 
 static SLOTS: Semaphore = Semaphore::const_new(AT_ONCE);
 
-/// Runs `f` on tokio's blocking pool once one of the process's slots is free.
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
+/// Runs the job `prepare` makes on tokio's blocking pool once one of the process's
+/// slots is free. The job is made only then: thousands of operations queued for a slot
+/// hold their borrowed arguments, not copies of them.
+pub(super) async fn blocking<T: Send + 'static, J>(
+    prepare: impl FnOnce() -> J,
+) -> Result<T, StoreError>
+where
+    J: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
     // The semaphore is never closed.
     let _slot = SLOTS
         .acquire()
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    tokio::task::spawn_blocking(f)
+    tokio::task::spawn_blocking(prepare())
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?
 }

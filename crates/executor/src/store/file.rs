@@ -162,13 +162,20 @@ impl FileStore {
         }
     }
 
-    /// Runs `f` on a clone of the store on tokio's blocking pool (a few at a time).
-    async fn blocking<T: Send + 'static>(
+    /// Runs the job `prepare` makes on a clone of the store on tokio's blocking pool (a
+    /// few at a time; the job and the clone are made once it may run).
+    async fn blocking<T: Send + 'static, J>(
         &self,
-        f: impl FnOnce(FileStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let store = self.clone();
-        blocking(move || f(store)).await
+        prepare: impl FnOnce() -> J,
+    ) -> Result<T, StoreError>
+    where
+        J: FnOnce(FileStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        blocking(|| {
+            let (job, store) = (prepare(), self.clone());
+            move || job(store)
+        })
+        .await
     }
 }
 
@@ -181,36 +188,49 @@ impl Default for FileStore {
 #[async_trait]
 impl StateStore for FileStore {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
-        let key = key.clone();
         let lock = self
-            .blocking(move |s| FileLease::take(&key, s.lease_path(&key), s.lease))
+            .blocking(|| {
+                let key = key.clone();
+                move |s: FileStore| FileLease::take(&key, s.lease_path(&key), s.lease)
+            })
             .await?;
         Ok(Box::new(lock))
     }
 
     async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
-        let key = key.clone();
-        self.blocking(move |s| s.load_blocking(&key)).await
+        self.blocking(|| {
+            let key = key.clone();
+            move |s: FileStore| s.load_blocking(&key)
+        })
+        .await
     }
 
     async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
-        let record = record.clone();
-        self.blocking(move |s| s.save_blocking(&record)).await
+        self.blocking(|| {
+            let record = record.clone();
+            move |s: FileStore| s.save_blocking(&record)
+        })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
-        self.blocking(|s| s.list_blocking()).await
+        self.blocking(|| |s: FileStore| s.list_blocking()).await
     }
 
     async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
-        let entry = entry.clone();
-        self.blocking(move |s| s.append_history_blocking(&entry))
-            .await
+        self.blocking(|| {
+            let entry = entry.clone();
+            move |s: FileStore| s.append_history_blocking(&entry)
+        })
+        .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
-        let query = query.clone();
-        self.blocking(move |s| s.history_blocking(&query)).await
+        self.blocking(|| {
+            let query = query.clone();
+            move |s: FileStore| s.history_blocking(&query)
+        })
+        .await
     }
 }
 

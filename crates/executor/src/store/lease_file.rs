@@ -221,13 +221,19 @@ impl StepLock for FileLease {
     }
 
     async fn renew(&self) -> Result<(), StoreError> {
-        let lease = self.0.clone();
-        blocking(move || lease.renew_blocking()).await
+        blocking(|| {
+            let lease = self.0.clone();
+            move || lease.renew_blocking()
+        })
+        .await
     }
 
     async fn release(self: Box<Self>) -> Result<(), StoreError> {
-        let lease = self.0.clone();
-        blocking(move || lease.release_blocking()).await
+        blocking(|| {
+            let lease = self.0.clone();
+            move || lease.release_blocking()
+        })
+        .await
     }
 }
 
