@@ -282,7 +282,7 @@ impl Row {
             num(self.per_wait_kib, 1),
             num(self.cpu_s, 1),
             num(self.cpu_per_1000_polls, 2),
-            num(self.steady_cpu_per_1000_polls, 2),
+            num(self.steady_cpu_per_1000_polls, 3),
             self.steady_polls
                 .map_or_else(|| "–".to_owned(), |p| p.to_string()),
             self.polls.to_string(),
