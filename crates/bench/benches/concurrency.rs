@@ -4,6 +4,11 @@
 //! anaplan-sdk's async client (Python, in a virtual environment under `target/`).
 //! Prints tables; asserts nothing. See BENCHMARKS.md.
 //!
+//! CPU per poll twice: over the whole run (login, starts, state-store saves, shutdown
+//! included) and in the steady state (`runwait_bench::steady`: CPU and answered polls
+//! over the same window, when every wait polls and none has ended; the window of each
+//! row is printed).
+//!
 //! ```text
 //! cargo bench -p runwait-bench --bench concurrency                  # N = 100, 1,000, 10,000
 //! cargo bench -p runwait-bench --bench concurrency -- --n 100,1000  # a quicker run
@@ -19,6 +24,7 @@ use std::time::Duration;
 use runwait_bench::args::Args;
 use runwait_bench::scenario::Summary;
 use runwait_bench::simproc::{SimOptions, SimProcess};
+use runwait_bench::steady::{Steady, Unmeasured};
 use runwait_bench::table::{Table, num};
 use runwait_bench::waiter::{Job, Kind, Programs, Run, spawn, stderr_of};
 use runwait_bench::{cli, scratch_dir, sdk};
@@ -49,9 +55,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
     println!(
         "concurrency: {} at N = {ns:?} (anaplan-sdk only at {sdk_ns:?}), tasks of {task:?}, \
-         runwait polls every {poll:?}, anaplan-sdk every 1 s; {rows} runs + 1 baseline run of \
+         runwait polls every {poll:?}, anaplan-sdk every {:?}; {rows} runs + 1 baseline run of \
          one wait each, one after another: about {:.0} min",
         names.join(", "),
+        sdk::POLL,
         (rows + 1) as f64 * (task.as_secs_f64() + 30.0) / 60.0
     );
 
@@ -63,13 +70,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 continue;
             }
             let (run, summary) = one(&programs, kind, n, task, poll)?;
-            let row = Row::new(kind, n, &run, &summary, baseline.get(key(kind)));
+            let waiter_poll = if kind == Kind::Sdk { sdk::POLL } else { poll };
+            let steady = Steady::of(&summary, &run.usage.cpu_series, waiter_poll);
+            println!("{}", steady_line(kind, n, &steady));
+            let row = Row::new(kind, n, &run, &summary, baseline.get(key(kind)), &steady);
             println!("{}", row.line());
             measured.push(row);
         }
     }
     print_tables(&measured, &baseline);
     Ok(())
+}
+
+/// The steady window of a row, so the reader can check it.
+fn steady_line(kind: Kind, n: usize, steady: &Result<Steady, Unmeasured>) -> String {
+    match steady {
+        Ok(s) => format!(
+            "steady window {} N = {n}: scenario time {}, {} polls, CPU {:.2} s",
+            kind.name(),
+            s.window,
+            s.polls,
+            s.cpu.as_secs_f64()
+        ),
+        Err(why) => format!("steady window {} N = {n}: {why}", kind.name()),
+    }
 }
 
 fn key(kind: Kind) -> &'static str {
@@ -195,6 +219,8 @@ struct Row {
     per_wait_kib: f64,
     cpu_s: f64,
     cpu_per_1000_polls: f64,
+    steady_cpu_per_1000_polls: f64,
+    steady_polls: Option<u64>,
     polls: u64,
     polls_per_s: f64,
     fds: usize,
@@ -205,7 +231,14 @@ struct Row {
 }
 
 impl Row {
-    fn new(kind: Kind, n: usize, run: &Run, sim: &Summary, baseline: Option<&u64>) -> Row {
+    fn new(
+        kind: Kind,
+        n: usize,
+        run: &Run,
+        sim: &Summary,
+        baseline: Option<&u64>,
+        steady: &Result<Steady, Unmeasured>,
+    ) -> Row {
         let report = run.report();
         let done = match kind {
             Kind::Library => report["outcomes"]["succeeded"].as_u64().unwrap_or(0),
@@ -224,6 +257,8 @@ impl Row {
             per_wait_kib: baseline.map_or(f64::NAN, |b| peak.saturating_sub(*b) as f64 / n as f64),
             cpu_s,
             cpu_per_1000_polls: 1000.0 * cpu_s / sim.polls as f64,
+            steady_cpu_per_1000_polls: steady.as_ref().map_or(f64::NAN, Steady::cpu_per_1000_polls),
+            steady_polls: steady.as_ref().ok().map(|s| s.polls),
             polls: sim.polls,
             polls_per_s: sim.polls as f64 / sim.poll_span.as_secs_f64(),
             fds: run.usage.fds_peak,
@@ -247,6 +282,9 @@ impl Row {
             num(self.per_wait_kib, 1),
             num(self.cpu_s, 1),
             num(self.cpu_per_1000_polls, 2),
+            num(self.steady_cpu_per_1000_polls, 3),
+            self.steady_polls
+                .map_or_else(|| "–".to_owned(), |p| p.to_string()),
             self.polls.to_string(),
             num(self.polls_per_s, 0),
             self.fds.to_string(),
@@ -261,7 +299,7 @@ impl Row {
     }
 }
 
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 15] = [
     "waiter",
     "N",
     "succeeded",
@@ -269,6 +307,8 @@ const COLUMNS: [&str; 13] = [
     "KiB per wait",
     "CPU s",
     "CPU s per 1,000 polls",
+    "steady CPU s per 1,000 polls",
+    "steady polls",
     "polls",
     "polls/s",
     "fds peak",
@@ -293,6 +333,8 @@ fn print_tables(rows: &[Row], baseline: &HashMap<&'static str, u64>) {
         "N",
         "anaplan-sdk CPU per poll ÷ library's",
         "÷ CLI's",
+        "steady: anaplan-sdk ÷ library's",
+        "÷ CLI's",
         "library KiB per wait ÷ anaplan-sdk's",
         "CLI's ÷ anaplan-sdk's",
     ]);
@@ -302,11 +344,18 @@ fn print_tables(rows: &[Row], baseline: &HashMap<&'static str, u64>) {
         let cli = find(Kind::Cli, sdk.n);
         let cpu =
             |r: Option<&Row>| r.map_or(f64::NAN, |r| sdk.cpu_per_1000_polls / r.cpu_per_1000_polls);
+        let steady = |r: Option<&Row>| {
+            r.map_or(f64::NAN, |r| {
+                sdk.steady_cpu_per_1000_polls / r.steady_cpu_per_1000_polls
+            })
+        };
         let mem = |r: Option<&Row>| r.map_or(f64::NAN, |r| r.per_wait_kib / sdk.per_wait_kib);
         ratios.row(vec![
             sdk.n.to_string(),
             format!("{}×", num(cpu(lib), 1)),
             format!("{}×", num(cpu(cli), 1)),
+            format!("{}×", num(steady(lib), 1)),
+            format!("{}×", num(steady(cli), 1)),
             format!("{}×", num(mem(lib), 2)),
             format!("{}×", num(mem(cli), 2)),
         ]);

@@ -4,8 +4,9 @@
 //! another's.
 //!
 //! - `cargo bench -p runwait-bench --bench concurrency`: N concurrent waits; peak RSS,
-//!   memory per wait, CPU per 1,000 polls, polls per second, file descriptors, timer
-//!   stalls (library worker), and the ratios to anaplan-sdk.
+//!   memory per wait, CPU per 1,000 polls (over the whole run, and in the steady state:
+//!   see [`steady`]), polls per second, file descriptors, timer stalls (library
+//!   worker), and the ratios to anaplan-sdk.
 //! - `cargo bench -p runwait-bench --bench shared_budget`: 1,000 waits against a
 //!   simulator limited to 10 requests/s, with the budget and without: 429s and
 //!   detection delays.
@@ -21,6 +22,7 @@ pub mod proc;
 pub mod scenario;
 pub mod sdk;
 pub mod simproc;
+pub mod steady;
 pub mod table;
 pub mod waiter;
 pub mod worker;

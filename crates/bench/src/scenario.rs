@@ -1,6 +1,7 @@
 //! The bench's tenant and what its journal says: N models with one action each, and the
 //! summary the simulator process prints at its end (calls by kind, 429s, how late each
-//! task's end was seen).
+//! task's end was seen, and what the steady-state window needs: the answered polls per
+//! 100 ms, the last start and the first end, the wall clock of scenario time zero).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -34,6 +35,9 @@ pub fn scenario(models: usize, duration: Duration, rate_limit: Option<u32>) -> S
     s
 }
 
+/// The width of [`Summary::poll_bins`]' bins.
+pub const POLL_BIN: Duration = Duration::from_millis(100);
+
 /// What the simulator saw in one run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Summary {
@@ -50,6 +54,17 @@ pub struct Summary {
     /// For each task seen ended: from its end (start + duration, scenario time) to the
     /// first answered poll at or after it.
     pub delays: Vec<Duration>,
+    /// Answered polls by scenario time: bin `i` counts those from `i` × [`POLL_BIN`]
+    /// (inclusive) to `i + 1` × [`POLL_BIN`]. A histogram, not the poll times, so the
+    /// JSON line stays small at hundreds of thousands of polls.
+    pub poll_bins: Vec<u32>,
+    /// Scenario time of the last task start (answered); `None` if none started.
+    pub last_start: Option<Duration>,
+    /// Scenario time of the first task end (start + duration); `None` if none started.
+    pub first_end: Option<Duration>,
+    /// The wall clock at scenario time zero, UNIX ms (the simulator runs at speed 1, so a
+    /// scenario time `t` is this + `t`); 0 when not reported.
+    pub epoch_ms: u64,
 }
 
 impl Summary {
@@ -71,10 +86,19 @@ impl Summary {
             match e.kind {
                 CallKind::Start => {
                     summary.starts += 1;
+                    let at = Duration::from_millis(e.at_ms);
+                    summary.last_start = summary.last_start.max(Some(at));
+                    let end = at + duration;
+                    summary.first_end = Some(summary.first_end.map_or(end, |f| f.min(end)));
                     ends.insert(model_of(&e.path), e.at_ms + duration.as_millis() as u64);
                 }
                 CallKind::Status => {
                     summary.polls += 1;
+                    let bin = (e.at_ms / POLL_BIN.as_millis() as u64) as usize;
+                    if summary.poll_bins.len() <= bin {
+                        summary.poll_bins.resize(bin + 1, 0);
+                    }
+                    summary.poll_bins[bin] += 1;
                     first = first.min(e.at_ms);
                     last = last.max(e.at_ms);
                     polls.entry(model_of(&e.path)).or_default().push(e.at_ms);
@@ -104,6 +128,10 @@ impl Summary {
             "starts": self.starts,
             "poll_span_ms": self.poll_span.as_millis() as u64,
             "delays_ms": self.delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
+            "poll_bins": self.poll_bins,
+            "last_start_ms": self.last_start.map(|d| d.as_millis() as u64),
+            "first_end_ms": self.first_end.map(|d| d.as_millis() as u64),
+            "epoch_ms": self.epoch_ms,
         })
     }
 
@@ -125,7 +153,31 @@ impl Summary {
                         .collect()
                 })
                 .unwrap_or_default(),
+            poll_bins: v["poll_bins"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_u64)
+                        .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            last_start: v["last_start_ms"].as_u64().map(Duration::from_millis),
+            first_end: v["first_end_ms"].as_u64().map(Duration::from_millis),
+            epoch_ms: n("epoch_ms"),
         }
+    }
+
+    /// The answered polls from scenario time `from` to `to`: the bins wholly inside
+    /// (so a window on [`POLL_BIN`] boundaries counts exactly its polls).
+    pub fn polls_between(&self, from: Duration, to: Duration) -> u64 {
+        let bin = POLL_BIN.as_millis();
+        let first = from.as_millis().div_ceil(bin);
+        let end = to.as_millis() / bin;
+        (first..end)
+            .filter_map(|i| self.poll_bins.get(usize::try_from(i).ok()?))
+            .map(|&c| u64::from(c))
+            .sum()
     }
 
     /// The `q` quantile (0 to 1) of the detection delays; zero when none was seen.
@@ -180,12 +232,51 @@ mod tests {
             entry(CallKind::Status, 1, 13_000, 200),
             entry(CallKind::Status, 0, 14_000, 200),
         ];
-        let s = Summary::of(&journal, Duration::from_secs(10));
+        let mut s = Summary::of(&journal, Duration::from_secs(10));
         assert_eq!((s.requests, s.polls, s.too_many, s.starts), (7, 4, 1, 2));
         assert_eq!(s.poll_span, Duration::from_secs(8));
         assert_eq!(s.delays, [Duration::from_secs(1), Duration::from_secs(1)]);
-        assert_eq!(Summary::from_json(&s.to_json()), s);
         assert_eq!(s.delay_quantile(0.5), Duration::from_secs(1));
+        // The last start (model 1 at 2 s) and the first end (model 0's: 1 s + 10 s).
+        assert_eq!(s.last_start, Some(Duration::from_secs(2)));
+        assert_eq!(s.first_end, Some(Duration::from_secs(11)));
+        // One answered poll in each of the bins of 6.0, 12.0, 13.0 and 14.0 s (the 429
+        // at 11.5 s is not one).
+        assert_eq!(s.poll_bins.len(), 141);
+        let filled: Vec<(usize, u32)> = s
+            .poll_bins
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|&(_, c)| c > 0)
+            .collect();
+        assert_eq!(filled, [(60, 1), (120, 1), (130, 1), (140, 1)]);
+        s.epoch_ms = 1_795_000_000_000;
+        assert_eq!(Summary::from_json(&s.to_json()), s);
+        // (from ms, to ms, answered polls counted)
+        let windows: [(u64, u64, u64); 8] = [
+            (0, 20_000, 4),
+            (6_000, 12_000, 1),
+            (6_000, 12_100, 2),
+            (6_050, 20_000, 3),
+            (5_999, 6_099, 0),
+            (12_000, 12_000, 0),
+            (14_000, 14_100, 1),
+            (15_000, 30_000, 0),
+        ];
+        for (from, to, want) in windows {
+            let got = s.polls_between(Duration::from_millis(from), Duration::from_millis(to));
+            assert_eq!(got, want, "{from}..{to} ms");
+        }
+    }
+
+    #[test]
+    fn a_journal_without_starts_has_no_window_bounds() {
+        let journal = [entry(CallKind::Status, 0, 250, 200)];
+        let s = Summary::of(&journal, Duration::from_secs(10));
+        assert_eq!((s.last_start, s.first_end), (None, None));
+        assert_eq!(s.poll_bins, [0, 0, 1]);
+        assert_eq!(Summary::from_json(&s.to_json()), s);
     }
 
     #[test]

@@ -4,9 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The version the benches measure (the one the simulator's third-party test runs).
 pub const VERSION: &str = "0.5.22";
+
+/// How often its `run_action` polls: `status_poll_delay`, 1 s by default (the script
+/// keeps the default).
+pub const POLL: Duration = Duration::from_secs(1);
 
 /// The Python of `target/bench-venv`, with anaplan-sdk installed (made now if missing).
 pub fn python() -> Result<PathBuf, String> {
