@@ -5,7 +5,8 @@
 //! It also bounds the connections per host: reqwest's pool opens a connection for every
 //! request that finds no idle one and has no limit of its own (10,000 waits opened up to
 //! 9,000), so each request holds one of its host's [`HostSlots`] from before it is sent
-//! until its body is read.
+//! until its body is read. A request is built, and reqwest's future made, only once it
+//! has its slot: a request queued for one holds a small future.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,12 +95,13 @@ impl Reply {
 pub(crate) struct Authorization(HeaderValue);
 
 impl Authorization {
-    /// The header for `value`; an error that names no part of it when it holds what a
-    /// header cannot (a control character, say).
+    /// The header for `value` (a token, or a login's credentials); an error that names
+    /// no part of it when it holds what a header cannot (a control character, say).
     pub(crate) fn new(value: &str) -> Result<Self, Error> {
         let mut header = HeaderValue::from_str(value).map_err(|_| {
             Error::Config(
-                "the access token holds characters an HTTP header cannot carry".to_owned(),
+                "the access token or credentials hold characters an HTTP header cannot carry"
+                    .to_owned(),
             )
         })?;
         header.set_sensitive(true);
@@ -207,12 +209,14 @@ impl Transport {
         body: Option<&[u8]>,
         resend_count: usize,
     ) -> Result<Reply, Error> {
+        // Marked sensitive, as an API request's token.
+        let authorization = Authorization::new(authorization.expose())?;
         let build = || {
             let builder = self
                 .client
                 .post(url.clone())
                 .timeout(self.auth_timeout)
-                .header(AUTHORIZATION, authorization.expose())
+                .header(AUTHORIZATION, authorization.0.clone())
                 .header(ACCEPT, "application/json");
             match body {
                 Some(body) => builder

@@ -2,7 +2,8 @@
 //!
 //! It renews the token before it expires (when less than the refresh margin, 5 minutes
 //! by default, remains), never per call: Anaplan warns that a new token per call can
-//! fail. Renewal happens under a lock, so concurrent callers wait for one renewal
+//! fail. Calls read the token without waiting (every poll of every wait reads it);
+//! renewal happens under an async lock, so concurrent callers wait for one renewal
 //! instead of each starting their own.
 
 use std::sync::Arc;
@@ -81,7 +82,8 @@ impl TokenManager {
         })
     }
 
-    /// A token valid for at least the refresh margin (when its expiry is known).
+    /// A token valid for at least the refresh margin (when its expiry is known), or the
+    /// current one while a refresh fails for now.
     pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<Arc<Issued>, Error> {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);

@@ -122,8 +122,8 @@ impl RunAndWait {
 impl Step for RunAndWait {
     // Written out rather than through `async_trait`: an `async` body would keep room for
     // the context besides the `Run` it moves it into (a moved-from local keeps its room
-    // in a future), for as long as every step waits. The `Run` is built here and is the
-    // future's only argument; its life borrows it.
+    // in a future), for as long as every step waits. The `Run` is built here; the boxed
+    // block owns it and its life borrows it.
     fn run<'life0, 'async_trait>(
         &'life0 self,
         ctx: StepContext,

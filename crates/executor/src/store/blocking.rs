@@ -23,11 +23,17 @@ where
     J: FnOnce() -> Result<T, StoreError> + Send + 'static,
 {
     // The semaphore is never closed.
-    let _slot = SLOTS
+    let slot = SLOTS
         .acquire()
         .await
         .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    tokio::task::spawn_blocking(prepare())
-        .await
-        .map_err(|e| StoreError::Backend(Box::new(e)))?
+    let job = prepare();
+    // The job holds its slot: a caller that stops waiting (a renewal raced by a detach)
+    // does not free it while the job still runs.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        job()
+    })
+    .await
+    .map_err(|e| StoreError::Backend(Box::new(e)))?
 }
