@@ -3,12 +3,15 @@
 //! It renews the token before it expires (when less than the refresh margin, 5 minutes
 //! by default, remains), never per call: Anaplan warns that a new token per call can
 //! fail. Calls read the token without waiting (every poll of every wait reads it);
-//! renewal happens under an async lock, so concurrent callers wait for one renewal
-//! instead of each starting their own.
+//! renewal happens under an async lock, so one caller renews. While the token still
+//! works nobody waits for that renewal, and a refresh that failed for now is not tried
+//! again for [`REFRESH_BACKOFF`]: a failing auth service neither holds up ten thousand
+//! polls nor is asked by each of them in turn. Only a caller with no valid token waits
+//! for the login.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Mutex;
 use tracing::Instrument;
@@ -20,6 +23,10 @@ use crate::error::RequestLine;
 use crate::transport::Authorization;
 use crate::{Clock, Error};
 
+/// After a refresh fails for now, the current token is used this long (by the client's
+/// clock) before a refresh is tried again.
+pub const REFRESH_BACKOFF: Duration = Duration::from_secs(30);
+
 /// Holds the client's one token and renews it in time.
 pub(crate) struct TokenManager {
     provider: Arc<dyn AuthProvider>,
@@ -28,6 +35,8 @@ pub(crate) struct TokenManager {
     /// Held while the token is renewed, so concurrent callers wait for one renewal.
     renewing: Mutex<()>,
     serial: AtomicU64,
+    /// The token whose refresh last failed for now (its serial), and when.
+    refresh_failed: std::sync::Mutex<Option<(u64, SystemTime)>>,
     refresh_margin: Duration,
     clock: Arc<dyn Clock>,
     /// A login the auth service refused: not tried again by this client, so parallel
@@ -59,6 +68,7 @@ impl TokenManager {
             current: std::sync::Mutex::new(None),
             renewing: Mutex::new(()),
             serial: AtomicU64::new(0),
+            refresh_failed: std::sync::Mutex::new(None),
             refresh_margin,
             clock,
             refused: std::sync::Mutex::new(None),
@@ -72,23 +82,46 @@ impl TokenManager {
             .clone()
     }
 
-    /// The current token if it needs no renewal: valid for at least the refresh margin,
-    /// or of unknown expiry.
+    /// The current token if no renewal is due: valid for at least the refresh margin, of
+    /// unknown expiry, or still valid with a refresh of it failed less than
+    /// [`REFRESH_BACKOFF`] ago.
     fn fresh(&self) -> Option<Arc<Issued>> {
-        self.current().filter(|t| {
-            t.token
-                .remaining(self.clock.now())
-                .is_none_or(|left| left > self.refresh_margin)
+        let now = self.clock.now();
+        let backing_off = |t: &Issued| {
+            let failed = *self
+                .refresh_failed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            failed.is_some_and(|(serial, at)| {
+                serial == t.token.serial
+                    && now.duration_since(at).unwrap_or(Duration::ZERO) < REFRESH_BACKOFF
+            })
+        };
+        self.current().filter(|t| match t.token.remaining(now) {
+            None => true,
+            Some(left) => left > self.refresh_margin || (left > Duration::ZERO && backing_off(t)),
         })
     }
 
     /// A token valid for at least the refresh margin (when its expiry is known), or the
-    /// current one while a refresh fails for now.
+    /// current one while it works and a renewal is under way or failed for now.
     pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<Arc<Issued>, Error> {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
-        let _renewing = self.renewing.lock().await;
+        let still_valid = self.current().filter(|t| {
+            t.token
+                .remaining(self.clock.now())
+                .is_some_and(|left| left > Duration::ZERO)
+        });
+        let _renewing = match still_valid {
+            // Another caller renews it: this one goes on with the token that still works.
+            Some(valid) => match self.renewing.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(valid),
+            },
+            None => self.renewing.lock().await,
+        };
         // Another caller may have renewed it while this one waited.
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
@@ -112,6 +145,11 @@ impl TokenManager {
                     // again on the next call, not turned into this call's failure.
                     Err(e) if e.is_transient() => {
                         tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                        *self
+                            .refresh_failed
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) =
+                            Some((t.token.serial, self.clock.now()));
                         return Ok(t.clone());
                     }
                     Err(e) => return Err(e),

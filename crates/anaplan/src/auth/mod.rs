@@ -12,6 +12,7 @@ mod service;
 mod session;
 mod token;
 
+pub use manager::REFRESH_BACKOFF;
 pub(crate) use manager::TokenManager;
 pub use providers::{
     AuthProvider, BasicAuth, FileRefreshTokenStore, OAuthRefreshAuth, RefreshTokenStore, TokenAuth,

@@ -211,6 +211,69 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
     );
 }
 
+/// While the token still works, a failing auth service holds no call up and is not
+/// asked by every caller in turn: one caller refreshes while the others go on with the
+/// token, and after a failed refresh none is tried for `REFRESH_BACKOFF`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
+    let speed = 600.0;
+    let epoch = SystemTime::now();
+    let sim = std::sync::Arc::new(
+        Simulator::start(
+            SimConfig::new(Scenario::builtin())
+                .speed(speed)
+                .epoch(epoch),
+        )
+        .await
+        .unwrap(),
+    );
+    // The login goes through; every refresh after it answers 503.
+    sim.add_fault(runwait_sim::Fault::new(
+        runwait_sim::CallKind::Auth,
+        1,
+        0,
+        runwait_sim::FaultKind::http(503),
+    ))
+    .unwrap();
+    // A margin longer than the token's 35 minutes: it is due for renewal at once. One
+    // attempt per call, so a refresh in the journal is one renewal.
+    let client = basic_builder(&sim)
+        .retry(runwait_anaplan::RetryPolicy::none())
+        .refresh_margin(Duration::from_secs(36 * 60))
+        .clock(ScaledClock::new(epoch, speed))
+        .build()
+        .unwrap();
+    let until = Duration::from_secs(3 * 60);
+    let callers: Vec<_> = (0..10)
+        .map(|_| {
+            let (client, sim) = (client.clone(), sim.clone());
+            tokio::spawn(async move {
+                while sim.now() < until {
+                    client.workspaces().await.expect("the token still works");
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let journal = sim.journal();
+    let refreshes = calls(&journal, "POST", "/token/refresh");
+    assert!(refreshes.len() >= 2, "{refreshes:?}");
+    // Scenario time between two refreshes; a few ms of real-time jitter are seconds here.
+    let backoff = runwait_anaplan::auth::REFRESH_BACKOFF - Duration::from_secs(5);
+    for pair in refreshes.windows(2) {
+        let gap = Duration::from_millis(pair[1].at_ms - pair[0].at_ms);
+        assert!(gap >= backoff, "refreshes {gap:?} apart: {refreshes:?}");
+    }
+    let api: Vec<_> = journal
+        .iter()
+        .filter(|e| e.path.starts_with("/2/0"))
+        .collect();
+    assert!(api.len() > 10 * refreshes.len(), "{} calls", api.len());
+    assert!(api.iter().all(|e| e.answer == Answer::Status(200)));
+}
+
 /// When the auth service fails the first renewal (every retry of it), the still valid
 /// token carries on and the next call renews it: the caller sees nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
