@@ -23,8 +23,10 @@ use crate::error::RequestLine;
 use crate::transport::Authorization;
 use crate::{Clock, Error};
 
-/// After a refresh fails for now, the current token is used this long (by the client's
-/// clock) before a refresh is tried again.
+/// After a refresh fails for now ([`Error::is_transient`]: a 5xx, 429 or 409, a broken
+/// connection, a malformed reply), the current token is used this long (by the client's
+/// clock) before a refresh is tried again, as long as it has not expired: an expired
+/// token is replaced by a login at once. Not configurable.
 pub const REFRESH_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Holds the client's one token and renews it in time.
@@ -32,7 +34,8 @@ pub(crate) struct TokenManager {
     provider: Arc<dyn AuthProvider>,
     /// The token calls carry, read without waiting: every poll of every wait reads it.
     current: std::sync::Mutex<Option<Arc<Issued>>>,
-    /// Held while the token is renewed, so concurrent callers wait for one renewal.
+    /// Held while the token is renewed or a login made: one caller renews; callers
+    /// without a valid token wait for it.
     renewing: Mutex<()>,
     serial: AtomicU64,
     /// The token whose refresh last failed for now (its serial), and when.
@@ -94,7 +97,8 @@ impl TokenManager {
                 .unwrap_or_else(|p| p.into_inner());
             failed.is_some_and(|(serial, at)| {
                 serial == t.token.serial
-                    && now.duration_since(at).unwrap_or(Duration::ZERO) < REFRESH_BACKOFF
+                    // A clock stepped back ends the backoff rather than stretching it.
+                    && now.duration_since(at).unwrap_or(REFRESH_BACKOFF) < REFRESH_BACKOFF
             })
         };
         self.current().filter(|t| match t.token.remaining(now) {
@@ -141,16 +145,20 @@ impl TokenManager {
                 // make every call's future kilobytes larger.
                 match Box::pin(self.renew(auth, &t.token)).instrument(span).await {
                     Ok(fresh) => fresh,
-                    // The token still works: a refresh that failed for now is tried
-                    // again on the next call, not turned into this call's failure.
+                    // A refresh that failed for now is tried again after the backoff,
+                    // not turned into this call's failure while the token still works.
                     Err(e) if e.is_transient() => {
-                        tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                        let now = self.clock.now();
                         *self
                             .refresh_failed
                             .lock()
-                            .unwrap_or_else(|p| p.into_inner()) =
-                            Some((t.token.serial, self.clock.now()));
-                        return Ok(t.clone());
+                            .unwrap_or_else(|p| p.into_inner()) = Some((t.token.serial, now));
+                        if t.token.remaining(now).is_some_and(|l| l > Duration::ZERO) {
+                            tracing::warn!(error = %e, "token refresh failed; using the current token while it lasts");
+                            return Ok(t.clone());
+                        }
+                        // It expired during the refresh's retries.
+                        Box::pin(self.login(auth)).await?
                     }
                     Err(e) => return Err(e),
                 }
