@@ -222,6 +222,54 @@ impl Error {
         )
     }
 
+    /// A copy of a transient error (the others hold what cannot be copied, or are
+    /// never shared); `None` for the others.
+    pub(crate) fn transient_copy(&self) -> Option<Error> {
+        Some(match self {
+            Error::Busy {
+                request,
+                status,
+                message,
+            } => Error::Busy {
+                request: request.clone(),
+                status: *status,
+                message: message.clone(),
+            },
+            Error::RateLimited {
+                request,
+                retry_after,
+            } => Error::RateLimited {
+                request: request.clone(),
+                retry_after: *retry_after,
+            },
+            Error::Server {
+                request,
+                status,
+                message,
+                retry_after,
+            } => Error::Server {
+                request: request.clone(),
+                status: *status,
+                message: message.clone(),
+                retry_after: *retry_after,
+            },
+            Error::Transport {
+                request,
+                kind,
+                message,
+            } => Error::Transport {
+                request: request.clone(),
+                kind: *kind,
+                message: message.clone(),
+            },
+            Error::Malformed { request, source } => Error::Malformed {
+                request: request.clone(),
+                source: source.clone(),
+            },
+            _ => return None,
+        })
+    }
+
     /// True when a request may have reached Anaplan and been acted on although no
     /// success came back: a broken connection, a timeout, or a 5xx.
     pub fn is_ambiguous(&self) -> bool {

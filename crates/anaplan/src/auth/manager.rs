@@ -7,7 +7,8 @@
 //! works nobody waits for that renewal, and a refresh that failed for now is not tried
 //! again for [`REFRESH_BACKOFF`]: a failing auth service neither holds up ten thousand
 //! polls nor is asked by each of them in turn. Only a caller with no valid token waits
-//! for the login.
+//! for the login; when that login fails for now, the callers that waited for it get its
+//! error instead of each trying their own.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +39,10 @@ pub(crate) struct TokenManager {
     /// without a valid token wait for it.
     renewing: Mutex<()>,
     serial: AtomicU64,
+    /// Logins that failed for now so far, and the last one's error: callers that waited
+    /// for a login that failed get its error rather than each trying their own.
+    failed_logins: AtomicU64,
+    last_login_error: std::sync::Mutex<Option<Error>>,
     /// The token whose refresh last failed for now (its serial), and when.
     refresh_failed: std::sync::Mutex<Option<(u64, SystemTime)>>,
     refresh_margin: Duration,
@@ -71,6 +76,8 @@ impl TokenManager {
             current: std::sync::Mutex::new(None),
             renewing: Mutex::new(()),
             serial: AtomicU64::new(0),
+            failed_logins: AtomicU64::new(0),
+            last_login_error: std::sync::Mutex::new(None),
             refresh_failed: std::sync::Mutex::new(None),
             refresh_margin,
             clock,
@@ -124,7 +131,24 @@ impl TokenManager {
                 Ok(guard) => guard,
                 Err(_) => return Ok(valid),
             },
-            None => self.renewing.lock().await,
+            None => {
+                let failed_before = self.failed_logins.load(Ordering::Acquire);
+                let guard = self.renewing.lock().await;
+                // The login this caller waited for failed for now: its error, rather
+                // than one more login of the same retries (ten thousand waits would
+                // each run theirs in turn).
+                if self.failed_logins.load(Ordering::Acquire) != failed_before
+                    && let Some(error) = self
+                        .last_login_error
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .as_ref()
+                        .and_then(Error::transient_copy)
+                {
+                    return Err(error);
+                }
+                guard
+            }
         };
         // Another caller may have renewed it while this one waited.
         if let Some(fresh) = self.fresh() {
@@ -206,6 +230,15 @@ impl TokenManager {
         }
         let span = tracing::info_span!("anaplan.auth.login");
         let result = self.provider.login(auth).instrument(span).await;
+        if let Err(e) = &result
+            && let Some(copy) = e.transient_copy()
+        {
+            *self
+                .last_login_error
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(copy);
+            self.failed_logins.fetch_add(1, Ordering::Release);
+        }
         if let Err(Error::Auth {
             request,
             status,

@@ -419,6 +419,40 @@ async fn a_refused_login_is_not_tried_again() {
     );
 }
 
+/// When the auth service fails every login for now, the callers that waited for a login
+/// get its error rather than each running the same retries in turn.
+#[tokio::test]
+async fn callers_that_waited_for_a_failed_login_share_its_error() {
+    let sim = sim(1.0).await;
+    sim.add_fault(runwait_sim::Fault::new(
+        runwait_sim::CallKind::Auth,
+        0,
+        0,
+        runwait_sim::FaultKind::http(503),
+    ))
+    .unwrap();
+    let client = basic_client(&sim);
+    let callers: Vec<_> = (0..10)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.workspaces().await })
+        })
+        .collect();
+    for caller in callers {
+        let error = caller.await.unwrap().unwrap_err();
+        assert!(
+            matches!(error, Error::Server { status: 503, .. }),
+            "{error:?}"
+        );
+    }
+    // Each call is tried 5 times (`quick_retries`) and each try may log in with 5
+    // attempts: one caller alone makes up to 25. Ten that waited for each other's logins
+    // make about as many; ten that each ran their own would make 250.
+    let attempts = 1 + quick_retries().max_retries;
+    let logins = calls(&sim.journal(), "POST", "/token/authenticate").len();
+    assert!(logins <= 2 * attempts * attempts, "{logins} logins");
+}
+
 /// A scenario with OAuth clients: an Authorization Code client (with a secret) whose
 /// refresh tokens rotate, and a Device Grant client whose refresh token stays valid.
 fn oauth_scenario() -> runwait_sim::Scenario {
