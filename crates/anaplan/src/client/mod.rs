@@ -116,7 +116,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Renew the token when less than this remains (default 5 minutes).
+    /// Renew the token when less than this remains (default 5 minutes). A refresh that
+    /// fails for now is tried again after [`crate::auth::REFRESH_BACKOFF`] (30 s), so a
+    /// margin under that gets one try before the token expires and a login replaces it.
     pub fn refresh_margin(mut self, margin: Duration) -> Self {
         self.refresh_margin = margin;
         self
