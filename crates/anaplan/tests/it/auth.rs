@@ -211,11 +211,16 @@ async fn a_forty_minute_wait_renews_the_token_without_a_401() {
     );
 }
 
-/// While the token still works, a failing auth service holds no call up and is not
-/// asked by every caller in turn: one caller refreshes while the others go on with the
-/// token, and after a failed refresh none is tried for `REFRESH_BACKOFF`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
+/// `callers` clients calling `workspaces` until scenario time `until` on a simulator at
+/// 600× speed with `fault`, through a client whose token is due for renewal at once (a
+/// margin longer than the token's 35 minutes) and with `retry`; every call must succeed.
+/// The simulator's journal.
+async fn callers_while_the_token_is_due(
+    fault: runwait_sim::Fault,
+    retry: runwait_anaplan::RetryPolicy,
+    callers: usize,
+    until: Duration,
+) -> Vec<runwait_sim::JournalEntry> {
     let speed = 600.0;
     let epoch = SystemTime::now();
     let sim = std::sync::Arc::new(
@@ -227,24 +232,14 @@ async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
         .await
         .unwrap(),
     );
-    // The login goes through; every refresh after it answers 503.
-    sim.add_fault(runwait_sim::Fault::new(
-        runwait_sim::CallKind::Auth,
-        1,
-        0,
-        runwait_sim::FaultKind::http(503),
-    ))
-    .unwrap();
-    // A margin longer than the token's 35 minutes: it is due for renewal at once. One
-    // attempt per call, so a refresh in the journal is one renewal.
+    sim.add_fault(fault).unwrap();
     let client = basic_builder(&sim)
-        .retry(runwait_anaplan::RetryPolicy::none())
+        .retry(retry)
         .refresh_margin(Duration::from_secs(36 * 60))
         .clock(ScaledClock::new(epoch, speed))
         .build()
         .unwrap();
-    let until = Duration::from_secs(3 * 60);
-    let callers: Vec<_> = (0..10)
+    let callers: Vec<_> = (0..callers)
         .map(|_| {
             let (client, sim) = (client.clone(), sim.clone());
             tokio::spawn(async move {
@@ -257,7 +252,28 @@ async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
     for caller in callers {
         caller.await.unwrap();
     }
-    let journal = sim.journal();
+    sim.journal()
+}
+
+/// While the token still works, a failing auth service holds no call up and is not
+/// asked by every caller in turn: one caller refreshes while the others go on with the
+/// token, and after a failed refresh none is tried for `REFRESH_BACKOFF`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
+    // The login goes through; every refresh after it answers 503. One attempt per call,
+    // so a refresh in the journal is one renewal.
+    let journal = callers_while_the_token_is_due(
+        runwait_sim::Fault::new(
+            runwait_sim::CallKind::Auth,
+            1,
+            0,
+            runwait_sim::FaultKind::http(503),
+        ),
+        runwait_anaplan::RetryPolicy::none(),
+        10,
+        Duration::from_secs(3 * 60),
+    )
+    .await;
     let refreshes = calls(&journal, "POST", "/token/refresh");
     assert!(refreshes.len() >= 2, "{refreshes:?}");
     // Scenario time between two refreshes; a few ms of real-time jitter are seconds here.
@@ -278,45 +294,19 @@ async fn a_failing_refresh_holds_up_no_call_and_is_asked_once_per_backoff() {
 /// it instead of waiting for the renewal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_on_with_the_valid_token_while_a_slow_refresh_runs() {
-    let speed = 600.0;
-    let epoch = SystemTime::now();
-    let sim = std::sync::Arc::new(
-        Simulator::start(
-            SimConfig::new(Scenario::builtin())
-                .speed(speed)
-                .epoch(epoch),
-        )
-        .await
-        .unwrap(),
-    );
     // The login goes through; the first refresh takes a minute of scenario time.
-    sim.add_fault(runwait_sim::Fault::new(
-        runwait_sim::CallKind::Auth,
-        1,
-        1,
-        runwait_sim::FaultKind::Slow(Duration::from_secs(60)),
-    ))
-    .unwrap();
-    let client = basic_builder(&sim)
-        .refresh_margin(Duration::from_secs(36 * 60))
-        .clock(ScaledClock::new(epoch, speed))
-        .build()
-        .unwrap();
-    let until = Duration::from_secs(2 * 60);
-    let callers: Vec<_> = (0..4)
-        .map(|_| {
-            let (client, sim) = (client.clone(), sim.clone());
-            tokio::spawn(async move {
-                while sim.now() < until {
-                    client.workspaces().await.expect("the token still works");
-                }
-            })
-        })
-        .collect();
-    for caller in callers {
-        caller.await.unwrap();
-    }
-    let journal = sim.journal();
+    let journal = callers_while_the_token_is_due(
+        runwait_sim::Fault::new(
+            runwait_sim::CallKind::Auth,
+            1,
+            1,
+            runwait_sim::FaultKind::Slow(Duration::from_secs(60)),
+        ),
+        quick_retries(),
+        4,
+        Duration::from_secs(2 * 60),
+    )
+    .await;
     let refresh = calls(&journal, "POST", "/token/refresh")[0].at_ms;
     let during = journal
         .iter()
