@@ -19,6 +19,7 @@
 //! default 5s, Anaplan's floor), `--waiters library,cli,sdk`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use runwait_bench::args::Args;
@@ -106,20 +107,17 @@ fn key(kind: Kind) -> &'static str {
 
 /// The bench's binary, and the others when wanted and obtainable (said loudly if not).
 fn programs(wanted: &str) -> Programs {
-    let runwait = if wanted.contains("cli") {
-        cli::runwait()
-            .inspect_err(|e| eprintln!("*** the CLI rows are LEFT OUT: {e}"))
+    // `get`'s program when the `key` waiter is wanted; its `rows` are left out loudly
+    // when it cannot be had.
+    let program = |key: &str, rows: &str, get: fn() -> Result<PathBuf, String>| {
+        wanted
+            .contains(key)
+            .then(get)?
+            .inspect_err(|e| eprintln!("*** the {rows} rows are LEFT OUT: {e}"))
             .ok()
-    } else {
-        None
     };
-    let python = if wanted.contains("sdk") {
-        sdk::python()
-            .inspect_err(|e| eprintln!("*** the anaplan-sdk rows are LEFT OUT: {e}"))
-            .ok()
-    } else {
-        None
-    };
+    let runwait = program("cli", "CLI", cli::runwait);
+    let python = program("sdk", "anaplan-sdk", sdk::python);
     Programs {
         bench: env!("CARGO_BIN_EXE_runwait-bench").into(),
         runwait,
