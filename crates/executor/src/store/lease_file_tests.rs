@@ -228,19 +228,26 @@ async fn a_holder_is_taken_over_when_gone_and_refused_while_alive() {
         .spawn()
         .unwrap();
     let alive = sleeper.id();
-    let mut quick = std::process::Command::new("true").spawn().unwrap();
-    let dead = quick.id();
-    quick.wait().unwrap();
+    let alive_start = process_start(alive);
+    // A process that ended, planted with its own start time: only its death frees it.
+    let mut ended = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let dead = ended.id();
+    let dead_start = process_start(dead);
+    ended.kill().unwrap();
+    ended.wait().unwrap();
     // (case, the holder, taken over)
     let cases = [
         (
             "a live process here",
-            other(machine.clone(), alive, process_start(alive), later),
+            other(machine.clone(), alive, alive_start, later),
             false,
         ),
         (
             "a dead process here, lease not expired",
-            other(machine.clone(), dead, Some(1), later),
+            other(machine.clone(), dead, dead_start, later),
             true,
         ),
         (
@@ -281,7 +288,7 @@ async fn a_holder_is_taken_over_when_gone_and_refused_while_alive() {
     sleeper.wait().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = FileStore::new(dir.path());
-    plant(&store, &other(machine, alive, Some(1), later));
+    plant(&store, &other(machine, alive, alive_start, later));
     store.lock(&key()).await.unwrap();
 }
 
