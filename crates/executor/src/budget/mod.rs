@@ -114,10 +114,9 @@ impl Queue {
     }
 
     /// Grants the slots due by `now`, one per waiter in queue order (the head first),
-    /// and wakes the granted and the next head. Returns how many were granted.
-    fn grant_due(&mut self, now: Instant, interval: Duration) -> usize {
+    /// and wakes the granted and the next head.
+    fn grant_due(&mut self, now: Instant, interval: Duration) {
         let mut slot = self.first_slot(now);
-        let mut granted = 0;
         while slot <= now {
             let Some((_, waiter)) = self.waiting.pop_first() else {
                 break;
@@ -125,11 +124,9 @@ impl Queue {
             waiter.granted.store(true, Ordering::Release);
             waiter.notify.notify_one();
             slot += interval;
-            granted += 1;
         }
         self.next_slot = Some(slot);
         self.wake_head();
-        granted
     }
 }
 

@@ -36,13 +36,10 @@ impl Run<'_> {
     /// store's queue) races `stops`, the phase's own: a stop skips it (the phase's next
     /// race then sees the stop), except at the fence, where it ends the step unstarted.
     pub(super) async fn keep_lease(&mut self, fence: bool, stops: Stops) -> Result<(), Phase> {
-        let Some(lock) = &self.lock else {
+        let (Some(lock), Some(due)) = (&self.lock, self.renew_due()) else {
             return Ok(());
         };
-        let Some(every) = lock.renew_every() else {
-            return Ok(());
-        };
-        if !fence && self.now() < self.renewed_at + every {
+        if !fence && self.now() < due {
             return Ok(());
         }
         let renewed = match self.race(stops, lock.renew()).await {

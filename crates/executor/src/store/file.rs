@@ -16,7 +16,9 @@ use async_trait::async_trait;
 use super::blocking::blocking;
 use super::lease_file::FileLease;
 use super::tail::TailError;
-use super::{HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError};
+use super::{
+    HistoryQuery, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError, io_error,
+};
 use crate::atomic::{create_private_dir_all, private_file, write_atomically};
 
 /// Bytes of the escaped key kept before the hash of a name over [`FileStore::MAX_STEM`].
@@ -241,11 +243,6 @@ fn read_record(path: PathBuf) -> Result<StepRecord, StoreError> {
 }
 
 /// Maps an I/O error on `path` to a [`StoreError`] naming it.
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
-    let path = path.to_path_buf();
-    move |source| StoreError::Io { path, source }
-}
-
 /// `<workflow>.<step>.<run key>` escaped, or its first [`KEPT`] bytes, `~` and 16 hex
 /// digits of the SHA-256 of the whole key. `~` is never in an escaped part, so a cut
 /// name cannot be the whole name of another key.

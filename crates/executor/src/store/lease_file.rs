@@ -18,16 +18,16 @@
 //! there is no `/proc`, every holder counts as on another machine: expiry only.
 
 use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::blocking;
-use super::{StepKey, StepLock, StoreError};
+use super::{StepKey, StepLock, StoreError, io_error};
 use crate::atomic::{create_private_dir_all, private_file};
 
 /// What a lease file holds while taken.
@@ -125,7 +125,7 @@ impl FileLease {
     /// Takes the step run whose lease file is `path` for `lease`, or says who holds it.
     pub(super) fn take(key: &StepKey, path: PathBuf, lease: Duration) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
-            create_private_dir_all(dir).map_err(io(&path))?;
+            create_private_dir_all(dir).map_err(io_error(&path))?;
         }
         let me = Me::get();
         let token = new_token();
@@ -135,10 +135,10 @@ impl FileLease {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(io(&path))?;
-        file.lock().map_err(io(&path))?;
+            .map_err(io_error(&path))?;
+        file.lock().map_err(io_error(&path))?;
         let now = SystemTime::now();
-        if let Some(holder) = read_holder(&mut file).map_err(io(&path))?
+        if let Some(holder) = read_holder(&mut file).map_err(io_error(&path))?
             && holds(&holder, me, now, process_start)
         {
             let left = holder.expires_ms.saturating_sub(unix_ms(now)) / 1000;
@@ -151,7 +151,7 @@ impl FileLease {
                 ),
             });
         }
-        write_holder(&mut file, &me.holder(token, now + lease)).map_err(io(&path))?;
+        write_holder(&mut file, &me.holder(token, now + lease)).map_err(io_error(&path))?;
         Ok(FileLease(Arc::new(Lease {
             key: key.clone(),
             path,
@@ -176,14 +176,14 @@ impl Lease {
         {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(io(&self.path)(e)),
+            Err(e) => return Err(io_error(&self.path)(e)),
         };
-        file.lock().map_err(io(&self.path))?;
+        file.lock().map_err(io_error(&self.path))?;
         let mine = read_holder(&mut file)
-            .map_err(io(&self.path))?
+            .map_err(io_error(&self.path))?
             .is_some_and(|h| h.token == self.token && h.pid == Me::get().pid);
         if mine {
-            then(&mut file).map_err(io(&self.path))?;
+            then(&mut file).map_err(io_error(&self.path))?;
         }
         Ok(mine)
     }
@@ -265,13 +265,6 @@ fn write_holder(file: &mut std::fs::File, holder: &Holder) -> std::io::Result<()
     file.write_all(&line)
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 /// A token no other lease of this process has, and unlikely in any other process.
 fn new_token() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -281,8 +274,7 @@ fn new_token() -> u64 {
 }
 
 fn unix_ms(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    runwait_core::EpochMillis::from_system_time(at).0
 }
 
 fn read_trimmed(path: &str) -> Option<String> {

@@ -258,3 +258,9 @@ pub trait StateStore: Send + Sync + fmt::Debug {
         Ok(Vec::new())
     }
 }
+
+/// Maps an I/O error on `path` to the store's error naming it.
+pub(super) fn io_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io { path, source }
+}
