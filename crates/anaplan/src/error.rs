@@ -305,3 +305,57 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Callers that waited for a failed login get a copy of its error: every transient
+    /// error must have one, as it reads.
+    #[test]
+    fn every_transient_error_has_a_copy_that_reads_the_same() {
+        let request = || RequestLine {
+            method: "POST".into(),
+            path: "/token/authenticate".into(),
+        };
+        let errors = [
+            Error::Busy {
+                request: request(),
+                status: 409,
+                message: "busy".into(),
+            },
+            Error::RateLimited {
+                request: request(),
+                retry_after: Some(Duration::from_secs(3)),
+            },
+            Error::Server {
+                request: request(),
+                status: 503,
+                message: "down".into(),
+                retry_after: None,
+            },
+            Error::Transport {
+                request: request(),
+                kind: TransportKind::Broken,
+                message: "reset".into(),
+            },
+            Error::Malformed {
+                request: request(),
+                source: runwait_core::TaskStatusBody::parse("{").unwrap_err(),
+            },
+            Error::Config("bad".into()),
+            Error::Auth {
+                request: request(),
+                status: 401,
+                message: "no".into(),
+            },
+        ];
+        for error in &errors {
+            let copy = error.transient_copy();
+            assert_eq!(copy.is_some(), error.is_transient(), "{error}");
+            if let Some(copy) = copy {
+                assert_eq!(copy.to_string(), error.to_string());
+            }
+        }
+    }
+}

@@ -326,6 +326,13 @@ pub(crate) async fn read_bytes(line: &RequestLine, reply: Reply) -> Result<Vec<u
         .into())
 }
 
+/// A JSON body's bytes as text, as `text()` would give them for Anaplan's UTF-8 replies:
+/// a leading byte-order mark dropped (RFC 8259 section 8.1 lets a parser ignore one,
+/// and reqwest's `text()` drops it), invalid sequences replaced.
+pub(crate) fn utf8_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+}
+
 /// Builds the reqwest client with the configured timeouts.
 pub(crate) fn build_client(
     connect_timeout: Duration,
@@ -358,4 +365,22 @@ pub(crate) enum TokenBody<'a> {
     Json(&'a str),
     /// `application/x-www-form-urlencoded`.
     Form(&'a str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf8_text;
+
+    #[test]
+    fn a_body_reads_as_text_without_its_byte_order_mark() {
+        // (bytes, text)
+        let cases: [(&[u8], &str); 3] = [
+            (b"{\"a\":1}", "{\"a\":1}"),
+            (b"\xEF\xBB\xBF{\"a\":1}", "{\"a\":1}"),
+            (b"{\"a\":\"\xFF\"}", "{\"a\":\"\u{FFFD}\"}"),
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(utf8_text(bytes), text, "{bytes:?}");
+        }
+    }
 }

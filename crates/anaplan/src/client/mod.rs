@@ -22,7 +22,7 @@ use crate::auth::{AuthProvider, Session, TokenManager};
 use crate::retry::{RetryPolicy, retry};
 use crate::transport::{
     ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_bytes,
-    read_text,
+    read_text, utf8_text,
 };
 use crate::{Clock, Endpoints, Error, SystemClock};
 
@@ -282,7 +282,7 @@ impl Client {
             // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
             // parsed where it lies, without the copy `text()` makes.
             let bytes = read_bytes(&req.line, response).await?;
-            parse(&String::from_utf8_lossy(&bytes)).map_err(|source| Error::Malformed {
+            parse(&utf8_text(&bytes)).map_err(|source| Error::Malformed {
                 request: req.line.clone(),
                 source,
             })
