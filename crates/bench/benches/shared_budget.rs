@@ -45,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "at once, each on its own simulator"
         }
     );
-    let rows = [("budget 10/s", Some(rate)), ("no budget (off)", None)];
+    let rows = [
+        (format!("budget {rate}/s"), Some(rate)),
+        ("no budget (off)".to_owned(), None),
+    ];
     let mut table = Table::new(&[
         "waits",
         "budget",
@@ -95,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let secs = |d: Duration| num(d.as_secs_f64(), 1);
         table.row(vec![
             waits.to_string(),
-            (*name).to_owned(),
+            name.clone(),
             format!("{succeeded}/{waits}"),
             summary.requests.to_string(),
             summary.too_many.to_string(),
@@ -110,11 +113,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-type Running = (&'static str, SimProcess, Spawned, std::path::PathBuf);
+type Running = (String, SimProcess, Spawned, std::path::PathBuf);
 
 fn finish(
     (name, sim, spawned, dir): Running,
-) -> Result<(&'static str, Run, Summary), Box<dyn std::error::Error>> {
+) -> Result<(String, Run, Summary), Box<dyn std::error::Error>> {
     let run = spawned.finish();
     if !run.status.is_some_and(|s| s.success()) {
         eprintln!(
