@@ -35,16 +35,36 @@ pub fn budget(
     state: &OpenStore,
     tenant: &str,
 ) -> RateBudget {
-    match flag {
-        Some(RateFlag::Off) => RateBudget::unlimited(),
-        Some(RateFlag::PerSecond(n)) => state.budget(n, tenant),
-        None => state.budget(per_second, tenant),
-    }
+    let per_second = match flag {
+        Some(RateFlag::Off) => return RateBudget::unlimited(),
+        Some(RateFlag::PerSecond(n)) => n,
+        None => per_second,
+    };
+    state.budget(per_second, tenant)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_flag_overrides_the_workflows_rate_or_turns_the_budget_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = runwait_postgres::StoreLocation::Dir(dir.path().into())
+            .open(runwait_postgres::PgOptions::default())
+            .await
+            .unwrap();
+        // (flag, the workflow's rate, the run's rate)
+        let cases = [
+            (None, 10, Some(10)),
+            (Some(RateFlag::PerSecond(200)), 10, Some(200)),
+            (Some(RateFlag::Off), 10, None),
+        ];
+        for (flag, per_second, rate) in cases {
+            let budget = budget(flag, per_second, &state, "tenant");
+            assert_eq!(budget.rate(), rate, "{flag:?}");
+        }
+    }
 
     #[test]
     fn reads_a_rate_or_off() {
