@@ -3,9 +3,9 @@
 //! carries only the summary or the JSON document.
 //!
 //! Plain lines say what changes (a start, a task state, a dump, an outcome), not every
-//! poll: a long wait polled hundreds of times wrote a line for each into CI logs. Each
-//! poll is a `debug` log event (target `runwait::poll`), shown with
-//! `RUST_LOG=runwait::poll=debug`.
+//! poll: a long wait polled hundreds of times wrote a line for each into CI logs.
+//! Without a terminal each poll is a `debug` log event (target `runwait::poll`), shown
+//! with `RUST_LOG=runwait::poll=debug`; on a terminal the step's line shows every poll.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
