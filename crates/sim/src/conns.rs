@@ -2,6 +2,7 @@
 //! per host is only observable from the server's side (issue 13: 10,000 waits opened up
 //! to 9,000 connections), so the simulator counts the ones it accepts.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Connections of a simulator, as [`Simulator::connections`](crate::Simulator::connections)
@@ -23,11 +24,12 @@ pub(crate) struct ConnCount {
 }
 
 impl ConnCount {
-    /// Counts a connection open until the guard drops.
-    pub(crate) fn opened(&self) -> OpenConn<'_> {
+    /// Counts a connection open until the guard drops (taken when it is accepted, so a
+    /// connection not yet served is counted too).
+    pub(crate) fn opened(self: &Arc<Self>) -> OpenConn {
         let open = self.open.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(open, Ordering::SeqCst);
-        OpenConn(self)
+        OpenConn(self.clone())
     }
 
     pub(crate) fn get(&self) -> Connections {
@@ -39,9 +41,9 @@ impl ConnCount {
 }
 
 /// One open connection.
-pub(crate) struct OpenConn<'a>(&'a ConnCount);
+pub(crate) struct OpenConn(Arc<ConnCount>);
 
-impl Drop for OpenConn<'_> {
+impl Drop for OpenConn {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::SeqCst);
     }

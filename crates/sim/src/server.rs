@@ -48,8 +48,9 @@ pub(crate) async fn serve(listener: TcpListener, router: Router, sh: Arc<AppStat
         let router = router.clone();
         let shutdown = shutdown.clone();
         let sh = sh.clone();
+        let open = sh.conns.opened();
         conns.spawn(async move {
-            let _open = sh.conns.opened();
+            let _open = open;
             let ctl = ConnControl {
                 kill: CancellationToken::new(),
             };

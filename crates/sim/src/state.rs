@@ -31,7 +31,7 @@ pub(crate) struct AppState {
     /// The tenant's rate limit, when the scenario sets one.
     pub(crate) limit: Option<RateLimit>,
     /// The connections open and their peak.
-    pub(crate) conns: ConnCount,
+    pub(crate) conns: std::sync::Arc<ConnCount>,
 }
 
 impl AppState {
@@ -46,7 +46,7 @@ impl AppState {
             dumps: DumpCache::default(),
             shutdown: CancellationToken::new(),
             limit: scenario.rate_limit.map(RateLimit::new),
-            conns: ConnCount::default(),
+            conns: std::sync::Arc::default(),
             scenario,
         }
     }
