@@ -206,13 +206,20 @@ impl Run<'_> {
                 phase = lost;
             }
             phase = match phase {
-                Phase::Lock => match self.ctx.state().lock(&self.ctx.key()).await {
-                    Ok(lock) => {
+                // Raced: a lock may wait behind the file store's queue or a database.
+                Phase::Lock => match self
+                    .race(self.any_stop(), self.ctx.state().lock(&self.ctx.key()))
+                    .await
+                {
+                    Ok(Ok(lock)) => {
                         self.lock = Some(lock);
                         self.renewed_at = self.now();
                         Phase::Recover
                     }
-                    Err(e) => self.done(StepOutcome::Error, e.to_string()),
+                    Ok(Err(e)) => self.done(StepOutcome::Error, e.to_string()),
+                    Err(stop) => {
+                        self.stopped_early(stop, "taking the step run's lock", " by this run")
+                    }
                 },
                 // The phases but the wait are boxed: each runs once and briefly, and
                 // inline their futures would size the whole step's future, held by

@@ -19,13 +19,13 @@ impl Run<'_> {
     pub(super) async fn recover(&mut self) -> Phase {
         let earlier = match self.load(&self.ctx.key()).await {
             Ok(record) => record,
-            Err(message) => return self.done(StepOutcome::Error, message),
+            Err(ended) => return ended,
         };
         // A retry looks at the attempt before it only when it has no record of its own.
         let previous = match self.ctx.previous_attempt_key() {
             Some(key) if earlier.is_none() => match self.load(&key).await {
                 Ok(record) => record,
-                Err(message) => return self.done(StepOutcome::Error, message),
+                Err(ended) => return ended,
             },
             _ => None,
         };
@@ -195,11 +195,16 @@ impl Run<'_> {
         })
     }
 
-    /// The record under `key`, if it is of this step's target.
-    async fn load(&self, key: &crate::store::StepKey) -> Result<Option<StepRecord>, String> {
-        match self.ctx.state().load(key).await {
-            Ok(record) => Ok(record.filter(|r| &r.target == self.target())),
-            Err(e) => Err(e.to_string()),
+    /// The record under `key`, if it is of this step's target; the phase that ends the
+    /// step when the store fails or a stop comes first (the read may wait behind the
+    /// file store's queue or a database).
+    async fn load(&self, key: &crate::store::StepKey) -> Result<Option<StepRecord>, Phase> {
+        match self.race(self.any_stop(), self.ctx.state().load(key)).await {
+            Ok(Ok(record)) => Ok(record.filter(|r| &r.target == self.target())),
+            Ok(Err(e)) => Err(self.done(StepOutcome::Error, e.to_string())),
+            Err(stop) => {
+                Err(self.stopped_early(stop, "reading the step run's record", " by this run"))
+            }
         }
     }
 
