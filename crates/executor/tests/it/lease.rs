@@ -30,6 +30,8 @@ struct Leased {
     inner: MemoryStore,
     counts: Arc<Counts>,
     lost_after: u32,
+    /// Taking a lock never answers (a database that hangs).
+    hung: bool,
 }
 
 #[derive(Debug)]
@@ -68,6 +70,9 @@ impl StepLock for Lease {
 #[async_trait]
 impl StateStore for Leased {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
+        if self.hung {
+            std::future::pending::<()>().await;
+        }
         Ok(Box::new(Lease {
             inner: self.inner.lock(key).await?,
             counts: self.counts.clone(),
@@ -96,6 +101,7 @@ fn leased(lost_after: u32) -> Arc<Leased> {
         inner: MemoryStore::new(),
         counts: Arc::default(),
         lost_after,
+        hung: false,
     })
 }
 
@@ -162,4 +168,42 @@ async fn a_lost_lease_stops_the_step_and_never_lets_it_start() {
         );
         h.sim.shutdown().await;
     }
+}
+
+/// A lock that never comes (a hung database, a file store's queue) yields to a detach:
+/// the step ends then, without a start.
+#[tokio::test(start_paused = true)]
+async fn a_hung_lock_yields_to_a_detach() {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let store = Arc::new(Leased {
+        hung: true,
+        ..Arc::into_inner(leased(u32::MAX)).unwrap()
+    });
+    let detach = tokio_util::sync::CancellationToken::new();
+    let signal = detach.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        signal.cancel();
+    });
+    let began = tokio::time::Instant::now();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .run(
+            StepContext::builder("refresh", "r1")
+                .workflow("nightly")
+                .state(store)
+                .detach(detach)
+                .build(),
+        )
+        .await;
+    assert_eq!(began.elapsed(), Duration::from_secs(20));
+    assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
+    assert!(
+        result
+            .message
+            .contains("while taking the step run's lock; no task was started by this run"),
+        "{}",
+        result.message
+    );
+    assert_eq!(h.starts(), 0);
 }
