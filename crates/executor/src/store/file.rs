@@ -164,18 +164,17 @@ impl FileStore {
         }
     }
 
-    /// Runs the job `prepare` makes on a clone of the store on tokio's blocking pool (a
-    /// few at a time; the job and the clone are made once it may run).
-    async fn blocking<T: Send + 'static, J>(
+    /// `job` on copies of the store and of `arg` on tokio's blocking pool, a few at a
+    /// time; the copies are made once a slot is free, so a queued operation holds only
+    /// its borrowed argument.
+    async fn blocking<A: Clone + Send + 'static, T: Send + 'static>(
         &self,
-        prepare: impl FnOnce() -> J,
-    ) -> Result<T, StoreError>
-    where
-        J: FnOnce(FileStore) -> Result<T, StoreError> + Send + 'static,
-    {
+        arg: &A,
+        job: fn(&FileStore, &A) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         blocking(|| {
-            let (job, store) = (prepare(), self.clone());
-            move || job(store)
+            let (store, arg) = (self.clone(), arg.clone());
+            move || job(&store, &arg)
         })
         .await
     }
@@ -190,49 +189,29 @@ impl Default for FileStore {
 #[async_trait]
 impl StateStore for FileStore {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
-        let lock = self
-            .blocking(|| {
-                let key = key.clone();
-                move |s: FileStore| FileLease::take(&key, s.lease_path(&key), s.lease)
-            })
-            .await?;
-        Ok(Box::new(lock))
+        let take = |s: &FileStore, key: &StepKey| FileLease::take(key, s.lease_path(key), s.lease);
+        Ok(Box::new(self.blocking(key, take).await?))
     }
 
     async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
-        self.blocking(|| {
-            let key = key.clone();
-            move |s: FileStore| s.load_blocking(&key)
-        })
-        .await
+        self.blocking(key, FileStore::load_blocking).await
     }
 
     async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
-        self.blocking(|| {
-            let record = record.clone();
-            move |s: FileStore| s.save_blocking(&record)
-        })
-        .await
+        self.blocking(record, FileStore::save_blocking).await
     }
 
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
-        self.blocking(|| |s: FileStore| s.list_blocking()).await
+        self.blocking(&(), |s, ()| s.list_blocking()).await
     }
 
     async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
-        self.blocking(|| {
-            let entry = entry.clone();
-            move |s: FileStore| s.append_history_blocking(&entry)
-        })
-        .await
+        self.blocking(entry, FileStore::append_history_blocking)
+            .await
     }
 
     async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
-        self.blocking(|| {
-            let query = query.clone();
-            move |s: FileStore| s.history_blocking(&query)
-        })
-        .await
+        self.blocking(query, FileStore::history_blocking).await
     }
 }
 
@@ -242,7 +221,6 @@ fn read_record(path: PathBuf) -> Result<StepRecord, StoreError> {
     serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt { path, source })
 }
 
-/// Maps an I/O error on `path` to a [`StoreError`] naming it.
 /// `<workflow>.<step>.<run key>` escaped, or its first [`KEPT`] bytes, `~` and 16 hex
 /// digits of the SHA-256 of the whole key. `~` is never in an escaped part, so a cut
 /// name cannot be the whole name of another key.
