@@ -20,15 +20,11 @@ fn many_models() -> Scenario {
             let mut action = template.clone();
             action.duration = Duration::from_secs(30);
             action.progress = Curve::Linear;
-            ModelSpec {
-                id: ModelId::new(format!("{i:032X}")),
-                name: format!("Model {i}"),
-                imports: Vec::new(),
-                exports: Vec::new(),
-                actions: vec![action],
-                processes: Vec::new(),
-                state: Default::default(),
-            }
+            ModelSpec::with_actions(
+                ModelId::new(format!("{i:032X}")),
+                format!("Model {i}"),
+                vec![action],
+            )
         })
         .collect();
     s
