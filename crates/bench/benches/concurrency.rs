@@ -45,7 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if programs.python.is_some() {
         kinds.push(Kind::Sdk);
     }
-    kinds.retain(|k| wanted.contains(key(*k)));
+    kinds.retain(|k| wanted.contains(k.key()));
     let runs_per_n = |n: usize| {
         kinds
             .iter()
@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let waiter_poll = if kind == Kind::Sdk { sdk::POLL } else { poll };
             let steady = Steady::of(&summary, &run.usage.cpu_series, waiter_poll);
             println!("{}", steady_line(kind, n, &steady));
-            let row = Row::new(kind, n, &run, &summary, baseline.get(key(kind)), &steady);
+            let row = Row::new(kind, n, &run, &summary, baseline.get(kind.key()), &steady);
             println!("{}", row.line());
             measured.push(row);
         }
@@ -97,14 +97,6 @@ fn steady_line(kind: Kind, n: usize, steady: &Result<Steady, Unmeasured>) -> Str
     }
 }
 
-fn key(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Library => "library",
-        Kind::Cli => "cli",
-        Kind::Sdk => "sdk",
-    }
-}
-
 /// The bench's binary, and the others when wanted and obtainable (said loudly if not).
 fn programs(wanted: &str) -> Programs {
     // `get`'s program when the `key` waiter is wanted; its `rows` are left out loudly
@@ -116,8 +108,8 @@ fn programs(wanted: &str) -> Programs {
             .inspect_err(|e| eprintln!("*** the {rows} rows are LEFT OUT: {e}"))
             .ok()
     };
-    let runwait = program("cli", "CLI", cli::runwait);
-    let python = program("sdk", "anaplan-sdk", sdk::python);
+    let runwait = program(Kind::Cli.key(), "CLI", cli::runwait);
+    let python = program(Kind::Sdk.key(), "anaplan-sdk", sdk::python);
     Programs {
         bench: env!("CARGO_BIN_EXE_runwait-bench").into(),
         runwait,
@@ -149,7 +141,7 @@ fn baseline(
             n: 1,
             fixed_poll: Some(poll),
             budget: None,
-            dir: scratch_dir(&format!("concurrency/{}-1", key(kind)))?,
+            dir: scratch_dir(&format!("concurrency/{}-1", kind.key()))?,
         };
         if let Some(s) = spawn(kind, programs, &job)? {
             spawned.push((kind, s));
@@ -163,7 +155,7 @@ fn baseline(
             kind.name(),
             run.usage.peak_rss_kib as f64 / 1024.0
         );
-        peaks.insert(key(kind), run.usage.peak_rss_kib);
+        peaks.insert(kind.key(), run.usage.peak_rss_kib);
     }
     sim.finish()?;
     Ok(peaks)
@@ -185,7 +177,7 @@ fn one(
             rate_limit: None,
         },
     )?;
-    let dir = scratch_dir(&format!("concurrency/{}-{n}", key(kind)))?;
+    let dir = scratch_dir(&format!("concurrency/{}-{n}", kind.key()))?;
     let job = Job {
         addr: sim.addr().to_owned(),
         first: 0,

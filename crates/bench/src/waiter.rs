@@ -21,6 +21,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Its key in `--waiters` and in scratch directories' names.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Library => "library",
+            Kind::Cli => "cli",
+            Kind::Sdk => "sdk",
+        }
+    }
+
     /// Its name in tables.
     pub fn name(self) -> &'static str {
         match self {
