@@ -72,49 +72,60 @@ pub(crate) fn attempt_step_id(id: &NodeId, attempt: u32) -> String {
     }
 }
 
-/// Runs `node`'s attempts and returns how it ended. A panicking step is an `error`
-/// result, never retried: it may have started a task.
-pub(crate) async fn run_node(node: Node, shared: Shared) -> NodeEnd {
-    let mut attempt = 1;
-    loop {
-        shared.events.emit(RunEvent::StepStarted {
-            id: node.id.clone(),
-            attempt,
-        });
-        let sink = shared.events.clone();
-        let id = node.id.clone();
-        // The step reports under its state-store id; the display knows the node id.
-        let events = EventSink::new(move |_, event| {
-            sink.emit(RunEvent::Step {
-                id: id.clone(),
-                attempt,
-                event,
-            })
-        });
-        let ctx = step_context(&shared, &node.id, attempt, node.timeout, events);
-        let started = Instant::now();
-        let run = AssertUnwindSafe(node.step.run(ctx)).catch_unwind().await;
-        let (result, crashed) = match run {
-            Ok(result) => (result, false),
-            Err(panic) => (crash_result(&*panic, started.elapsed()), true),
-        };
-        if crashed || !is_retryable(&result) || attempt > node.retries || shared.interrupted() {
-            shared.events.emit(RunEvent::StepFinished {
+/// Runs `node`'s attempts and returns its id and how it ended. A panicking step is an
+/// `error` result, never retried: it may have started a task.
+///
+/// A block rather than an `async fn`: an `async fn` keeps room for its arguments twice
+/// (as arguments and as the locals they move into), and this future is held by every
+/// running node for as long as its step waits.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(crate) fn run_node(node: Node, shared: Shared) -> impl Future<Output = (NodeId, NodeEnd)> {
+    async move {
+        let mut attempt = 1;
+        loop {
+            shared.events.emit(RunEvent::StepStarted {
                 id: node.id.clone(),
-                attempts: attempt,
-                result: result.clone(),
+                attempt,
             });
-            return NodeEnd::Ran {
-                result,
-                attempts: attempt,
+            let sink = shared.events.clone();
+            let id = node.id.clone();
+            // The step reports under its state-store id; the display knows the node id.
+            let events = EventSink::new(move |_, event| {
+                sink.emit(RunEvent::Step {
+                    id: id.clone(),
+                    attempt,
+                    event,
+                })
+            });
+            let ctx = step_context(&shared, &node.id, attempt, node.timeout, events);
+            let started = Instant::now();
+            let run = AssertUnwindSafe(node.step.run(ctx)).catch_unwind().await;
+            let (result, crashed) = match run {
+                Ok(result) => (result, false),
+                Err(panic) => (crash_result(&*panic, started.elapsed()), true),
             };
+            if crashed || !is_retryable(&result) || attempt > node.retries || shared.interrupted() {
+                shared.events.emit(RunEvent::StepFinished {
+                    id: node.id.clone(),
+                    attempts: attempt,
+                    result: result.clone(),
+                });
+                let end = NodeEnd::Ran {
+                    result,
+                    attempts: attempt,
+                };
+                return (node.id, end);
+            }
+            shared.events.emit(RunEvent::StepRetrying {
+                id: node.id.clone(),
+                attempt,
+                result,
+            });
+            attempt += 1;
         }
-        shared.events.emit(RunEvent::StepRetrying {
-            id: node.id.clone(),
-            attempt,
-            result,
-        });
-        attempt += 1;
     }
 }
 

@@ -219,11 +219,9 @@ impl<'a> Schedule<'a> {
             }
             let id = node.id.clone();
             // Spawned tasks do not inherit the span: each step is a child of the caller's.
-            let job = run_node(node, shared.clone());
-            let id_for_task = id.clone();
             let handle = self
                 .running
-                .spawn(async move { (id_for_task, job.await) }.in_current_span());
+                .spawn(run_node(node, shared.clone()).in_current_span());
             self.spawned.insert(handle.id(), id);
         }
     }
