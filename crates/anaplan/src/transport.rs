@@ -254,9 +254,10 @@ impl Transport {
 
     /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
     ///
-    /// The request is built, and its (large) future made, only once its host has a free
-    /// slot: thousands of waits queued on one host then each hold a small future, not a
-    /// few kilobytes of reqwest's (10,000 starts at once peaked at 44 MB of them).
+    /// The request is built, its (large) future made and its span opened only once its
+    /// host has a free slot: thousands of waits queued on one host then each hold a small
+    /// future, not a few kilobytes of reqwest's (10,000 starts at once peaked at 44 MB of
+    /// them).
     async fn send(
         &self,
         build: impl FnOnce() -> reqwest::RequestBuilder,
@@ -264,6 +265,10 @@ impl Transport {
         url: &Url,
         resend_count: usize,
     ) -> Result<Reply, Error> {
+        // The span is made once the slot is free: a span's recorded fields are kept by
+        // the subscriber (the CLI's log formats them at once), and thousands of queued
+        // requests would each hold theirs. The queue's wait shows in the caller's span.
+        let slot = self.slots.acquire(url).await;
         let span = tracing::info_span!(
             "http.client",
             otel.name = %line.method,
@@ -278,7 +283,6 @@ impl Transport {
             error.type = tracing::field::Empty,
         );
         // Instrumented, not entered: the request awaits, and may resume on another thread.
-        let slot = self.slots.acquire(url).instrument(span.clone()).await;
         let attempt = async {
             let response = build()
                 .send()
