@@ -24,8 +24,9 @@ impl Checker {
             self.error(node, "steps", "expected at least one step");
             return None;
         }
-        let mut specs = Vec::new();
-        let mut refs = Vec::new();
+        // Sized once: the checked steps are kept for the whole run.
+        let mut specs = Vec::with_capacity(items.len());
+        let mut refs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("steps[{i}]");
             let (spec, step_ref) = self.step(item, &path, defaults);
