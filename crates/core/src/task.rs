@@ -165,9 +165,10 @@ pub struct Task {
     pub creation_time: Option<EpochMillis>,
     /// Where the task is in its life.
     pub task_state: TaskState,
-    /// Present once the task is terminal.
+    /// Present once the task is terminal. Boxed: a wait keeps the last status it saw for
+    /// hours, and while the task runs this is `None`, so inline it would only take room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result: Option<TaskResult>,
+    pub result: Option<Box<TaskResult>>,
     /// Who cancelled the task: Anaplan Connect reads it from the task object, the
     /// result may carry it too ([`TaskResult::cancelled_by`]); either is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]

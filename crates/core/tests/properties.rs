@@ -125,7 +125,7 @@ fn task(state: TaskState, result: Option<TaskResult>) -> Task {
         progress: Some(1.0),
         creation_time: None,
         task_state: state,
-        result,
+        result: result.map(Box::new),
         cancelled_by: None,
     }
 }

@@ -249,6 +249,6 @@ pub(crate) fn task_body(
         task_state: phase.task_state(),
         // Anaplan Connect reads `cancelledBy` from the task object; the result has it too.
         cancelled_by: matches!(phase, Phase::Cancelled).then(|| t.user.clone()),
-        result,
+        result: result.map(Box::new),
     }
 }
