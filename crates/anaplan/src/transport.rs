@@ -5,8 +5,9 @@
 //! It also bounds the connections per host: reqwest's pool opens a connection for every
 //! request that finds no idle one and has no limit of its own (10,000 waits opened up to
 //! 9,000), so each request holds one of its host's [`HostSlots`] from before it is sent
-//! until its body is read. A request is built, and reqwest's future made, only once it
-//! has its slot: a request queued for one holds a small future.
+//! until its body is read. A request is built, reqwest's future made and its `http.client`
+//! span opened only once it has its slot: a request queued for one holds a small future,
+//! and its span times the request, not the queue.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -282,7 +283,6 @@ impl Transport {
             http.response.status_code = tracing::field::Empty,
             error.type = tracing::field::Empty,
         );
-        // Instrumented, not entered: the request awaits, and may resume on another thread.
         let attempt = async {
             let response = build()
                 .send()
@@ -308,6 +308,7 @@ impl Transport {
             let body = response.text().await.unwrap_or_default();
             Err(status_error(line.clone(), status, wait, &body))
         };
+        // Instrumented, not entered: the request awaits, and may resume on another thread.
         Box::pin(attempt.instrument(span.clone())).await
     }
 }
