@@ -26,15 +26,19 @@ impl Checker {
         }
         // Sized once: the checked steps are kept for the whole run.
         let mut specs = Vec::with_capacity(items.len());
+        let mut all_checked = true;
         let mut refs = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let path = format!("steps[{i}]");
             let (spec, step_ref) = self.step(item, &path, defaults);
-            specs.push(spec);
+            match spec {
+                Some(spec) => specs.push(spec),
+                None => all_checked = false,
+            }
             refs.push(step_ref);
         }
         self.check_needs(&refs);
-        specs.into_iter().collect()
+        all_checked.then_some(specs)
     }
 
     pub(super) fn step<'n>(
