@@ -160,7 +160,8 @@ impl<'a> Schedule<'a> {
                 return self.ends;
             }
             match self.running.join_next_with_id().await {
-                Some(Ok((_, (id, end)))) => {
+                Some(Ok((task, (id, end)))) => {
+                    self.spawned.remove(&task);
                     self.ends.insert(id, end);
                 }
                 // The attempt loop turns a step's panic into an `error`; this is a panic
