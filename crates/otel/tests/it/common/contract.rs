@@ -40,7 +40,7 @@ pub fn workflow_span() -> tracing::Span {
     )
 }
 
-/// One HTTP attempt, as `crates/anaplan/src/http.rs` emits it.
+/// One HTTP attempt, as `crates/anaplan/src/transport.rs` emits it.
 pub fn http(method: &str, path: &str, status: i64) {
     let span = tracing::info_span!(
         "http.client",
