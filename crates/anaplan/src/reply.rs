@@ -29,9 +29,9 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Durati
 }
 
 /// A reply whose body broke off: a transport error, named without the URL.
-pub(crate) fn broken(line: &RequestLine, e: &reqwest::Error) -> Error {
+pub(crate) fn broken(request: RequestLine, e: &reqwest::Error) -> Error {
     Error::Transport {
-        request: line.clone(),
+        request,
         kind: TransportKind::Broken,
         message: describe(e),
     }

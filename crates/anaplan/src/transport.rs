@@ -116,8 +116,6 @@ pub(crate) struct ApiRequest {
     pub(crate) method: Method,
     pub(crate) url: Url,
     pub(crate) body: Option<serde_json::Value>,
-    /// How errors name the call, built once rather than per attempt.
-    pub(crate) line: RequestLine,
     /// The `Accept` header: JSON for the API's envelopes, anything for a dump chunk
     /// (its body is the dump's text).
     pub(crate) accept: &'static str,
@@ -127,23 +125,43 @@ pub(crate) struct ApiRequest {
 
 impl ApiRequest {
     pub(crate) fn new(method: Method, url: Url) -> Self {
-        let line = request_line(&method, &url);
         ApiRequest {
             method,
             url,
             body: None,
-            line,
             accept: "application/json",
             timeout: None,
         }
     }
 }
 
-/// How errors and logs name a request: method and path, never host or query.
-pub(crate) fn request_line(method: &Method, url: &Url) -> RequestLine {
-    RequestLine {
-        method: method.to_string(),
-        path: url.path().to_owned(),
+impl ApiRequest {
+    /// How errors name this request.
+    pub(crate) fn line(&self) -> Line<'_> {
+        Line::new(&self.method, &self.url)
+    }
+}
+
+/// How errors and logs name a request, borrowed from it: the owned [`RequestLine`]
+/// (method and path, never host or query) is made only for an error, so a request kept
+/// for hours (a wait's status request) holds no copy of its path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Line<'a> {
+    method: &'a Method,
+    url: &'a Url,
+}
+
+impl<'a> Line<'a> {
+    pub(crate) fn new(method: &'a Method, url: &'a Url) -> Self {
+        Line { method, url }
+    }
+
+    /// The line as errors carry it.
+    pub(crate) fn owned(self) -> RequestLine {
+        RequestLine {
+            method: self.method.to_string(),
+            path: self.url.path().to_owned(),
+        }
     }
 }
 
@@ -198,14 +216,13 @@ impl Transport {
             }
             builder
         };
-        self.send(build, &req.line, &req.url, resend_count).await
+        self.send(build, req.line(), resend_count).await
     }
 
     /// One `POST` to the auth service with this `Authorization` header and body.
     pub(crate) async fn post_auth(
         &self,
-        url: &Url,
-        line: &RequestLine,
+        line: Line<'_>,
         authorization: &Secret,
         body: Option<&[u8]>,
         resend_count: usize,
@@ -215,7 +232,7 @@ impl Transport {
         let build = || {
             let builder = self
                 .client
-                .post(url.clone())
+                .post(line.url.clone())
                 .timeout(self.auth_timeout)
                 .header(AUTHORIZATION, authorization.0.clone())
                 .header(ACCEPT, "application/json");
@@ -226,20 +243,22 @@ impl Transport {
                 None => builder,
             }
         };
-        self.send(build, line, url, resend_count).await
+        self.send(build, line, resend_count).await
     }
 
     /// One `POST` without a token, to an OAuth token endpoint: a JSON body as Anaplan
     /// documents it, or a form body for a host's own provider.
     pub(crate) async fn post_token(
         &self,
-        url: &Url,
-        line: &RequestLine,
+        line: Line<'_>,
         body: TokenBody<'_>,
         resend_count: usize,
     ) -> Result<Reply, Error> {
         let build = || {
-            let builder = self.client.post(url.clone()).timeout(self.auth_timeout);
+            let builder = self
+                .client
+                .post(line.url.clone())
+                .timeout(self.auth_timeout);
             match body {
                 TokenBody::Json(json) => builder
                     .header(CONTENT_TYPE, "application/json")
@@ -250,7 +269,7 @@ impl Transport {
                     .body(form.to_owned()),
             }
         };
-        self.send(build, line, url, resend_count).await
+        self.send(build, line, resend_count).await
     }
 
     /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
@@ -262,19 +281,19 @@ impl Transport {
     async fn send(
         &self,
         build: impl FnOnce() -> reqwest::RequestBuilder,
-        line: &RequestLine,
-        url: &Url,
+        line: Line<'_>,
         resend_count: usize,
     ) -> Result<Reply, Error> {
+        let url = line.url;
         // The span is made once the slot is free: a span's recorded fields are kept by
         // the subscriber (the CLI's log formats them at once), and thousands of queued
         // requests would each hold theirs. The queue's wait shows in the caller's span.
         let slot = self.slots.acquire(url).await;
         let span = tracing::info_span!(
             "http.client",
-            otel.name = %line.method,
+            otel.name = line.method.as_str(),
             otel.kind = "client",
-            http.request.method = %line.method,
+            http.request.method = line.method.as_str(),
             url.path = url.path(),
             server.address = url.host_str().unwrap_or(""),
             // i64: tracing-opentelemetry exports unsigned integers as strings.
@@ -287,7 +306,7 @@ impl Transport {
             let response = build()
                 .send()
                 .await
-                .map_err(|e| transport_error(line.clone(), &e));
+                .map_err(|e| transport_error(line.owned(), &e));
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {
@@ -306,7 +325,7 @@ impl Transport {
             span.record("error.type", status.as_str());
             let wait = retry_after(response.headers(), self.clock.now());
             let body = response.text().await.unwrap_or_default();
-            Err(status_error(line.clone(), status, wait, &body))
+            Err(status_error(line.owned(), status, wait, &body))
         };
         // Instrumented, not entered: the request awaits, and may resume on another thread.
         Box::pin(attempt.instrument(span.clone())).await
@@ -314,20 +333,20 @@ impl Transport {
 }
 
 /// The whole body as text; a body cut off half-way is a broken transport.
-pub(crate) async fn read_text(line: &RequestLine, reply: Reply) -> Result<String, Error> {
+pub(crate) async fn read_text(line: Line<'_>, reply: Reply) -> Result<String, Error> {
     // Boxed, as the request in `send`: reqwest's reading future is large, and inline it
     // would be part of every queued request's future.
     Box::pin(reply.response.text())
         .await
-        .map_err(|e| broken(line, &e))
+        .map_err(|e| broken(line.owned(), &e))
 }
 
 /// The whole body as bytes; a body cut off half-way is a broken transport.
-pub(crate) async fn read_bytes(line: &RequestLine, reply: Reply) -> Result<Vec<u8>, Error> {
+pub(crate) async fn read_bytes(line: Line<'_>, reply: Reply) -> Result<Vec<u8>, Error> {
     // `Vec::from` takes the buffer over without a copy when it is not shared.
     Ok(Box::pin(reply.response.bytes())
         .await
-        .map_err(|e| broken(line, &e))?
+        .map_err(|e| broken(line.owned(), &e))?
         .into())
 }
 

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::token::{AccessToken, token_from_reply};
 use crate::retry::{Action, Outcome, Policy, Progress, RetryPolicy, drive, retry};
-use crate::transport::{TokenBody, Transport, read_text, request_line};
+use crate::transport::{Line, TokenBody, Transport, read_text};
 use crate::{Clock, Error, Secret};
 
 /// The auth-service calls a provider may make. Providers talk to Anaplan only through
@@ -44,13 +44,14 @@ impl AuthService<'_> {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let line = request_line(&Method::POST, url);
+        let post = Method::POST;
+        let line = Line::new(&post, url);
         retry(self.clock(), self.retry, |resend| {
-            let (line, body) = (&line, &body);
+            let body = &body;
             async move {
                 let response = self
                     .transport
-                    .post_token(url, line, TokenBody::Form(body), resend)
+                    .post_token(line, TokenBody::Form(body), resend)
                     .await?;
                 read_text(line, response).await
             }
@@ -69,7 +70,8 @@ impl AuthService<'_> {
         resend_ambiguous: bool,
     ) -> Result<String, Error> {
         let body = body.to_string();
-        let line = request_line(&Method::POST, url);
+        let post = Method::POST;
+        let line = Line::new(&post, url);
         let mut policy = OnceIfAmbiguous {
             retry: self.retry,
             resend_ambiguous,
@@ -78,11 +80,11 @@ impl AuthService<'_> {
             self.clock(),
             &mut policy,
             |resend| {
-                let (line, body) = (&line, &body);
+                let body = &body;
                 async move {
                     let response = self
                         .transport
-                        .post_token(url, line, TokenBody::Json(body), resend)
+                        .post_token(line, TokenBody::Json(body), resend)
                         .await?;
                     read_text(line, response).await
                 }
@@ -104,20 +106,18 @@ impl AuthService<'_> {
         body: Option<&[u8]>,
     ) -> Result<AuthReply, Error> {
         let url = self.transport.endpoints().auth_url(segments);
-        let line = request_line(&Method::POST, &url);
-        retry(self.clock(), self.retry, |resend| {
-            let (line, url) = (&line, &url);
-            async move {
-                let response = self
-                    .transport
-                    .post_auth(url, line, authorization, body, resend)
-                    .await?;
-                let text = read_text(line, response).await?;
-                AuthReply::parse(&text).map_err(|source| Error::Malformed {
-                    request: line.clone(),
-                    source,
-                })
-            }
+        let post = Method::POST;
+        let line = Line::new(&post, &url);
+        retry(self.clock(), self.retry, |resend| async move {
+            let response = self
+                .transport
+                .post_auth(line, authorization, body, resend)
+                .await?;
+            let text = read_text(line, response).await?;
+            AuthReply::parse(&text).map_err(|source| Error::Malformed {
+                request: line.owned(),
+                source,
+            })
         })
         .await
     }

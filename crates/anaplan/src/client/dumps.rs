@@ -68,7 +68,7 @@ impl Client {
         {
             let list = self.request(Method::GET, &dump_segments(target, task, source), &[]);
             return Err(Error::Malformed {
-                request: list.line,
+                request: list.line().owned(),
                 source: ParseError::NotA(
                     "the chunk list is not the chunks 0, 1, 2, … in order: the dump would have a hole",
                 ),
@@ -87,11 +87,11 @@ impl Client {
                 .retrying(|resend| async move {
                     let response = self.inner.session.send(req, resend).await?;
                     let announced = response.content_length();
-                    let bytes = read_bytes(&req.line, response).await?;
+                    let bytes = read_bytes(req.line(), response).await?;
                     // A chunk shorter than its Content-Length is cut off: fetch it again.
                     match announced {
                         Some(n) if n != bytes.len() as u64 => Err(Error::Transport {
-                            request: req.line.clone(),
+                            request: req.line().owned(),
                             kind: TransportKind::Broken,
                             message: format!(
                                 "the chunk body has {} bytes, its Content-Length says {n}",
@@ -103,7 +103,7 @@ impl Client {
                 })
                 .await?;
             out.write_all(&bytes).await.map_err(|source| Error::Write {
-                request: req.line.clone(),
+                request: req.line().owned(),
                 source,
             })?;
             written += bytes.len() as u64;

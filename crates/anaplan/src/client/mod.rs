@@ -265,7 +265,7 @@ impl Client {
     async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
         self.retrying(|resend| async move {
             let response = self.inner.session.send(req, resend).await?;
-            read_text(&req.line, response).await
+            read_text(req.line(), response).await
         })
         .await
     }
@@ -281,9 +281,9 @@ impl Client {
             let response = self.inner.session.send(req, resend).await?;
             // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
             // parsed where it lies, without the copy `text()` makes.
-            let bytes = read_bytes(&req.line, response).await?;
+            let bytes = read_bytes(req.line(), response).await?;
             parse(&utf8_text(&bytes)).map_err(|source| Error::Malformed {
-                request: req.line.clone(),
+                request: req.line().owned(),
                 source,
             })
         })

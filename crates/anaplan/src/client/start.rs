@@ -147,9 +147,9 @@ impl Client {
         let req = &req;
         let send = |resend| async move {
             let reply = match self.inner.session.send(req, resend).await {
-                Ok(response) => read_text(&req.line, response).await.and_then(|text| {
+                Ok(response) => read_text(req.line(), response).await.and_then(|text| {
                     StartTaskReply::parse(&text).map_err(|source| Error::Malformed {
-                        request: req.line.clone(),
+                        request: req.line().owned(),
                         source,
                     })
                 }),
