@@ -1,6 +1,6 @@
 //! The status request of each task being waited on, built once: a wait polls the same
-//! URL for hours, and building it (segments, a URL joined and encoded, the request line
-//! errors name) cost a handful of allocations on every poll. An entry goes when its task
+//! URL for hours, and building it (segments, a URL joined and encoded) cost a handful of
+//! allocations on every poll. An entry goes when its task
 //! is seen terminal (a cancelled one at the poll that sees it CANCELLED); a wait that
 //! stops polling otherwise (detached, deadline) leaves its entry until [`MAX_ENTRIES`]
 //! clears them all.
