@@ -145,17 +145,24 @@ async fn a_401_mid_wait_logs_in_again_once_and_the_caller_sees_nothing() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_callers_share_one_login() {
-    let sim = sim(1.0).await;
-    let client = basic_client(&sim);
-    let calls_in_flight: Vec<_> = (0..20)
+/// `n` calls of `client` started at once, each on its own task.
+fn callers_at_once(
+    client: &Client,
+    n: usize,
+) -> Vec<tokio::task::JoinHandle<Result<Vec<runwait_core::catalog::Workspace>, Error>>> {
+    (0..n)
         .map(|_| {
             let client = client.clone();
             tokio::spawn(async move { client.workspaces().await })
         })
-        .collect();
-    for call in calls_in_flight {
+        .collect()
+}
+
+#[tokio::test]
+async fn concurrent_callers_share_one_login() {
+    let sim = sim(1.0).await;
+    let client = basic_client(&sim);
+    for call in callers_at_once(&client, 20) {
         call.await.unwrap().unwrap();
     }
     assert_eq!(
@@ -422,13 +429,7 @@ async fn callers_that_waited_for_a_failed_login_share_its_error() {
     ))
     .unwrap();
     let client = basic_client(&sim);
-    let callers: Vec<_> = (0..10)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.workspaces().await })
-        })
-        .collect();
-    for caller in callers {
+    for caller in callers_at_once(&client, 10) {
         let error = caller.await.unwrap().unwrap_err();
         assert!(
             matches!(error, Error::Server { status: 503, .. }),
