@@ -134,6 +134,11 @@ impl TokenManager {
             None => {
                 let failed_before = self.failed_logins.load(Ordering::Acquire);
                 let guard = self.renewing.lock().await;
+                // A later login may have worked while this caller queued: its token
+                // first, before any earlier failure is replayed.
+                if let Some(fresh) = self.fresh() {
+                    return Ok(fresh);
+                }
                 // The login this caller waited for failed for now: its error, rather
                 // than one more login of the same retries (ten thousand waits would
                 // each run theirs in turn).
@@ -150,7 +155,9 @@ impl TokenManager {
                 guard
             }
         };
-        // Another caller may have renewed it while this one waited.
+        // Another caller may have renewed it while this one waited (checked above on
+        // the path that waited; `try_lock` does not wait, but a renewal may have ended
+        // between `fresh` and it).
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
