@@ -128,10 +128,16 @@ impl Run<'_> {
             Ok(Err(e)) => return self.done(StepOutcome::Error, e.to_string()),
             Ok(Ok(known)) => known,
         };
-        if let Err(message) = self.save(None, known.clone()).await {
-            return self.done(StepOutcome::Error, message);
+        // Raced, unlike the saves after a start: no task exists yet whose id must reach
+        // the record, and the save may wait behind the file store's queue or a database.
+        match self
+            .race(self.any_stop(), self.save(None, known.clone()))
+            .await
+        {
+            Ok(Ok(())) => Phase::Start { known },
+            Ok(Err(message)) => self.done(StepOutcome::Error, message),
+            Err(stop) => self.stopped_early(stop, "saving the step run's record", ""),
         }
-        Phase::Start { known }
     }
 
     /// Starts the task (the API adopts the task of a start whose answer was lost) and
