@@ -30,8 +30,15 @@ struct Leased {
     inner: MemoryStore,
     counts: Arc<Counts>,
     lost_after: u32,
-    /// Taking a lock never answers (a database that hangs).
-    hung: bool,
+    /// A call that never answers (a database that hangs).
+    hangs: Option<Hang>,
+}
+
+/// Which call of the store hangs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Hang {
+    Lock,
+    Save,
 }
 
 #[derive(Debug)]
@@ -70,7 +77,7 @@ impl StepLock for Lease {
 #[async_trait]
 impl StateStore for Leased {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
-        if self.hung {
+        if self.hangs == Some(Hang::Lock) {
             std::future::pending::<()>().await;
         }
         Ok(Box::new(Lease {
@@ -83,6 +90,9 @@ impl StateStore for Leased {
         self.inner.load(key).await
     }
     async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
+        if self.hangs == Some(Hang::Save) {
+            std::future::pending::<()>().await;
+        }
         self.inner.save(record).await
     }
     async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
@@ -97,11 +107,15 @@ impl StateStore for Leased {
 }
 
 fn leased(lost_after: u32) -> Arc<Leased> {
+    leased_with(lost_after, None)
+}
+
+fn leased_with(lost_after: u32, hangs: Option<Hang>) -> Arc<Leased> {
     Arc::new(Leased {
         inner: MemoryStore::new(),
         counts: Arc::default(),
         lost_after,
-        hung: false,
+        hangs,
     })
 }
 
@@ -170,15 +184,29 @@ async fn a_lost_lease_stops_the_step_and_never_lets_it_start() {
     }
 }
 
-/// A lock that never comes (a hung database, a file store's queue) yields to a detach:
-/// the step ends then, without a start.
+/// A lock or a first save that never comes (a hung database, a file store's queue)
+/// yields to a detach: the step ends then, without a start.
 #[tokio::test(start_paused = true)]
-async fn a_hung_lock_yields_to_a_detach() {
+async fn a_hung_lock_or_first_save_yields_to_a_detach() {
+    // (what hangs, what the step says)
+    let cases = [
+        (
+            Hang::Lock,
+            "while taking the step run's lock; no task was started by this run",
+        ),
+        (
+            Hang::Save,
+            "while saving the step run's record; no task was started",
+        ),
+    ];
+    for (hangs, says) in cases {
+        hung_store_yields_to_a_detach(hangs, says).await;
+    }
+}
+
+async fn hung_store_yields_to_a_detach(hangs: Hang, says: &str) {
     let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
-    let store = Arc::new(Leased {
-        hung: true,
-        ..Arc::into_inner(leased(u32::MAX)).unwrap()
-    });
+    let store = leased_with(u32::MAX, Some(hangs));
     let detach = tokio_util::sync::CancellationToken::new();
     let signal = detach.clone();
     tokio::spawn(async move {
@@ -196,14 +224,13 @@ async fn a_hung_lock_yields_to_a_detach() {
                 .build(),
         )
         .await;
-    assert_eq!(began.elapsed(), Duration::from_secs(20));
+    assert_eq!(began.elapsed(), Duration::from_secs(20), "{hangs:?}");
     assert_eq!(result.outcome, StepOutcome::Cancelled, "{}", result.message);
     assert!(
-        result
-            .message
-            .contains("while taking the step run's lock; no task was started by this run"),
-        "{}",
+        result.message.contains(says),
+        "{hangs:?}: {}",
         result.message
     );
-    assert_eq!(h.starts(), 0);
+    assert_eq!(h.starts(), 0, "{hangs:?}");
+    h.sim.shutdown().await;
 }
