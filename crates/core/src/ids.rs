@@ -2,9 +2,12 @@
 //!
 //! Anaplan ids are case-sensitive strings (task ids are 32 uppercase hex digits, object
 //! ids 12 digits), so they are kept as strings and never parsed into numbers. The
-//! newtypes stop a task id from being passed where a model id is expected.
+//! newtypes stop a task id from being passed where a model id is expected. An id is
+//! shared, not copied: a wait keeps its target and task ids for hours, in its step, its
+//! record and the client's status request, and a clone is a reference count.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,12 +16,12 @@ macro_rules! string_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Wraps an id as Anaplan spells it (ids are case-sensitive: no normalisation).
             pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
+                Self(Arc::from(id.into()))
             }
 
             /// The id exactly as Anaplan spells it.
@@ -35,13 +38,13 @@ macro_rules! string_id {
 
         impl From<&str> for $name {
             fn from(id: &str) -> Self {
-                Self::new(id)
+                Self(Arc::from(id))
             }
         }
 
         impl From<String> for $name {
             fn from(id: String) -> Self {
-                Self(id)
+                Self::new(id)
             }
         }
     };
