@@ -120,13 +120,18 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
             .config(config)
             .budget(budget.clone())
             .env(Arc::new(TokioEnv::seeded(i as u64)));
-        let ctx = StepContext::builder(format!("wait-{i}"), "bench")
-            .workflow("bench")
-            .state(store.clone())
-            .out_dir(options.dir.join("out"))
-            .events(events.clone())
-            .build();
-        waits.spawn(async move { step.run(ctx).await });
+        let (store, out_dir, events) = (store.clone(), options.dir.join("out"), events.clone());
+        // The context is built inside the task, as a runner builds it for each attempt:
+        // a context moved into the task would keep its room there for the whole wait.
+        waits.spawn(async move {
+            let ctx = StepContext::builder(format!("wait-{i}"), "bench")
+                .workflow("bench")
+                .state(store)
+                .out_dir(out_dir)
+                .events(events)
+                .build();
+            step.run(ctx).await
+        });
     }
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
     while let Some(result) = waits.join_next().await {
