@@ -14,8 +14,9 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned};
 pub(crate) struct Pos {
     pub line: u32,
     pub column: u32,
-    /// Byte offset and length of the scalar's text (quotes included) in the source.
-    pub bytes: Option<(usize, usize)>,
+    /// Byte offset and length of the scalar's text (quotes included) in the source, when
+    /// both fit in 32 bits (a file's tree holds one `Pos` per node).
+    pub bytes: Option<(u32, u32)>,
 }
 
 /// One YAML node and where it is.
@@ -135,7 +136,7 @@ impl<'de> Deserialize<'de> for Node {
         let bytes = span
             .byte_offset()
             .zip(span.byte_len())
-            .and_then(|(o, l)| Some((usize::try_from(o).ok()?, usize::try_from(l).ok()?)));
+            .and_then(|(o, l)| Some((u32::try_from(o).ok()?, u32::try_from(l).ok()?)));
         Ok(Node {
             pos: Pos {
                 line: narrow(at.line()),
@@ -228,6 +229,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(item) = seq.next_element::<Node>()? {
             items.push(item);
         }
+        // The tree of a large file is held whole while it is checked: no spare room.
+        items.shrink_to_fit();
         Ok(Value::Seq(items))
     }
 
@@ -237,6 +240,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
             let value = map.next_value::<Node>()?;
             entries.push((key, value));
         }
+        entries.shrink_to_fit();
         Ok(Value::Map(entries))
     }
 }
