@@ -14,7 +14,7 @@ use crate::store::StepHistory;
 
 impl Run<'_> {
     /// When the lock must next be renewed; `None` for a lock that needs no renewal.
-    fn renew_due(&self) -> Option<Instant> {
+    pub(super) fn renew_due(&self) -> Option<Instant> {
         let every = self.lock.as_ref()?.renew_every()?;
         Some(self.renewed_at + every)
     }

@@ -58,24 +58,34 @@ impl Run<'_> {
             // A paused tenant budget must not hold up an abort or a detach either.
             // The next poll is due by the deadline at the latest; a tenant budget paused
             // past it holds the last look up no longer than the last look may take.
-            let sleep_and_admit = async {
-                self.step.env.sleep_until(next_at).await;
-                self.admit(next_at).await;
-            };
             let stops = Stops {
                 abort: true,
                 until: self.ctx.deadline().map(|d| d + LAST_LOOK),
             };
-            // The lease's heartbeat is on its own clock, also while the budget is paused.
-            let lease_due = self.lease_due();
-            let woken = tokio::select! {
-                biased;
-                raced = self.race(stops, sleep_and_admit) => match raced {
-                    Ok(()) => Wake::Poll,
-                    Err(stop) => Wake::Stopped(stop),
-                },
-                () = lease_due => Wake::Renew,
+            // A sleeping wait holds one timer: the lease's renewal when it comes first,
+            // else the poll's. The lease's heartbeat keeps its own clock while the budget
+            // holds a due poll; its timer is made only if the budget does not admit at once.
+            let renew_first = self.renew_due().filter(|&at| at <= next_at);
+            let sleep_and_admit = async {
+                if let Some(at) = renew_first {
+                    self.step.env.sleep_until(at).await;
+                    return Wake::Renew;
+                }
+                self.step.env.sleep_until(next_at).await;
+                // Boxed: made once the poll is due, so a sleeping wait keeps no room for it.
+                Box::pin(async {
+                    tokio::select! {
+                        biased;
+                        () = self.admit(next_at) => Wake::Poll,
+                        () = async { self.lease_due().await } => Wake::Renew,
+                    }
+                })
+                .await
             };
+            let woken = self
+                .race(stops, sleep_and_admit)
+                .await
+                .unwrap_or_else(Wake::Stopped);
             let (span, seen) = match woken {
                 // Boxed, as the poll: the sleeping wait's future keeps no room for them.
                 Wake::Renew => match Box::pin(self.keep_lease(false, stops)).await {

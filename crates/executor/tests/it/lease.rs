@@ -2,17 +2,18 @@
 //! waits, a lease found lost stops the step (before a start, it starts nothing), and the
 //! end writes the history and releases the lock.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runwait_anaplan::TaskKind;
 use runwait_executor::{
-    HistoryQuery, MemoryStore, StateStore, Step, StepContext, StepHistory, StepKey, StepLock,
-    StepOutcome, StepRecord, StoreError,
+    EventSink, HistoryQuery, MemoryStore, RateBudget, StateStore, Step, StepContext, StepEvent,
+    StepHistory, StepKey, StepLock, StepOutcome, StepRecord, StoreError,
 };
 use runwait_sim::Curve;
+use tokio::time::Instant;
 
 use crate::common::{harness, with_action};
 
@@ -147,6 +148,63 @@ async fn a_lease_is_renewed_while_the_step_waits_and_the_end_is_kept_in_history(
     assert_eq!(entry.task_id, result.task_id);
     assert_eq!(entry.duration, result.elapsed);
     assert_eq!(entry.key(), StepKey::new("nightly", "refresh", "r1"));
+}
+
+/// A tenant budget that holds the first poll for a minute (a 429's pause, from the
+/// start on) holds up no renewal: the lease keeps its 10 s heartbeat meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_paused_budget_holds_up_no_renewal_of_the_lease() {
+    let h = harness(with_action(Duration::from_secs(120), Curve::Linear)).await;
+    let store = leased(u32::MAX);
+    let budget = RateBudget::per_second(10);
+    let started_at = Arc::new(Mutex::new(None));
+    // (seconds since the start, renewals so far) at the first poll.
+    let first_poll = Arc::new(Mutex::new(None));
+    let events = {
+        let (budget, store, started_at, first_poll) = (
+            budget.clone(),
+            store.clone(),
+            started_at.clone(),
+            first_poll.clone(),
+        );
+        EventSink::new(move |_, event| match event {
+            StepEvent::Started { .. } => {
+                *started_at.lock().unwrap() = Some(Instant::now());
+                budget.slow_down(Duration::from_secs(60));
+            }
+            StepEvent::Polled { .. } => {
+                let mut first = first_poll.lock().unwrap();
+                if first.is_none() {
+                    let since = started_at.lock().unwrap().map(|at| at.elapsed());
+                    *first = Some((since, store.counts.renewed.load(Ordering::SeqCst)));
+                }
+            }
+            _ => {}
+        })
+    };
+    let ctx = StepContext::builder("refresh", "r1")
+        .workflow("nightly")
+        .state(store.clone())
+        .events(events)
+        .build();
+    let result = h
+        .step(TaskKind::Action, "117000000001")
+        .budget(budget)
+        .run(ctx)
+        .await;
+    assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+    let (since, renewed) = first_poll.lock().unwrap().expect("the step polled");
+    let since = since.expect("the step started before it polled");
+    assert!(
+        since >= Duration::from_secs(60),
+        "first poll {since:?} after the start"
+    );
+    // Renewals at 10, 20, … 60 s of the pause (the fence before the start is one more).
+    assert!(
+        renewed >= 6,
+        "renewed {renewed} times before the first poll"
+    );
+    h.sim.shutdown().await;
 }
 
 /// (renewals that succeed, whether the task was started) for a lease lost before the
