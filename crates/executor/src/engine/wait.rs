@@ -62,9 +62,10 @@ impl Run<'_> {
                 abort: true,
                 until: self.ctx.deadline().map(|d| d + LAST_LOOK),
             };
-            // A sleeping wait holds one timer: the lease's renewal when it comes first,
-            // else the poll's. The lease's heartbeat keeps its own clock while the budget
-            // holds a due poll; its timer is made only if the budget does not admit at once.
+            // A sleeping wait holds one timer (besides its deadline's): the lease's renewal
+            // when it comes first (a tie too), else the poll's. The lease's heartbeat keeps
+            // its own clock while the budget holds a due poll; its timer is made only if
+            // the budget does not admit at once.
             let renew_first = self.renew_due().filter(|&at| at <= next_at);
             let sleep_and_admit = async {
                 if let Some(at) = renew_first {
