@@ -39,10 +39,10 @@ pub(crate) struct TokenManager {
     /// without a valid token wait for it.
     renewing: Mutex<()>,
     serial: AtomicU64,
-    /// Logins that failed for now so far, and the last one's error: callers that waited
-    /// for a login that failed get its error rather than each trying their own.
-    failed_logins: AtomicU64,
-    last_login_error: std::sync::Mutex<Option<Error>>,
+    /// How many logins failed for now so far, and the last one's error, read together:
+    /// callers that waited for a login that failed get its error rather than each
+    /// trying their own.
+    failed_logins: std::sync::Mutex<(u64, Option<Error>)>,
     /// The token whose refresh last failed for now (its serial), and when.
     refresh_failed: std::sync::Mutex<Option<(u64, SystemTime)>>,
     refresh_margin: Duration,
@@ -76,13 +76,16 @@ impl TokenManager {
             current: std::sync::Mutex::new(None),
             renewing: Mutex::new(()),
             serial: AtomicU64::new(0),
-            failed_logins: AtomicU64::new(0),
-            last_login_error: std::sync::Mutex::new(None),
+            failed_logins: std::sync::Mutex::new((0, None)),
             refresh_failed: std::sync::Mutex::new(None),
             refresh_margin,
             clock,
             refused: std::sync::Mutex::new(None),
         }
+    }
+
+    fn failed_logins(&self) -> std::sync::MutexGuard<'_, (u64, Option<Error>)> {
+        self.failed_logins.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn current(&self) -> Option<Arc<Issued>> {
@@ -132,7 +135,7 @@ impl TokenManager {
                 Err(_) => return Ok(valid),
             },
             None => {
-                let failed_before = self.failed_logins.load(Ordering::Acquire);
+                let failed_before = self.failed_logins().0;
                 let guard = self.renewing.lock().await;
                 // A later login may have worked while this caller queued: its token
                 // first, before any earlier failure is replayed.
@@ -142,14 +145,11 @@ impl TokenManager {
                 // The login this caller waited for failed for now: its error, rather
                 // than one more login of the same retries (ten thousand waits would
                 // each run theirs in turn).
-                if self.failed_logins.load(Ordering::Acquire) != failed_before
-                    && let Some(error) = self
-                        .last_login_error
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .as_ref()
-                        .and_then(Error::transient_copy)
-                {
+                let replay = match &*self.failed_logins() {
+                    (failed, Some(error)) if *failed != failed_before => error.transient_copy(),
+                    _ => None,
+                };
+                if let Some(error) = replay {
                     return Err(error);
                 }
                 guard
@@ -240,11 +240,8 @@ impl TokenManager {
         if let Err(e) = &result
             && let Some(copy) = e.transient_copy()
         {
-            *self
-                .last_login_error
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(copy);
-            self.failed_logins.fetch_add(1, Ordering::Release);
+            let mut failed = self.failed_logins();
+            *failed = (failed.0 + 1, Some(copy));
         }
         if let Err(Error::Auth {
             request,
