@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use runwait_core::{ModelId, ObjectId};
 use runwait_sim::{Answer, CallKind, Curve, JournalEntry, ModelSpec, Outcome, Scenario};
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::{ACTION, model_id};
 
@@ -38,8 +39,10 @@ pub fn scenario(models: usize, duration: Duration, rate_limit: Option<u32>) -> S
 /// The width of [`Summary::poll_bins`]' bins.
 pub const POLL_BIN: Duration = Duration::from_millis(100);
 
-/// What the simulator saw in one run.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the simulator saw in one run. Its JSON gives times in whole milliseconds, under
+/// names ending in `_ms`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Summary {
     /// Every call (logins included).
     pub requests: u64,
@@ -50,17 +53,21 @@ pub struct Summary {
     /// Tasks started.
     pub starts: u64,
     /// Scenario time from the first answered poll to the last.
+    #[serde(rename = "poll_span_ms", with = "ms")]
     pub poll_span: Duration,
     /// For each task seen ended: from its end (start + duration, scenario time) to the
     /// first answered poll at or after it.
+    #[serde(rename = "delays_ms", with = "ms::list")]
     pub delays: Vec<Duration>,
     /// Answered polls by scenario time: bin `i` counts those from `i` × [`POLL_BIN`]
     /// (inclusive) to `i + 1` × [`POLL_BIN`]. A histogram, not the poll times, so the
     /// JSON line stays small at hundreds of thousands of polls.
     pub poll_bins: Vec<u32>,
     /// Scenario time of the last task start (answered); `None` if none started.
+    #[serde(rename = "last_start_ms", with = "ms::option")]
     pub last_start: Option<Duration>,
     /// Scenario time of the first task end (start + duration); `None` if none started.
+    #[serde(rename = "first_end_ms", with = "ms::option")]
     pub first_end: Option<Duration>,
     /// The wall clock at scenario time zero, UNIX ms (the simulator runs at speed 1, so a
     /// scenario time `t` is this + `t`); 0 when not reported.
@@ -121,51 +128,12 @@ impl Summary {
 
     /// As one JSON object (the line the simulator process prints).
     pub fn to_json(&self) -> Value {
-        json!({
-            "requests": self.requests,
-            "polls": self.polls,
-            "too_many": self.too_many,
-            "starts": self.starts,
-            "poll_span_ms": self.poll_span.as_millis() as u64,
-            "delays_ms": self.delays.iter().map(|d| d.as_millis() as u64).collect::<Vec<_>>(),
-            "poll_bins": self.poll_bins,
-            "last_start_ms": self.last_start.map(|d| d.as_millis() as u64),
-            "first_end_ms": self.first_end.map(|d| d.as_millis() as u64),
-            "epoch_ms": self.epoch_ms,
-        })
+        serde_json::to_value(self).unwrap_or_default()
     }
 
-    /// Reads [`Summary::to_json`]'s object.
+    /// Reads [`Summary::to_json`]'s object; what is missing or unreadable is zero.
     pub fn from_json(v: &Value) -> Summary {
-        let n = |k: &str| v[k].as_u64().unwrap_or(0);
-        Summary {
-            requests: n("requests"),
-            polls: n("polls"),
-            too_many: n("too_many"),
-            starts: n("starts"),
-            poll_span: Duration::from_millis(n("poll_span_ms")),
-            delays: v["delays_ms"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_u64)
-                        .map(Duration::from_millis)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            poll_bins: v["poll_bins"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_u64)
-                        .map(|c| u32::try_from(c).unwrap_or(u32::MAX))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            last_start: v["last_start_ms"].as_u64().map(Duration::from_millis),
-            first_end: v["first_end_ms"].as_u64().map(Duration::from_millis),
-            epoch_ms: n("epoch_ms"),
-        }
+        Summary::deserialize(v).unwrap_or_default()
     }
 
     /// The answered polls from scenario time `from` to `to`: the bins wholly inside
@@ -196,6 +164,59 @@ fn model_of(path: &str) -> &str {
         .nth(1)
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("")
+}
+
+/// A `Duration` as whole milliseconds in the summary's JSON.
+mod ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(millis(d))
+    }
+
+    fn millis(d: &Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+
+    /// `None` as `null`.
+    pub mod option {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            d.as_ref().map(super::millis).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            Ok(Option::<u64>::deserialize(d)?.map(Duration::from_millis))
+        }
+    }
+
+    /// A list of them.
+    pub mod list {
+        use std::time::Duration;
+
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(ds: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(
+                ds.iter()
+                    .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            )
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+            let ms = Vec::<u64>::deserialize(d)?;
+            Ok(ms.into_iter().map(Duration::from_millis).collect())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +273,13 @@ mod tests {
             .collect();
         assert_eq!(filled, [(60, 1), (120, 1), (130, 1), (140, 1)]);
         s.epoch_ms = 1_795_000_000_000;
-        assert_eq!(Summary::from_json(&s.to_json()), s);
+        let json = s.to_json();
+        // Times cross between the processes as whole milliseconds.
+        assert_eq!(json["poll_span_ms"], 8_000);
+        assert_eq!(json["delays_ms"], serde_json::json!([1_000, 1_000]));
+        assert_eq!(json["last_start_ms"], 2_000);
+        assert_eq!(json["first_end_ms"], 11_000);
+        assert_eq!(Summary::from_json(&json), s);
         // (from ms, to ms, answered polls counted)
         let windows: [(u64, u64, u64); 8] = [
             (0, 20_000, 4),
@@ -276,6 +303,7 @@ mod tests {
         let s = Summary::of(&journal, Duration::from_secs(10));
         assert_eq!((s.last_start, s.first_end), (None, None));
         assert_eq!(s.poll_bins, [0, 0, 1]);
+        assert_eq!(s.to_json()["last_start_ms"], serde_json::Value::Null);
         assert_eq!(Summary::from_json(&s.to_json()), s);
     }
 
