@@ -2,8 +2,6 @@
 //! driven here because nothing spawns a hidden task), checked right before a start, and
 //! at the step's end the history entry written and the lock given back.
 
-use std::future::Future;
-
 use tokio::time::Instant;
 
 use super::Run;
@@ -19,14 +17,12 @@ impl Run<'_> {
         Some(self.renewed_at + every)
     }
 
-    /// Completes when the lock is due for renewal; never for a lock that needs none.
-    pub(super) fn lease_due(&self) -> impl Future<Output = ()> + Send + 'static {
-        let sleep = self.renew_due().map(|at| self.step.env.sleep_until(at));
-        async move {
-            match sleep {
-                Some(sleep) => sleep.await,
-                None => std::future::pending().await,
-            }
+    /// Completes when the lock is due for renewal; never for a lock that needs none. Its
+    /// timer is made when it is first polled.
+    pub(super) async fn lease_due(&self) {
+        match self.renew_due() {
+            Some(at) => self.step.env.sleep_until(at).await,
+            None => std::future::pending().await,
         }
     }
 

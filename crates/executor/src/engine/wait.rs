@@ -78,7 +78,7 @@ impl Run<'_> {
                     tokio::select! {
                         biased;
                         () = self.admit(next_at) => Wake::Poll,
-                        () = async { self.lease_due().await } => Wake::Renew,
+                        () = self.lease_due() => Wake::Renew,
                     }
                 })
                 .await
