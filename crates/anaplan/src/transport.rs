@@ -133,9 +133,7 @@ impl ApiRequest {
             timeout: None,
         }
     }
-}
 
-impl ApiRequest {
     /// How errors name this request.
     pub(crate) fn line(&self) -> Line<'_> {
         Line::new(&self.method, &self.url)
@@ -151,9 +149,17 @@ pub(crate) struct Line<'a> {
     url: &'a Url,
 }
 
+/// The method of the auth service's calls, as a [`Line`] borrows it.
+static POST: Method = Method::POST;
+
 impl<'a> Line<'a> {
     pub(crate) fn new(method: &'a Method, url: &'a Url) -> Self {
         Line { method, url }
+    }
+
+    /// A `POST` to `url`.
+    pub(crate) fn post(url: &'a Url) -> Self {
+        Line::new(&POST, url)
     }
 
     /// The line as errors carry it.

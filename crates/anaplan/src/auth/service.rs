@@ -1,7 +1,6 @@
 //! The auth-service calls a provider may make, each retried by the client's
 //! [`RetryPolicy`] (a login or a refresh changes nothing to undo).
 
-use reqwest::Method;
 use runwait_core::token::AuthReply;
 use url::Url;
 
@@ -44,8 +43,7 @@ impl AuthService<'_> {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        let post = Method::POST;
-        let line = Line::new(&post, url);
+        let line = Line::post(url);
         retry(self.clock(), self.retry, |resend| {
             let body = &body;
             async move {
@@ -70,8 +68,7 @@ impl AuthService<'_> {
         resend_ambiguous: bool,
     ) -> Result<String, Error> {
         let body = body.to_string();
-        let post = Method::POST;
-        let line = Line::new(&post, url);
+        let line = Line::post(url);
         let mut policy = OnceIfAmbiguous {
             retry: self.retry,
             resend_ambiguous,
@@ -106,8 +103,7 @@ impl AuthService<'_> {
         body: Option<&[u8]>,
     ) -> Result<AuthReply, Error> {
         let url = self.transport.endpoints().auth_url(segments);
-        let post = Method::POST;
-        let line = Line::new(&post, &url);
+        let line = Line::post(&url);
         retry(self.clock(), self.retry, |resend| async move {
             let response = self
                 .transport
