@@ -156,7 +156,6 @@ pub(crate) fn substitute_tree(
 /// on (then moved past it): its line and column when found, else the scalar's own position.
 fn locate(source: &str, pos: super::tree::Pos, needle: &str, from: &mut usize) -> (u32, u32) {
     let found = pos.bytes.and_then(|(offset, len)| {
-        let (offset, len) = (usize::try_from(offset).ok()?, usize::try_from(len).ok()?);
         let raw = source.get(offset..offset.checked_add(len)?)?;
         let i = *from + raw.get(*from..)?.find(needle)?;
         *from = i + needle.len();

@@ -14,9 +14,8 @@ use serde_saphyr::{DuplicateKeyPolicy, MessageFormatter, Spanned};
 pub(crate) struct Pos {
     pub line: u32,
     pub column: u32,
-    /// Byte offset and length of the scalar's text (quotes included) in the source, when
-    /// both fit in 32 bits (a file's tree holds one `Pos` per node).
-    pub bytes: Option<(u32, u32)>,
+    /// Byte offset and length of the scalar's text (quotes included) in the source.
+    pub bytes: Option<(usize, usize)>,
 }
 
 /// One YAML node and where it is.
@@ -136,7 +135,7 @@ impl<'de> Deserialize<'de> for Node {
         let bytes = span
             .byte_offset()
             .zip(span.byte_len())
-            .and_then(|(o, l)| Some((u32::try_from(o).ok()?, u32::try_from(l).ok()?)));
+            .and_then(|(o, l)| Some((usize::try_from(o).ok()?, usize::try_from(l).ok()?)));
         Ok(Node {
             pos: Pos {
                 line: narrow(at.line()),
