@@ -9,14 +9,50 @@
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Reads an id's text straight into its shared form, with the one allocation a `String`
+/// took (serde's own `Arc<str>` reads a `String` and copies it): a status poll reads
+/// the task's id every time.
+struct IdText;
+
+impl Visitor<'_> for IdText {
+    type Value = Arc<str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Arc<str>, E> {
+        Ok(Arc::from(v))
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Arc<str>, E> {
+        std::str::from_utf8(v)
+            .map(Arc::from)
+            .map_err(|_| E::invalid_value(Unexpected::Bytes(v), &self))
+    }
+}
 
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(Arc<str>);
+
+        /// As its text, as a plain string.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                d.deserialize_string(IdText).map(Self)
+            }
+        }
 
         impl $name {
             /// Wraps an id as Anaplan spells it (ids are case-sensitive: no normalisation).
@@ -170,6 +206,20 @@ mod tests {
         assert!(!ObjectId::new("11800000000x").is_well_formed());
         assert_eq!(ObjectKind::Process.prefix(), "118");
         assert_eq!(ObjectKind::File.prefix(), "113");
+    }
+
+    #[test]
+    fn ids_are_read_from_plain_strings_only() {
+        let id: TaskId = serde_json::from_str(r#""9A1C7B2E4F6D48A0B3C5E7F9A1B3C5D7""#).unwrap();
+        assert_eq!(id.as_str(), "9A1C7B2E4F6D48A0B3C5E7F9A1B3C5D7");
+        // An escaped one is read too (its text is not borrowed from the input).
+        let escaped: ObjectId = serde_json::from_str(r#""11800000000\u0031""#).unwrap();
+        assert_eq!(escaped, ObjectId::new("118000000001"));
+        let wrong = serde_json::from_str::<WorkspaceId>("12").unwrap_err();
+        assert_eq!(
+            wrong.to_string(),
+            "invalid type: integer `12`, expected a string at line 1 column 2"
+        );
     }
 
     #[test]
