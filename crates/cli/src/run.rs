@@ -248,35 +248,39 @@ impl Run<'_> {
     /// `error` that names why.
     fn failed_before_run(&self, step: Option<&str>, error: &str, exit: Exit) -> Exit {
         eprintln!("runwait: {}: {error}", self.workflow.source.display());
-        let steps = self
-            .workflow
-            .steps
-            .iter()
-            .map(|spec| {
-                let message = match step {
-                    Some(failed) if failed != spec.id => {
-                        format!("not run: step {failed} failed before any task started")
-                    }
-                    _ => format!("not run: {error}"),
-                };
-                StepDoc::not_run(&spec.id, spec.kind, message)
-            })
-            .collect();
         // The exit code already says the run failed; a summary file that could not be
         // written is reported by `publish`.
-        let _ = self.publish(&Document {
+        let _ = self.publish(|| Document {
             workflow: &self.workflow.name,
             run_key: self.run_key.as_str(),
             outcome: StepOutcome::Error.name(),
-            steps,
+            steps: self
+                .workflow
+                .steps
+                .iter()
+                .map(|spec| {
+                    let message = match step {
+                        Some(failed) if failed != spec.id => {
+                            format!("not run: step {failed} failed before any task started")
+                        }
+                        _ => format!("not run: {error}"),
+                    };
+                    StepDoc::not_run(&spec.id, spec.kind, message)
+                })
+                .collect(),
         });
         exit
     }
 
     /// The JSON document: printed with `--output json`, written to `--summary-file`.
     /// `Err` when the summary file could not be written (the message is printed).
-    fn publish(&self, doc: &Document<'_>) -> Result<(), ()> {
-        let json = serde_json::to_string_pretty(doc).unwrap_or_default();
+    /// Made only when one of them wants it: with 10,000 steps it is megabytes, at the
+    /// end of the run, when the process is at its largest.
+    fn publish<'d>(&self, doc: impl FnOnce() -> Document<'d>) -> Result<(), ()> {
+        if self.options.output != Format::Json && self.options.summary_file.is_none() {
+            return Ok(());
+        }
+        let json = serde_json::to_string_pretty(&doc()).unwrap_or_default();
         if self.options.output == Format::Json {
             println!("{json}");
         }
@@ -304,13 +308,12 @@ impl Run<'_> {
             .collect();
         let exit = Exit::of_run(report);
         let outcome = report.outcome().name();
-        let doc = Document {
+        let written = self.publish(|| Document {
             workflow: &self.workflow.name,
             run_key: self.run_key.as_str(),
             outcome,
             steps: lines.iter().map(StepDoc::new).collect(),
-        };
-        let written = self.publish(&doc);
+        });
         if self.options.output == Format::Text {
             print!(
                 "{}",
