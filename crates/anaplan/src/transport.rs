@@ -68,18 +68,26 @@ impl HostSlots {
     }
 
     /// Waits for a slot of `url`'s host.
-    async fn acquire(&self, url: &Url) -> OwnedSemaphorePermit {
-        self.of(url)
-            .acquire_owned()
-            .await
-            .expect("a host's semaphore is never closed")
+    async fn acquire(&self, url: &Url) -> Slot {
+        Slot {
+            _permit: self
+                .of(url)
+                .acquire_owned()
+                .await
+                .expect("a host's semaphore is never closed"),
+        }
     }
+}
+
+/// One of a host's [`HostSlots`]: a request may be sent while it is held.
+pub(crate) struct Slot {
+    _permit: OwnedSemaphorePermit,
 }
 
 /// A reply whose body is still to be read: it holds its host's slot until then.
 pub(crate) struct Reply {
     response: Response,
-    _slot: OwnedSemaphorePermit,
+    _slot: Slot,
 }
 
 impl Reply {
@@ -199,12 +207,20 @@ impl Transport {
         &*self.clock
     }
 
-    /// One API request with this `Authorization` header.
+    /// Waits for a slot of `url`'s host, for a call to take before it makes its
+    /// request (see [`crate::Client`]'s calls).
+    pub(crate) async fn slot(&self, url: &Url) -> Slot {
+        self.slots.acquire(url).await
+    }
+
+    /// One API request with this `Authorization` header, in `slot` when the caller
+    /// already holds one of the host's.
     pub(crate) async fn send_api(
         &self,
         req: &ApiRequest,
         authorization: &Authorization,
         resend_count: usize,
+        slot: Option<Slot>,
     ) -> Result<Reply, Error> {
         let build = || {
             let mut builder = self
@@ -222,7 +238,7 @@ impl Transport {
             }
             builder
         };
-        self.send(build, req.line(), resend_count).await
+        self.send(build, req.line(), resend_count, slot).await
     }
 
     /// One `POST` to the auth service with this `Authorization` header and body.
@@ -249,7 +265,7 @@ impl Transport {
                 None => builder,
             }
         };
-        self.send(build, line, resend_count).await
+        self.send(build, line, resend_count, None).await
     }
 
     /// One `POST` without a token, to an OAuth token endpoint: a JSON body as Anaplan
@@ -275,7 +291,7 @@ impl Transport {
                     .body(form.to_owned()),
             }
         };
-        self.send(build, line, resend_count).await
+        self.send(build, line, resend_count, None).await
     }
 
     /// Sends one request inside an HTTP client span and maps a non-2xx reply to an error.
@@ -284,17 +300,22 @@ impl Transport {
     /// host has a free slot: thousands of waits queued on one host then each hold a small
     /// future, not a few kilobytes of reqwest's (10,000 starts at once peaked at 44 MB of
     /// them).
+    /// `slot`: one of the host's, when the caller queued for it before it made the call.
     async fn send(
         &self,
         build: impl FnOnce() -> reqwest::RequestBuilder,
         line: Line<'_>,
         resend_count: usize,
+        slot: Option<Slot>,
     ) -> Result<Reply, Error> {
         let url = line.url;
         // The span is made once the slot is free: a span's recorded fields are kept by
         // the subscriber (the CLI's log formats them at once), and thousands of queued
         // requests would each hold theirs. The queue's wait shows in the caller's span.
-        let slot = self.slots.acquire(url).await;
+        let slot = match slot {
+            Some(slot) => slot,
+            None => self.slots.acquire(url).await,
+        };
         let span = tracing::info_span!(
             "http.client",
             otel.name = line.method.as_str(),

@@ -95,10 +95,25 @@ impl TokenManager {
             .clone()
     }
 
+    /// Waits until no login or renewal runs.
+    pub(crate) async fn settled(&self) {
+        drop(self.renewing.lock().await);
+    }
+
+    /// The current token while it works: its expiry not passed, a renewal due or not.
+    /// Without one, a call waits for a login.
+    pub(crate) fn valid(&self) -> Option<Arc<Issued>> {
+        self.current().filter(|t| {
+            t.token
+                .remaining(self.clock.now())
+                .is_none_or(|left| left > Duration::ZERO)
+        })
+    }
+
     /// The current token if no renewal is due: valid for at least the refresh margin, of
     /// unknown expiry, or still valid with a refresh of it failed less than
     /// [`REFRESH_BACKOFF`] ago.
-    fn fresh(&self) -> Option<Arc<Issued>> {
+    pub(crate) fn fresh(&self) -> Option<Arc<Issued>> {
         let now = self.clock.now();
         let backing_off = |t: &Issued| {
             let failed = *self
@@ -123,12 +138,7 @@ impl TokenManager {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
-        let still_valid = self.current().filter(|t| {
-            t.token
-                .remaining(self.clock.now())
-                .is_some_and(|left| left > Duration::ZERO)
-        });
-        let _renewing = match still_valid {
+        let _renewing = match self.valid() {
             // Another caller renews it: this one goes on with the token that still works.
             Some(valid) => match self.renewing.try_lock() {
                 Ok(guard) => guard,

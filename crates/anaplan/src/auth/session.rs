@@ -1,11 +1,13 @@
 //! The auth layer over the transport: every API request carries the client's one token,
 //! and a 401 makes the manager forget it and the request go once more with a new one.
 
+use url::Url;
+
 use super::manager::TokenManager;
 use super::service::AuthService;
 use crate::Error;
 use crate::retry::RetryPolicy;
-use crate::transport::{ApiRequest, Reply, Transport};
+use crate::transport::{ApiRequest, Reply, Slot, Transport};
 
 /// The transport with the client's token.
 pub(crate) struct Session {
@@ -29,17 +31,38 @@ impl Session {
         &self.transport
     }
 
+    /// Waits for a slot of `url`'s host, for a call to give its first attempt (see
+    /// [`Session::send`]). A call that would wait for a running login or renewal waits
+    /// for it here first, holding little, and not with a slot it could not use.
+    pub(crate) async fn slot(&self, url: &Url) -> Slot {
+        if self.tokens.valid().is_none() {
+            self.tokens.settled().await;
+        }
+        self.transport.slot(url).await
+    }
+
     /// One attempt of an API call with the shared token. A 401 makes the token manager
     /// forget the token; the call is then tried once more with a new one.
-    pub(crate) async fn send(&self, req: &ApiRequest, resend_count: usize) -> Result<Reply, Error> {
+    ///
+    /// `slot`: one of the host's, taken by the caller before it made the call. It is
+    /// given back if the call must wait for a login: the auth service may share the
+    /// API's host (the simulator, a proxy), and calls holding every slot while they
+    /// waited for a login would leave the login none.
+    pub(crate) async fn send(
+        &self,
+        req: &ApiRequest,
+        resend_count: usize,
+        slot: Option<Slot>,
+    ) -> Result<Reply, Error> {
         let auth = AuthService {
             transport: &self.transport,
             retry: self.retry,
         };
+        let slot = slot.filter(|_| self.tokens.valid().is_some());
         let token = self.tokens.token(&auth).await?;
         match self
             .transport
-            .send_api(req, token.header(), resend_count)
+            .send_api(req, token.header(), resend_count, slot)
             .await
         {
             // Boxed: rare, and inline it would double every call's future.
@@ -48,7 +71,7 @@ impl Session {
                     self.tokens.rejected(&token);
                     let token = self.tokens.token(&auth).await?;
                     self.transport
-                        .send_api(req, token.header(), resend_count)
+                        .send_api(req, token.header(), resend_count, None)
                         .await
                 })
                 .await

@@ -17,12 +17,13 @@ use std::time::Duration;
 
 use reqwest::Method;
 use runwait_core::{ParseError, TaskKind, TaskTarget};
+use url::Url;
 
 use crate::auth::{AuthProvider, Session, TokenManager};
 use crate::retry::{RetryPolicy, retry};
 use crate::transport::{
-    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_bytes,
-    read_text, utf8_text,
+    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Slot, Transport, build_client,
+    read_bytes, read_text, utf8_text,
 };
 use crate::{Clock, Endpoints, Error, SystemClock};
 
@@ -252,19 +253,34 @@ impl Client {
         self.inner.session.transport().clock()
     }
 
-    /// Runs an idempotent `attempt` under the retry policy.
-    async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, Error>
+    /// Waits for a slot of `url`'s host, to give a call's first attempt.
+    ///
+    /// A call queues for it before it is made: queued, it holds only its caller's small
+    /// future, and its own (the token, the request, the retries: kilobytes) is made
+    /// once the slot is free. 10,000 steps that list and start at once each held one
+    /// queued call's.
+    async fn slot(&self, url: &Url) -> Option<Slot> {
+        Some(self.inner.session.slot(url).await)
+    }
+
+    /// Runs an idempotent `attempt` under the retry policy, once `req`'s host has a free
+    /// slot (the first attempt takes it, see [`Client::slot`]).
+    async fn retrying<T, F, Fut>(&self, req: &ApiRequest, mut attempt: F) -> Result<T, Error>
     where
-        F: FnMut(usize) -> Fut,
+        F: FnMut(usize, Option<Slot>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        retry(self.clock(), self.inner.retry, attempt).await
+        let mut first = self.slot(&req.url).await;
+        let attempts = retry(self.clock(), self.inner.retry, move |resend| {
+            attempt(resend, first.take())
+        });
+        Box::pin(attempts).await
     }
 
     /// An idempotent call (GET, DELETE) returning the reply's text, with retries.
     async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
-        self.retrying(|resend| async move {
-            let response = self.inner.session.send(req, resend).await?;
+        self.retrying(req, |resend, slot| async move {
+            let response = self.inner.session.send(req, resend, slot).await?;
             read_text(req.line(), response).await
         })
         .await
@@ -277,8 +293,8 @@ impl Client {
         req: &ApiRequest,
         parse: fn(&str) -> Result<T, ParseError>,
     ) -> Result<T, Error> {
-        self.retrying(|resend| async move {
-            let response = self.inner.session.send(req, resend).await?;
+        self.retrying(req, |resend, slot| async move {
+            let response = self.inner.session.send(req, resend, slot).await?;
             // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
             // parsed where it lies, without the copy `text()` makes.
             let bytes = read_bytes(req.line(), response).await?;

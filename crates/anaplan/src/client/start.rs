@@ -145,26 +145,30 @@ impl Client {
         req.timeout = None;
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let req = &req;
-        let send = |resend| async move {
-            let reply = match self.inner.session.send(req, resend).await {
-                Ok(response) => read_text(req.line(), response).await.and_then(|text| {
-                    StartTaskReply::parse(&text).map_err(|source| Error::Malformed {
-                        request: req.line().owned(),
-                        source,
-                    })
-                }),
-                Err(e) => Err(e),
-            };
-            match reply {
-                Ok(reply) => Ok(Started {
-                    task_id: reply.task_id,
-                    adopted: false,
-                }),
-                Err(error) => {
-                    if may_have_started(&error) {
-                        tracing::warn!(error = %error, "start request failed ambiguously; looking for the task it may have created");
+        let mut first = self.slot(&req.url).await;
+        let send = move |resend| {
+            let slot = first.take();
+            async move {
+                let reply = match self.inner.session.send(req, resend, slot).await {
+                    Ok(response) => read_text(req.line(), response).await.and_then(|text| {
+                        StartTaskReply::parse(&text).map_err(|source| Error::Malformed {
+                            request: req.line().owned(),
+                            source,
+                        })
+                    }),
+                    Err(e) => Err(e),
+                };
+                match reply {
+                    Ok(reply) => Ok(Started {
+                        task_id: reply.task_id,
+                        adopted: false,
+                    }),
+                    Err(error) => {
+                        if may_have_started(&error) {
+                            tracing::warn!(error = %error, "start request failed ambiguously; looking for the task it may have created");
+                        }
+                        Err(error)
                     }
-                    Err(error)
                 }
             }
         };
@@ -183,7 +187,8 @@ impl Client {
             })
         };
         let mut policy = StartPolicy::new(self.inner.retry, self.inner.start_attempts);
-        drive(self.clock(), &mut policy, send, look).await
+        // Boxed, made once the first attempt has its slot (see `Client::slot`).
+        Box::pin(drive(self.clock(), &mut policy, send, look)).await
     }
 }
 

@@ -102,3 +102,36 @@ async fn a_request_waiting_for_a_connection_is_dropped_cleanly() {
     client.status(&t, &task).await.unwrap();
     assert!(sim.connections().peak <= 2, "{:?}", sim.connections());
 }
+
+/// A call queues for its host's connection before it is made, and gives it back if it
+/// must wait for a login: the simulator serves the auth service on the API's host, as a
+/// proxy may, and with one connection a call that held it through the login would leave
+/// the login none (and every call hang).
+#[tokio::test]
+async fn calls_that_wait_for_the_first_login_leave_it_a_connection() {
+    let sim = sim(1.0).await;
+    let client = Arc::new(
+        basic_builder(&sim)
+            .max_connections_per_host(1)
+            .build()
+            .unwrap(),
+    );
+    let handles: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            tokio::spawn(async move { client.workspaces().await })
+        })
+        .collect();
+    // Bounded only so that a deadlock fails the test rather than hanging it.
+    tokio::time::timeout(Duration::from_secs(60), async {
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+    })
+    .await
+    .expect("every call ends: none holds the connection the login needs");
+    let journal = sim.journal();
+    assert_eq!(calls(&journal, "POST", "/token/authenticate").len(), 1);
+    assert_eq!(calls(&journal, "GET", "/workspaces").len(), 20);
+    assert!(sim.connections().peak <= 1, "{:?}", sim.connections());
+}
