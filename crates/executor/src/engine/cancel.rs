@@ -65,7 +65,7 @@ impl Run<'_> {
         };
         while requested.is_ok() {
             let at = (self.now() + self.config().poll.min_interval).min(grace_end);
-            let pause = async {
+            let pause = || async {
                 self.step.env.sleep_until(at).await;
                 self.admit(at).await;
             };

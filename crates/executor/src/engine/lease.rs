@@ -38,7 +38,7 @@ impl Run<'_> {
         if !fence && self.now() < due {
             return Ok(());
         }
-        let renewed = match self.race(stops, lock.renew()).await {
+        let renewed = match self.race(stops, || lock.renew()).await {
             Ok(renewed) => renewed,
             Err(stop) if fence => {
                 return Err(self.stopped_early(stop, "renewing the step run's lease", ""));

@@ -208,7 +208,9 @@ impl Run<'_> {
             phase = match phase {
                 // Raced: a lock may wait behind the file store's queue or a database.
                 Phase::Lock => match self
-                    .race(self.any_stop(), self.ctx.state().lock(&self.ctx.key()))
+                    .race(self.any_stop(), || async {
+                        self.ctx.state().lock(&self.ctx.key()).await
+                    })
                     .await
                 {
                     Ok(Ok(lock)) => {

@@ -45,14 +45,18 @@ impl Run<'_> {
         }
     }
 
-    /// Runs `call` unless a stop comes first. Biased: a detach wins over an abort, an
-    /// abort over the deadline, and any of them over an answer that comes at the same
-    /// time (the user's signal is what the step must honour).
-    pub(super) async fn race<T>(
+    /// Runs the future `call` makes unless a stop comes first. Biased: a detach wins over
+    /// an abort, an abort over the deadline, and any of them over an answer that comes at
+    /// the same time (the user's signal is what the step must honour).
+    ///
+    /// `call` makes the future where the race keeps it: a future passed by value would
+    /// be kept twice in the race's own (as its argument, and moved among the raced), and
+    /// a sleeping wait holds its race for hours.
+    pub(super) async fn race<F: Future>(
         &self,
         stops: Stops,
-        call: impl Future<Output = T>,
-    ) -> Result<T, Stop> {
+        call: impl FnOnce() -> F,
+    ) -> Result<F::Output, Stop> {
         let abort = async {
             if stops.abort {
                 self.ctx.cancel().cancelled().await;
@@ -71,13 +75,13 @@ impl Run<'_> {
             _ = self.ctx.detach().cancelled() => Err(Stop::Detach),
             _ = abort => Err(Stop::Abort),
             _ = until => Err(Stop::Deadline),
-            value = call => Ok(value),
+            value = call() => Ok(value),
         }
     }
 
     /// Waits for the tenant's budget (a request due at `due`) unless a stop comes first.
     pub(super) async fn admit_or(&self, due: Instant, stops: Stops) -> Result<(), Stop> {
-        self.race(stops, self.admit(due)).await
+        self.race(stops, || self.admit(due)).await
     }
 
     /// One request of the step: it waits for the tenant's budget, then is made (`call`)
@@ -90,6 +94,6 @@ impl Run<'_> {
         call: impl FnOnce() -> F,
     ) -> Result<F::Output, Stop> {
         self.admit_or(self.now(), stops).await?;
-        self.race(stops, call()).await
+        self.race(stops, call).await
     }
 }

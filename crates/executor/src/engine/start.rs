@@ -131,7 +131,7 @@ impl Run<'_> {
         // Raced, unlike the saves after a start: no task exists yet whose id must reach
         // the record, and the save may wait behind the file store's queue or a database.
         match self
-            .race(self.any_stop(), self.save(None, known.clone()))
+            .race(self.any_stop(), || self.save(None, known.clone()))
             .await
         {
             Ok(Ok(())) => Phase::Start { known },
@@ -163,10 +163,11 @@ impl Run<'_> {
         // Only a detach cuts the start short: after an abort or the deadline the task it
         // creates must be known, to be cancelled. A detach leaves `known` saved, so a
         // rerun adopts what the start created.
-        let sent = self
-            .api()
-            .start(self.target(), &self.step.options, &known)
-            .instrument(span.clone());
+        let sent = || {
+            self.api()
+                .start(self.target(), &self.step.options, &known)
+                .instrument(span.clone())
+        };
         let started = match self.race(Stops::DETACH, sent).await {
             Err(_) => {
                 return self.done(
@@ -205,7 +206,10 @@ impl Run<'_> {
     /// step when the store fails or a stop comes first (the read may wait behind the
     /// file store's queue or a database).
     async fn load(&self, key: &crate::store::StepKey) -> Result<Option<StepRecord>, Phase> {
-        match self.race(self.any_stop(), self.ctx.state().load(key)).await {
+        match self
+            .race(self.any_stop(), || self.ctx.state().load(key))
+            .await
+        {
             Ok(Ok(record)) => Ok(record.filter(|r| &r.target == self.target())),
             Ok(Err(e)) => Err(self.done(StepOutcome::Error, e.to_string())),
             Err(stop) => {

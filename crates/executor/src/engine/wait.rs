@@ -67,7 +67,7 @@ impl Run<'_> {
             // its own clock while the budget holds a due poll; its timer is made only if
             // the budget does not admit at once.
             let renew_first = self.renew_due().filter(|&at| at <= next_at);
-            let sleep_and_admit = async {
+            let sleep_and_admit = || async {
                 if let Some(at) = renew_first {
                     self.step.env.sleep_until(at).await;
                     return Wake::Renew;
@@ -174,7 +174,7 @@ impl Run<'_> {
             until: Some(first_poll),
         };
         let query = Expected::query(self.target().clone());
-        match self.race(stops, self.ctx.state().history(&query)).await {
+        match self.race(stops, || self.ctx.state().history(&query)).await {
             Ok(Ok(entries)) => {
                 let expected = Expected::from_history(&entries);
                 tracing::debug!(?expected, runs = entries.len(), "past runs read");
@@ -251,12 +251,11 @@ impl Run<'_> {
             runwait.next_poll_delay_ms = Empty,
         );
         let raced = self
-            .race(
-                stops,
+            .race(stops, || {
                 self.api()
                     .status(self.target(), task)
-                    .instrument(span.clone()),
-            )
+                    .instrument(span.clone())
+            })
             .await;
         let result = match raced {
             Ok(result) => result,
