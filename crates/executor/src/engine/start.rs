@@ -32,9 +32,11 @@ impl Run<'_> {
         if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
             self.step.trace.link(&tracing::Span::current(), parent);
         }
+        // Boxed: only a rerun after a crash takes them, and inline they would size the
+        // phase that 10,000 steps starting at once each hold while they queue.
         match recovery(earlier, previous) {
-            Recovery::Reattach(task) => self.reattach(task).await,
-            Recovery::Adopt(known) => self.adopt(known).await,
+            Recovery::Reattach(task) => Box::pin(self.reattach(task)).await,
+            Recovery::Adopt(known) => Box::pin(self.adopt(known)).await,
             Recovery::Fresh => Phase::List,
         }
     }
