@@ -62,9 +62,12 @@ impl Runner {
         let nodes = order
             .into_iter()
             .map(|(id, continue_on_error)| {
-                let end = ends.remove(&id).unwrap_or_else(|| NodeEnd::Skipped {
-                    reason: "never reached".into(),
-                });
+                let end = ends.remove(&id).map_or_else(
+                    || NodeEnd::Skipped {
+                        reason: "never reached".into(),
+                    },
+                    |end| *end,
+                );
                 NodeReport {
                     id,
                     continue_on_error,
@@ -133,7 +136,10 @@ struct Schedule<'a> {
     waiting: VecDeque<Node>,
     /// `continue_on_error` by id, for the skip decisions.
     continue_on_error: HashMap<NodeId, bool>,
-    ends: HashMap<NodeId, NodeEnd>,
+    /// Boxed: a finished node's end then takes room its task freed, not fresh pages of
+    /// one table for thousands of ends (a run of 10,000 steps is at its largest at
+    /// their end).
+    ends: HashMap<NodeId, Box<NodeEnd>>,
     running: JoinSet<(NodeId, NodeEnd)>,
     spawned: HashMap<tokio::task::Id, NodeId>,
 }
@@ -153,7 +159,7 @@ impl<'a> Schedule<'a> {
         }
     }
 
-    async fn run(mut self) -> HashMap<NodeId, NodeEnd> {
+    async fn run(mut self) -> HashMap<NodeId, Box<NodeEnd>> {
         loop {
             self.start_ready();
             if self.running.is_empty() {
@@ -162,7 +168,7 @@ impl<'a> Schedule<'a> {
             match self.running.join_next_with_id().await {
                 Some(Ok((task, (id, end)))) => {
                     self.spawned.remove(&task);
-                    self.ends.insert(id, end);
+                    self.ends.insert(id, Box::new(end));
                 }
                 // The attempt loop turns a step's panic into an `error`; this is a panic
                 // of the runner's own task (an event callback, say): still that node's
@@ -180,10 +186,10 @@ impl<'a> Schedule<'a> {
                         });
                         self.ends.insert(
                             id,
-                            NodeEnd::Ran {
+                            Box::new(NodeEnd::Ran {
                                 result,
                                 attempts: 1,
-                            },
+                            }),
                         );
                     }
                 }
@@ -213,7 +219,8 @@ impl<'a> Schedule<'a> {
                     id: node.id.clone(),
                     reason: reason.clone(),
                 });
-                self.ends.insert(node.id, NodeEnd::Skipped { reason });
+                self.ends
+                    .insert(node.id, Box::new(NodeEnd::Skipped { reason }));
                 // A skip settles a need: an earlier node may be ready now.
                 i = 0;
                 continue;
@@ -232,7 +239,7 @@ impl<'a> Schedule<'a> {
         if self.runner.shared.interrupted() {
             return Some("the run was interrupted".into());
         }
-        let ran = |need: &NodeId| match self.ends.get(need) {
+        let ran = |need: &NodeId| match self.ends.get(need).map(|end| &**end) {
             Some(NodeEnd::Ran { result, .. }) => Some(result.outcome),
             _ => None,
         };
