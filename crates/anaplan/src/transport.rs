@@ -300,6 +300,7 @@ impl Transport {
     /// host has a free slot: thousands of waits queued on one host then each hold a small
     /// future, not a few kilobytes of reqwest's (10,000 starts at once peaked at 44 MB of
     /// them).
+    ///
     /// `slot`: one of the host's, when the caller queued for it before it made the call.
     async fn send(
         &self,

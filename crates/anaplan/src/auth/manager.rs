@@ -113,7 +113,7 @@ impl TokenManager {
     /// The current token if no renewal is due: valid for at least the refresh margin, of
     /// unknown expiry, or still valid with a refresh of it failed less than
     /// [`REFRESH_BACKOFF`] ago.
-    pub(crate) fn fresh(&self) -> Option<Arc<Issued>> {
+    fn fresh(&self) -> Option<Arc<Issued>> {
         let now = self.clock.now();
         let backing_off = |t: &Issued| {
             let failed = *self
@@ -134,17 +134,27 @@ impl TokenManager {
 
     /// A token valid for at least the refresh margin (when its expiry is known), or the
     /// current one while it works and a renewal is under way or failed for now.
-    pub(crate) async fn token(&self, auth: &AuthService<'_>) -> Result<Arc<Issued>, Error> {
+    /// `before_auth` runs first when this caller waits for a login, or renews the token
+    /// or logs in itself (not when it goes on with a valid token another one renews).
+    pub(crate) async fn token(
+        &self,
+        auth: &AuthService<'_>,
+        before_auth: impl FnOnce(),
+    ) -> Result<Arc<Issued>, Error> {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
         }
         let _renewing = match self.valid() {
             // Another caller renews it: this one goes on with the token that still works.
             Some(valid) => match self.renewing.try_lock() {
-                Ok(guard) => guard,
+                Ok(guard) => {
+                    before_auth();
+                    guard
+                }
                 Err(_) => return Ok(valid),
             },
             None => {
+                before_auth();
                 let failed_before = self.failed_logins().0;
                 let guard = self.renewing.lock().await;
                 // A later login may have worked while this caller queued: its token

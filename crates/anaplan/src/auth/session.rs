@@ -32,8 +32,8 @@ impl Session {
     }
 
     /// Waits for a slot of `url`'s host, for a call to give its first attempt (see
-    /// [`Session::send`]). A call that would wait for a running login or renewal waits
-    /// for it here first, holding little, and not with a slot it could not use.
+    /// [`Session::send`]). A call with no valid token waits here first for the login
+    /// under way, holding little, and not with a slot it could not use.
     pub(crate) async fn slot(&self, url: &Url) -> Slot {
         if self.tokens.valid().is_none() {
             self.tokens.settled().await;
@@ -45,9 +45,9 @@ impl Session {
     /// forget the token; the call is then tried once more with a new one.
     ///
     /// `slot`: one of the host's, taken by the caller before it made the call. It is
-    /// given back if the call must wait for a login: the auth service may share the
-    /// API's host (the simulator, a proxy), and calls holding every slot while they
-    /// waited for a login would leave the login none.
+    /// given back before the call waits for a login, or renews the token or logs in
+    /// itself: the auth service may share the API's host (the simulator, a proxy), and
+    /// calls holding every slot meanwhile would leave the auth request none.
     pub(crate) async fn send(
         &self,
         req: &ApiRequest,
@@ -58,8 +58,8 @@ impl Session {
             transport: &self.transport,
             retry: self.retry,
         };
-        let slot = slot.filter(|_| self.tokens.valid().is_some());
-        let token = self.tokens.token(&auth).await?;
+        let mut slot = slot;
+        let token = self.tokens.token(&auth, || drop(slot.take())).await?;
         match self
             .transport
             .send_api(req, token.header(), resend_count, slot)
@@ -69,7 +69,7 @@ impl Session {
             Err(Error::Auth { status: 401, .. }) => {
                 Box::pin(async {
                     self.tokens.rejected(&token);
-                    let token = self.tokens.token(&auth).await?;
+                    let token = self.tokens.token(&auth, || ()).await?;
                     self.transport
                         .send_api(req, token.header(), resend_count, None)
                         .await

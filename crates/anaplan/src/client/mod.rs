@@ -259,8 +259,8 @@ impl Client {
     /// future, and its own (the token, the request, the retries: kilobytes) is made
     /// once the slot is free. 10,000 steps that list and start at once each held one
     /// queued call's.
-    async fn slot(&self, url: &Url) -> Option<Slot> {
-        Some(self.inner.session.slot(url).await)
+    async fn slot(&self, url: &Url) -> Slot {
+        self.inner.session.slot(url).await
     }
 
     /// Runs an idempotent `attempt` under the retry policy, once `req`'s host has a free
@@ -270,7 +270,7 @@ impl Client {
         F: FnMut(usize, Option<Slot>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let mut first = self.slot(&req.url).await;
+        let mut first = Some(self.slot(&req.url).await);
         let attempts = retry(self.clock(), self.inner.retry, move |resend| {
             attempt(resend, first.take())
         });

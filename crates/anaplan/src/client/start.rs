@@ -145,7 +145,7 @@ impl Client {
         req.timeout = None;
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let req = &req;
-        let mut first = self.slot(&req.url).await;
+        let mut first = Some(self.slot(&req.url).await);
         let send = move |resend| {
             let slot = first.take();
             async move {

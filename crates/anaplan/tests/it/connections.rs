@@ -103,19 +103,20 @@ async fn a_request_waiting_for_a_connection_is_dropped_cleanly() {
     assert!(sim.connections().peak <= 2, "{:?}", sim.connections());
 }
 
-/// A call queues for its host's connection before it is made, and gives it back if it
-/// must wait for a login: the simulator serves the auth service on the API's host, as a
-/// proxy may, and with one connection a call that held it through the login would leave
-/// the login none (and every call hang).
-#[tokio::test]
-async fn calls_that_wait_for_the_first_login_leave_it_a_connection() {
+/// A call queues for its host's connection before it is made, and gives it back before
+/// it waits for a login, or renews or logs in itself: the simulator serves the auth
+/// service on the API's host, as a proxy may, and with one connection a call that held
+/// it through the login or the renewal would leave that request none (and every call
+/// hang). `refresh_margin`: longer than the simulator's token lifetime, every token is
+/// due for renewal as soon as it is issued.
+async fn calls_on_one_connection(refresh_margin: Duration) -> Vec<runwait_sim::JournalEntry> {
     let sim = sim(1.0).await;
-    let client = Arc::new(
-        basic_builder(&sim)
-            .max_connections_per_host(1)
-            .build()
-            .unwrap(),
-    );
+    let client = basic_builder(&sim)
+        .max_connections_per_host(1)
+        .refresh_margin(refresh_margin)
+        .build()
+        .unwrap();
+    let client = Arc::new(client);
     let handles: Vec<_> = (0..20)
         .map(|_| {
             let client = client.clone();
@@ -129,9 +130,21 @@ async fn calls_that_wait_for_the_first_login_leave_it_a_connection() {
         }
     })
     .await
-    .expect("every call ends: none holds the connection the login needs");
-    let journal = sim.journal();
-    assert_eq!(calls(&journal, "POST", "/token/authenticate").len(), 1);
-    assert_eq!(calls(&journal, "GET", "/workspaces").len(), 20);
+    .expect("every call ends: none holds the connection the auth request needs");
     assert!(sim.connections().peak <= 1, "{:?}", sim.connections());
+    let journal = sim.journal();
+    assert_eq!(calls(&journal, "GET", "/workspaces").len(), 20);
+    journal
+}
+
+#[tokio::test]
+async fn calls_that_wait_for_the_first_login_leave_it_a_connection() {
+    let journal = calls_on_one_connection(Duration::from_secs(5 * 60)).await;
+    assert_eq!(calls(&journal, "POST", "/token/authenticate").len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_that_renews_the_token_leaves_the_renewal_a_connection() {
+    let journal = calls_on_one_connection(Duration::from_secs(36 * 60)).await;
+    assert!(!calls(&journal, "POST", "/token/refresh").is_empty());
 }
