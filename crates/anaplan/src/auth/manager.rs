@@ -95,9 +95,13 @@ impl TokenManager {
             .clone()
     }
 
-    /// Waits until no login or renewal runs.
-    pub(crate) async fn settled(&self) {
+    /// Waits until no login or renewal runs. Returns the count of failed logins from
+    /// before the wait, for [`TokenManager::token`] to replay a login that failed
+    /// meanwhile.
+    pub(crate) async fn settled(&self) -> u64 {
+        let failed_before = self.failed_logins().0;
         drop(self.renewing.lock().await);
+        failed_before
     }
 
     /// The current token while it works: its expiry not passed, a renewal due or not.
@@ -136,10 +140,13 @@ impl TokenManager {
     /// current one while it works and a renewal is under way or failed for now.
     /// `before_auth` runs first when this caller waits for a login, or renews the token
     /// or logs in itself (not when it goes on with a valid token another one renews).
+    /// `failed_before`: the count [`TokenManager::settled`] returned, when the caller
+    /// already waited there for a login.
     pub(crate) async fn token(
         &self,
         auth: &AuthService<'_>,
         before_auth: impl FnOnce(),
+        failed_before: Option<u64>,
     ) -> Result<Arc<Issued>, Error> {
         if let Some(fresh) = self.fresh() {
             return Ok(fresh);
@@ -155,7 +162,7 @@ impl TokenManager {
             },
             None => {
                 before_auth();
-                let failed_before = self.failed_logins().0;
+                let failed_before = failed_before.unwrap_or_else(|| self.failed_logins().0);
                 let guard = self.renewing.lock().await;
                 // A later login may have worked while this caller queued: its token
                 // first, before any earlier failure is replayed.

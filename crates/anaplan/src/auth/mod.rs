@@ -18,5 +18,5 @@ pub use providers::{
     AuthProvider, BasicAuth, FileRefreshTokenStore, OAuthRefreshAuth, RefreshTokenStore, TokenAuth,
 };
 pub use service::AuthService;
-pub(crate) use session::Session;
+pub(crate) use session::{Session, Turn};
 pub use token::{AccessToken, Scheme};

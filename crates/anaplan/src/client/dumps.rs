@@ -84,8 +84,8 @@ impl Client {
             req.timeout = Some(self.inner.chunk_timeout);
             let req = &req;
             let bytes = self
-                .retrying(req, |resend, slot| async move {
-                    let response = self.inner.session.send(req, resend, slot).await?;
+                .retrying(req, |resend, turn| async move {
+                    let response = self.inner.session.send(req, resend, turn).await?;
                     let announced = response.content_length();
                     let bytes = read_bytes(req.line(), response).await?;
                     // A chunk shorter than its Content-Length is cut off: fetch it again.

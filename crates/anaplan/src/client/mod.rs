@@ -19,11 +19,11 @@ use reqwest::Method;
 use runwait_core::{ParseError, TaskKind, TaskTarget};
 use url::Url;
 
-use crate::auth::{AuthProvider, Session, TokenManager};
+use crate::auth::{AuthProvider, Session, TokenManager, Turn};
 use crate::retry::{RetryPolicy, retry};
 use crate::transport::{
-    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Slot, Transport, build_client,
-    read_bytes, read_text, utf8_text,
+    ApiRequest, DEFAULT_MAX_CONNECTIONS_PER_HOST, HostSlots, Transport, build_client, read_bytes,
+    read_text, utf8_text,
 };
 use crate::{Clock, Endpoints, Error, SystemClock};
 
@@ -253,24 +253,24 @@ impl Client {
         self.inner.session.transport().clock()
     }
 
-    /// Waits for a slot of `url`'s host, to give a call's first attempt.
+    /// Waits for a call's turn on `url`'s host (a slot), to give its first attempt.
     ///
     /// A call queues for it before it is made: queued, it holds only its caller's small
     /// future, and its own (the token, the request, the retries: kilobytes) is made
     /// once the slot is free. 10,000 steps that list and start at once each held one
     /// queued call's.
-    async fn slot(&self, url: &Url) -> Slot {
-        self.inner.session.slot(url).await
+    async fn turn(&self, url: &Url) -> Turn {
+        self.inner.session.turn(url).await
     }
 
     /// Runs an idempotent `attempt` under the retry policy, once `req`'s host has a free
-    /// slot (the first attempt takes it, see [`Client::slot`]).
+    /// slot (the first attempt takes its turn, see [`Client::turn`]).
     async fn retrying<T, F, Fut>(&self, req: &ApiRequest, mut attempt: F) -> Result<T, Error>
     where
-        F: FnMut(usize, Option<Slot>) -> Fut,
+        F: FnMut(usize, Option<Turn>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let mut first = Some(self.slot(&req.url).await);
+        let mut first = Some(self.turn(&req.url).await);
         let attempts = retry(self.clock(), self.inner.retry, move |resend| {
             attempt(resend, first.take())
         });
@@ -279,8 +279,8 @@ impl Client {
 
     /// An idempotent call (GET, DELETE) returning the reply's text, with retries.
     async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
-        self.retrying(req, |resend, slot| async move {
-            let response = self.inner.session.send(req, resend, slot).await?;
+        self.retrying(req, |resend, turn| async move {
+            let response = self.inner.session.send(req, resend, turn).await?;
             read_text(req.line(), response).await
         })
         .await
@@ -293,8 +293,8 @@ impl Client {
         req: &ApiRequest,
         parse: fn(&str) -> Result<T, ParseError>,
     ) -> Result<T, Error> {
-        self.retrying(req, |resend, slot| async move {
-            let response = self.inner.session.send(req, resend, slot).await?;
+        self.retrying(req, |resend, turn| async move {
+            let response = self.inner.session.send(req, resend, turn).await?;
             // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
             // parsed where it lies, without the copy `text()` makes.
             let bytes = read_bytes(req.line(), response).await?;

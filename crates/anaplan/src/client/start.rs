@@ -145,11 +145,11 @@ impl Client {
         req.timeout = None;
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let req = &req;
-        let mut first = Some(self.slot(&req.url).await);
+        let mut first = Some(self.turn(&req.url).await);
         let send = move |resend| {
-            let slot = first.take();
+            let turn = first.take();
             async move {
-                let reply = match self.inner.session.send(req, resend, slot).await {
+                let reply = match self.inner.session.send(req, resend, turn).await {
                     Ok(response) => read_text(req.line(), response).await.and_then(|text| {
                         StartTaskReply::parse(&text).map_err(|source| Error::Malformed {
                             request: req.line().owned(),
@@ -187,7 +187,7 @@ impl Client {
             })
         };
         let mut policy = StartPolicy::new(self.inner.retry, self.inner.start_attempts);
-        // Boxed, made once the first attempt has its slot (see `Client::slot`).
+        // Boxed, made once the first attempt has its turn (see `Client::turn`).
         Box::pin(drive(self.clock(), &mut policy, send, look)).await
     }
 }
