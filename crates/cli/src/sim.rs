@@ -42,7 +42,7 @@ pub fn run(args: &Args) -> Exit {
     if let Some(limit) = args.rate_limit {
         scenario.rate_limit = Some(limit);
     }
-    let runtime = match crate::runtime() {
+    let runtime = match crate::server_runtime() {
         Ok(rt) => rt,
         Err(exit) => return exit,
     };

@@ -1,15 +1,18 @@
-//! `runwait run` exports its trace over OTLP/HTTP to a real receiver (a protobuf
-//! endpoint on 127.0.0.1 in this test): the caller's TRACEPARENT is the parent, every
-//! step is a child of the workflow span, and every status request is a poll span.
+//! `runwait run` exports its trace to a real receiver on 127.0.0.1, over OTLP/HTTP
+//! (protobuf) and over OTLP/gRPC: the caller's TRACEPARENT is the parent, every step is
+//! a child of the workflow span, and every status request is a poll span.
 
 #[path = "common/otlp.rs"]
 mod otlp;
+#[path = "common/otlp_grpc.rs"]
+mod otlp_grpc;
 
 use std::path::PathBuf;
 use std::process::Command;
 
 use opentelemetry_proto::tonic::trace::v1::Span;
-use otlp::receiver;
+use otlp::{Spans, receiver};
+use otlp_grpc::grpc_receiver;
 use serde_json::Value;
 
 fn hex(bytes: &[u8]) -> String {
@@ -38,7 +41,17 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
 #[test]
 fn a_run_is_one_trace_under_the_callers_span() {
-    let (endpoint, spans) = receiver();
+    // The gRPC exporter's requests are driven by the CLI's runtime, a current-thread one.
+    for protocol in ["http/protobuf", "grpc"] {
+        let (endpoint, spans) = match protocol {
+            "grpc" => grpc_receiver(),
+            _ => receiver(),
+        };
+        one_trace_under_the_callers_span(protocol, &endpoint, &spans);
+    }
+}
+
+fn one_trace_under_the_callers_span(protocol: &str, endpoint: &str, spans: &Spans) {
     let dir = tempfile::tempdir().unwrap();
     let workflow = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/run/nightly.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_runwait"))
@@ -47,15 +60,15 @@ fn a_run_is_one_trace_under_the_callers_span() {
         .arg("--out-dir")
         .arg(dir.path().join("out"))
         .arg(&workflow)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("TRACEPARENT", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
         .output()
         .unwrap();
     assert_eq!(
         out.status.code(),
         Some(1),
-        "{}",
+        "{protocol}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -65,7 +78,7 @@ fn a_run_is_one_trace_under_the_callers_span() {
     let workflow_span = spans
         .iter()
         .find(|s| s.name == "runwait.workflow")
-        .expect("a workflow span");
+        .unwrap_or_else(|| panic!("{protocol}: a workflow span"));
     assert_eq!(hex(&workflow_span.trace_id), TRACE_ID);
     assert_eq!(hex(&workflow_span.parent_span_id), CALLER_SPAN);
     let strays: Vec<(&str, String)> = spans
@@ -73,7 +86,7 @@ fn a_run_is_one_trace_under_the_callers_span() {
         .filter(|s| hex(&s.trace_id) != TRACE_ID)
         .map(|s| (s.name.as_str(), hex(&s.parent_span_id)))
         .collect();
-    assert!(strays.is_empty(), "one trace: {strays:?}");
+    assert!(strays.is_empty(), "{protocol}: one trace: {strays:?}");
 
     for step in doc["steps"]
         .as_array()
@@ -90,7 +103,7 @@ fn a_run_is_one_trace_under_the_callers_span() {
         let step_span = spans
             .iter()
             .find(|s| s.name.starts_with("anaplan.") && text(s, "runwait.step.id") == id)
-            .unwrap_or_else(|| panic!("no span for step {id}"));
+            .unwrap_or_else(|| panic!("{protocol}: no span for step {id}"));
         assert_eq!(
             step_span.parent_span_id, workflow_span.span_id,
             "{id} is a child of the workflow"

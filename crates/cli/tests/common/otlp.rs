@@ -1,4 +1,5 @@
-//! An OTLP/HTTP receiver on 127.0.0.1 for the tests of exported spans.
+//! An OTLP/HTTP receiver on 127.0.0.1 for the tests of exported spans (the gRPC one,
+//! `otlp_grpc.rs`, keeps its spans the same way).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -8,8 +9,21 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 
+/// The spans a receiver got.
+pub type Spans = Arc<Mutex<Vec<Span>>>;
+
+/// Keeps the spans of one export request.
+pub fn keep(sink: &Spans, request: ExportTraceServiceRequest) {
+    let mut sink = sink.lock().unwrap();
+    for rs in request.resource_spans {
+        for ss in rs.scope_spans {
+            sink.extend(ss.spans);
+        }
+    }
+}
+
 /// Accepts OTLP/HTTP exports on a thread; returns the endpoint and the spans received.
-pub fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
+pub fn receiver() -> (String, Spans) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let spans = Arc::new(Mutex::new(Vec::new()));
@@ -33,12 +47,7 @@ pub fn receiver() -> (String, Arc<Mutex<Vec<Span>>>) {
                 .ok()
                 .and_then(|()| ExportTraceServiceRequest::decode(body.as_slice()).ok());
             if let Some(request) = request {
-                let mut sink = sink.lock().unwrap();
-                for rs in request.resource_spans {
-                    for ss in rs.scope_spans {
-                        sink.extend(ss.spans);
-                    }
-                }
+                keep(&sink, request);
             }
             let mut stream = reader.into_inner();
             let _ = stream.write_all(
