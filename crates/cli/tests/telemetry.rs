@@ -42,13 +42,10 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 #[test]
 fn a_run_is_one_trace_under_the_callers_span() {
     // The gRPC exporter's requests are driven by the CLI's runtime, a current-thread one.
-    for protocol in ["http/protobuf", "grpc"] {
-        let (endpoint, spans) = match protocol {
-            "grpc" => grpc_receiver(),
-            _ => receiver(),
-        };
-        one_trace_under_the_callers_span(protocol, &endpoint, &spans);
-    }
+    let (endpoint, spans) = receiver();
+    one_trace_under_the_callers_span("http/protobuf", &endpoint, &spans);
+    let (endpoint, spans, _served) = grpc_receiver();
+    one_trace_under_the_callers_span("grpc", &endpoint, &spans);
 }
 
 fn one_trace_under_the_callers_span(protocol: &str, endpoint: &str, spans: &Spans) {
