@@ -69,12 +69,12 @@ fn print_warnings(warnings: &[String]) {
     }
 }
 
-/// The async runtime of the commands that talk to Anaplan: one thread. A run waits on
-/// the network; its CPU work (a status parsed, a record saved by the blocking pool) is
-/// microseconds a poll. On one thread a poll wakes no second worker, which took a third
-/// of the CPU a poll (context switches), and the steps' memory stays in one allocator
-/// arena: with 10,000 waits, 4 MB less at the peak and a fifth less CPU a poll than on
-/// two workers (BENCHMARKS.md, session 9).
+/// The async runtime of the commands that talk to Anaplan: one thread (file-store work
+/// still goes to tokio's blocking pool). A run waits on the network; its CPU work is
+/// microseconds a poll. On one thread a poll wakes no idle second worker (0.7 context
+/// switches a poll against 1.7 on two), and the steps' memory stays in one allocator
+/// arena: with 10,000 waits about 4 MB less at the peak, and a fifth less CPU a poll,
+/// than on two workers (BENCHMARKS.md, session 9).
 fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     built(tokio::runtime::Builder::new_current_thread())
 }
