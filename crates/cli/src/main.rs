@@ -73,8 +73,8 @@ fn print_warnings(warnings: &[String]) {
 /// still goes to tokio's blocking pool). A run waits on the network; its CPU work is
 /// microseconds a poll. On one thread a poll wakes no idle second worker (0.7 context
 /// switches a poll against 1.7 on two), and the steps' memory stays in one allocator
-/// arena: with 10,000 waits about 4 MB less at the peak, and a fifth less CPU a poll,
-/// than on two workers (BENCHMARKS.md, session 9).
+/// arena. Against two workers: 3–4 MiB less at the peak with 10,000 waits, and a fifth
+/// less CPU a poll with 1,000 (BENCHMARKS.md, session 9).
 fn runtime() -> Result<tokio::runtime::Runtime, Exit> {
     built(tokio::runtime::Builder::new_current_thread())
 }
