@@ -405,3 +405,42 @@ async fn bad_plans_are_refused_before_anything_runs() {
     );
     assert!(s.log.lock().unwrap().runs.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_long_chain_given_backwards_runs_in_its_order_and_a_closed_one_is_refused() {
+    let s = setup(4, CancellationToken::new());
+    let chain = |closed: bool| {
+        let mut nodes: Vec<Node> = (1..200)
+            .rev()
+            .map(|i| {
+                Node::builder(format!("n{i}"), s.ok(1))
+                    .needs([format!("n{}", i - 1)])
+                    .build()
+            })
+            .collect();
+        let first = Node::builder("n0", s.ok(1));
+        nodes.push(if closed { first.needs(["n199"]) } else { first }.build());
+        nodes.push(Node::builder("twice", s.ok(1)).needs(["n0", "n0"]).build());
+        nodes
+    };
+    assert_eq!(
+        s.runner.run(chain(true)).await.unwrap_err(),
+        PlanError::Cycle("n199".into())
+    );
+    assert!(s.log.lock().unwrap().runs.is_empty());
+
+    let started = Instant::now();
+    let report = s.run(chain(false)).await;
+    assert_eq!(report.outcome(), StepOutcome::Succeeded);
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(200),
+        "200 nodes of 1 s, one after another"
+    );
+    assert_eq!(
+        s.span("twice").0,
+        s.span("n0").1,
+        "a need named twice is waited for once"
+    );
+    assert_eq!(s.span("n199").0, s.span("n198").1);
+}
