@@ -8,7 +8,6 @@ mod common;
 mod otlp;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -199,7 +198,7 @@ fn check_kind(kind: &Kind, sim: &Sim, dir: &Path) {
         let (endpoint, spans) = otlp::receiver();
         let run = dir.join(kind.name);
         std::fs::create_dir_all(&run).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_runwait"))
+        let out = common::runwait()
             .args(["run", "--output", "json", "--state-dir"])
             .arg(run.join("state"))
             .arg("--out-dir")

@@ -2,13 +2,13 @@
 //! (protobuf) and over OTLP/gRPC: the caller's TRACEPARENT is the parent, every step is
 //! a child of the workflow span, and every status request is a poll span.
 
+mod common;
 #[path = "common/otlp.rs"]
 mod otlp;
 #[path = "common/otlp_grpc.rs"]
 mod otlp_grpc;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use opentelemetry_proto::tonic::trace::v1::Span;
 use otlp::{Spans, receiver};
@@ -51,7 +51,7 @@ fn a_run_is_one_trace_under_the_callers_span() {
 fn one_trace_under_the_callers_span(protocol: &str, endpoint: &str, spans: &Spans) {
     let dir = tempfile::tempdir().unwrap();
     let workflow = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/run/nightly.yaml");
-    let out = Command::new(env!("CARGO_BIN_EXE_runwait"))
+    let out = common::runwait()
         .args(["run", "--output", "json", "--state-dir"])
         .arg(dir.path().join("state"))
         .arg("--out-dir")

@@ -11,9 +11,23 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The built `runwait` binary.
+/// The built `runwait` binary, without the settings it reads from the environment
+/// (`OTEL_*`, `RUNWAIT_*`, `RUST_LOG`, `TRACEPARENT`, `TRACESTATE`) that the machine
+/// running the tests may have: an exporter, a state URL or a run key of the developer's
+/// own would change what a run does. A test sets the ones it needs.
 pub fn runwait() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_runwait"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runwait"));
+    for (name, _) in std::env::vars_os() {
+        let read = name.to_str().is_some_and(|name| {
+            name.starts_with("OTEL_")
+                || name.starts_with("RUNWAIT_")
+                || ["RUST_LOG", "TRACEPARENT", "TRACESTATE"].contains(&name)
+        });
+        if read {
+            command.env_remove(name);
+        }
+    }
+    command
 }
 
 /// A `runwait sim` process: it outlives the runs, so they can reattach.
