@@ -421,13 +421,17 @@ async fn a_long_chain_given_backwards_runs_in_its_order_and_a_closed_one_is_refu
         let first = Node::builder("n0", s.ok(1));
         nodes.push(if closed { first.needs(["n199"]) } else { first }.build());
         nodes.push(Node::builder("twice", s.ok(1)).needs(["n0", "n0"]).build());
+        nodes.push(Node::builder("free", s.ok(1)).build());
         nodes
     };
     assert_eq!(
         s.runner.run(chain(true)).await.unwrap_err(),
         PlanError::Cycle("n199".into())
     );
-    assert!(s.log.lock().unwrap().runs.is_empty());
+    assert!(
+        s.log.lock().unwrap().runs.is_empty(),
+        "refused before anything runs, the free node too"
+    );
 
     let started = Instant::now();
     let report = s.run(chain(false)).await;
@@ -437,10 +441,30 @@ async fn a_long_chain_given_backwards_runs_in_its_order_and_a_closed_one_is_refu
         Duration::from_secs(200),
         "200 nodes of 1 s, one after another"
     );
+    // Accepted at all: the check counts a need named twice twice, and frees it once.
     assert_eq!(
         s.span("twice").0,
         s.span("n0").1,
-        "a need named twice is waited for once"
+        "`twice`, which names n0 twice, starts when n0 ends"
     );
     assert_eq!(s.span("n199").0, s.span("n198").1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_nodes_start_together_up_to_max_parallel() {
+    // More than the runner spawns between two yields, so the start crosses them.
+    let s = setup(70, CancellationToken::new());
+    let nodes = (0..100)
+        .map(|i| Node::builder(format!("n{i}"), s.ok(10)).build())
+        .collect();
+    let started = Instant::now();
+    let report = s.run(nodes).await;
+    assert_eq!(report.outcome(), StepOutcome::Succeeded);
+    assert_eq!(report.nodes.len(), 100);
+    assert_eq!(s.log.lock().unwrap().most, 70);
+    let at_once = (0..100)
+        .filter(|i| s.span(&format!("n{i}")).0 == started)
+        .count();
+    assert_eq!(at_once, 70, "the first 70 start at once");
+    assert_eq!(started.elapsed(), Duration::from_secs(20));
 }
