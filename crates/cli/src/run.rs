@@ -143,7 +143,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn run(self) -> Exit {
-        let mut display = Display::new();
+        let display = Display::new();
         // Before anything is started: no step runs without its record.
         let state = match self
             .options
@@ -193,7 +193,7 @@ impl Run<'_> {
         )
         .await;
         let exit = match built {
-            Ok(nodes) => self.run_nodes(nodes, &state, &mut display).await,
+            Ok(nodes) => self.run_nodes(nodes, &state, display).await,
             Err(e) => {
                 // A name that is not in the model is the workflow's fault.
                 let exit = if e.is_config() {
@@ -211,11 +211,11 @@ impl Run<'_> {
     }
 
     /// Runs the nodes with the signals watched, showing events as they come.
-    async fn run_nodes(&self, nodes: Vec<Node>, state: &OpenStore, display: &mut Display) -> Exit {
+    async fn run_nodes(&self, nodes: Vec<Node>, state: &OpenStore, display: Display) -> Exit {
         let abort = CancellationToken::new();
         let detach = CancellationToken::new();
         let signals = tokio::spawn(crate::signals::watch(abort.clone(), detach.clone()));
-        let (events, mut rx) = RunEventSink::channel();
+        let (events, rx) = RunEventSink::channel();
         let runner = Runner::builder(self.workflow.name.as_str(), self.run_key.clone())
             .max_parallel(self.max_parallel)
             .state(state.store.clone())
@@ -224,16 +224,13 @@ impl Run<'_> {
             .detach(detach)
             .events(events)
             .build();
-        let run = runner.run(nodes);
-        tokio::pin!(run);
-        let report = loop {
-            tokio::select! {
-                report = &mut run => break report,
-                Some(event) = rx.recv() => display.show(event),
-            }
-        };
-        while let Ok(event) = rx.try_recv() {
-            display.show(event);
+        let done = CancellationToken::new();
+        let shown = tokio::spawn(show(display, rx, done.clone()));
+        let report = runner.run(nodes).await;
+        done.cancel();
+        if let Err(e) = shown.await {
+            // Never aborted: its only error is its panic, which stays the process's.
+            std::panic::resume_unwind(e.into_panic());
         }
         signals.abort();
         match report {
@@ -325,5 +322,26 @@ impl Run<'_> {
             Err(()) if exit == Exit::Success => Exit::Usage,
             _ => exit,
         }
+    }
+}
+
+/// Shows the run's events as they come, then the ones left once `done` fires. Its own
+/// task, not a branch of a `select!` beside the run: there each event polled the run
+/// again within the same turn of the runtime, and the runner's `yield_now`, polled
+/// again, returns at once, so its starts went on without letting the timers run.
+async fn show(
+    mut display: Display,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<runwait_runner::RunEvent>,
+    done: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            Some(event) = events.recv() => display.show(event),
+            () = done.cancelled() => break,
+        }
+    }
+    while let Ok(event) = events.try_recv() {
+        display.show(event);
     }
 }
