@@ -51,7 +51,10 @@ impl Runner {
     /// Runs `nodes` to the end and reports each one, in the order given. Nodes never
     /// reached (none, once the checks pass) are reported skipped.
     ///
-    /// Each node runs in its own tokio task, inside the caller's current span.
+    /// Each node runs in its own tokio task, inside the caller's current span. The
+    /// future yields to the runtime while it starts many nodes; await it on its own
+    /// (or spawn it) rather than in a `select!` loop whose other branches fire often:
+    /// polled again in the same turn, a yield returns at once.
     pub async fn run(&self, nodes: Vec<Node>) -> Result<RunReport, PlanError> {
         check(&nodes)?;
         let order: Vec<(NodeId, bool)> = nodes
@@ -129,8 +132,8 @@ impl RunnerBuilder {
 
 /// Fewer than the 61 tasks a current-thread runtime runs between two looks at its
 /// timers, so spawning alone does not lengthen its queue. With 10,000 nodes on the
-/// CLI's one thread, a 10 ms timer came 161–193 ms late when they were spawned in one
-/// go and 94–158 ms late with this (the rest is their own first polls, queued).
+/// CLI's one thread a 10 ms timer came 128–171 ms late while they were spawned in one
+/// go, and 4–17 ms late with these yields (BENCHMARKS.md, session 10).
 const SPAWNS_BETWEEN_YIELDS: usize = 32;
 
 /// One run's bookkeeping.
