@@ -158,18 +158,28 @@ async fn a_node_starts_when_its_needs_are_done() {
 
 #[tokio::test(start_paused = true)]
 async fn max_parallel_is_respected() {
-    let s = setup(2, CancellationToken::new());
-    let nodes = (0..5)
-        .map(|i| Node::builder(format!("n{i}"), s.ok(10)).build())
-        .collect();
-    let started = Instant::now();
-    s.run(nodes).await;
-    assert_eq!(s.log.lock().unwrap().most, 2);
-    assert_eq!(
-        started.elapsed(),
-        Duration::from_secs(30),
-        "5 nodes, 2 at a time"
-    );
+    // (max parallel, nodes of 10 s, seconds the run takes); 100 nodes are more than the
+    // runner spawns between two yields, so their start crosses them.
+    for (max, n, took) in [(2, 5, 30), (70, 100, 20)] {
+        let s = setup(max, CancellationToken::new());
+        let nodes = (0..n)
+            .map(|i| Node::builder(format!("n{i}"), s.ok(10)).build())
+            .collect();
+        let started = Instant::now();
+        let report = s.run(nodes).await;
+        assert_eq!(report.outcome(), StepOutcome::Succeeded);
+        assert_eq!(report.nodes.len(), n);
+        assert_eq!(s.log.lock().unwrap().most, max);
+        let at_once = (0..n)
+            .filter(|i| s.span(&format!("n{i}")).0 == started)
+            .count();
+        assert_eq!(at_once, max, "{n} nodes: the first {max} start at once");
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(took),
+            "{n} nodes, {max} at a time"
+        );
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -448,23 +458,4 @@ async fn a_long_chain_given_backwards_runs_in_its_order_and_a_closed_one_is_refu
         "`twice`, which names n0 twice, starts when n0 ends"
     );
     assert_eq!(s.span("n199").0, s.span("n198").1);
-}
-
-#[tokio::test(start_paused = true)]
-async fn many_nodes_start_together_up_to_max_parallel() {
-    // More than the runner spawns between two yields, so the start crosses them.
-    let s = setup(70, CancellationToken::new());
-    let nodes = (0..100)
-        .map(|i| Node::builder(format!("n{i}"), s.ok(10)).build())
-        .collect();
-    let started = Instant::now();
-    let report = s.run(nodes).await;
-    assert_eq!(report.outcome(), StepOutcome::Succeeded);
-    assert_eq!(report.nodes.len(), 100);
-    assert_eq!(s.log.lock().unwrap().most, 70);
-    let at_once = (0..100)
-        .filter(|i| s.span(&format!("n{i}")).0 == started)
-        .count();
-    assert_eq!(at_once, 70, "the first 70 start at once");
-    assert_eq!(started.elapsed(), Duration::from_secs(20));
 }
