@@ -225,11 +225,17 @@ impl Run<'_> {
             .events(events)
             .build();
         let done = CancellationToken::new();
-        let shown = tokio::spawn(show(display, rx, done.clone()));
-        let report = runner.run(nodes).await;
+        let mut shown = tokio::spawn(show(display, rx, done.clone()).in_current_span());
+        // The display's task ends before the run only by a panic, which stops the
+        // process at once, as it did when the display ran here. (Its handle wakes this
+        // only then, so the run is not polled again within a turn.) Never aborted: a
+        // panic is its only error.
+        let report = tokio::select! {
+            report = runner.run(nodes) => report,
+            Err(e) = &mut shown => std::panic::resume_unwind(e.into_panic()),
+        };
         done.cancel();
         if let Err(e) = shown.await {
-            // Never aborted: its only error is its panic, which stays the process's.
             std::panic::resume_unwind(e.into_panic());
         }
         signals.abort();
