@@ -132,8 +132,9 @@ impl RunnerBuilder {
 
 /// Fewer than the 61 tasks a current-thread runtime runs between two looks at its
 /// timers, so spawning alone does not lengthen its queue. With 10,000 nodes on the
-/// CLI's one thread a 10 ms timer came 128–171 ms late while they were spawned in one
-/// go, and 4–17 ms late with these yields (BENCHMARKS.md, session 10).
+/// CLI's one thread a 10 ms timer came 128–171 ms late in the first second while they
+/// were spawned in one go, and 4–17 ms with these yields and the run awaited on its
+/// own (11–42 ms over the first 10 s; BENCHMARKS.md, session 10).
 const SPAWNS_BETWEEN_YIELDS: usize = 32;
 
 /// One run's bookkeeping.

@@ -459,3 +459,25 @@ async fn a_long_chain_given_backwards_runs_in_its_order_and_a_closed_one_is_refu
     );
     assert_eq!(s.span("n199").0, s.span("n198").1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn other_tasks_run_while_many_nodes_are_spawned() {
+    // On this current-thread runtime a task spawned before the run is queued first: it
+    // runs at the runner's first yield, and counts what is alive then.
+    let s = setup(1_000, CancellationToken::new());
+    let witness = tokio::spawn(async {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    });
+    let nodes = (0..1_000)
+        .map(|i| Node::builder(format!("n{i}"), s.ok(10)).build())
+        .collect();
+    let report = s.run(nodes).await;
+    assert_eq!(report.outcome(), StepOutcome::Succeeded);
+    let alive = witness.await.unwrap();
+    assert!(
+        alive <= 64,
+        "{alive} tasks were alive when another task first ran: the runner spawned them without yielding"
+    );
+}
