@@ -217,7 +217,7 @@ impl<'a> Schedule<'a> {
     async fn start_ready(&mut self) {
         let max = self.runner.max_parallel.max(1);
         let mut i = 0;
-        let mut spawned = 0;
+        let mut spawns = 0;
         while i < self.waiting.len() && self.running.len() < max {
             if !self.waiting[i]
                 .needs
@@ -246,8 +246,8 @@ impl<'a> Schedule<'a> {
                 .running
                 .spawn(run_node(node, shared.clone()).in_current_span());
             self.spawned.insert(handle.id(), id);
-            spawned += 1;
-            if spawned % SPAWNS_BETWEEN_YIELDS == 0 {
+            spawns += 1;
+            if spawns % SPAWNS_BETWEEN_YIELDS == 0 {
                 tokio::task::yield_now().await;
             }
         }
