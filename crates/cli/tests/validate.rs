@@ -2,30 +2,19 @@
 //! the fixture files of `tests/workflows/`, checking exactly what it prints where, and its
 //! exit code.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// Variables the fixtures use: removed unless a test sets them, so that the developer's
-/// environment cannot change the output.
-const TEST_VARS: &[&str] = &[
-    "RUNWAIT_TEST_NAME",
-    "RUNWAIT_TEST_SPEED",
-    "RUNWAIT_TEST_WORKSPACE",
-    "RUNWAIT_TEST_RETRIES",
-    "RUNWAIT_TEST_CONTINUE",
-    "RUNWAIT_TEST_TOKEN",
-    "RUNWAIT_TEST_SURELY_UNSET_MODEL",
-];
-
 /// `runwait` started in the crate's directory, so that fixture paths print as
-/// `tests/workflows/…`.
+/// `tests/workflows/…`, without the `RUNWAIT_*` variables the fixtures use unless a test
+/// sets them (`common::runwait`), so that the developer's environment cannot change the
+/// output.
 fn runwait(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runwait"));
+    let mut cmd = Command::from_std(common::runwait());
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
-    for var in TEST_VARS {
-        cmd.env_remove(var);
-    }
     cmd
 }
 
