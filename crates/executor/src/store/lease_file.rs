@@ -257,12 +257,21 @@ fn read_holder(file: &mut std::fs::File) -> std::io::Result<Option<Holder>> {
 }
 
 /// Replaces the holder in place (the file's lock is held, so nobody reads half of it).
+/// The line is written over the old one and the file cut only where the old was longer:
+/// a renewal changes only the expiry, which keeps its width (13 digits until 2286), so
+/// it cuts nothing. Cut to nothing and written again, the file's block is freed and
+/// allocated again each time: on ext4 that was three times the system time of a renewal
+/// (`lease_cost` bench: 41–47 µs against 12–16 µs a renewal).
 fn write_holder(file: &mut std::fs::File, holder: &Holder) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(holder).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    file.set_len(0)?;
     file.rewind()?;
-    file.write_all(&line)
+    file.write_all(&line)?;
+    let len = line.len() as u64;
+    if file.metadata()?.len() > len {
+        file.set_len(len)?;
+    }
+    Ok(())
 }
 
 /// A token no other lease of this process has, and unlikely in any other process.

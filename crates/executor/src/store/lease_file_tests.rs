@@ -325,3 +325,27 @@ async fn a_torn_or_empty_lease_file_is_free() {
         store.lock(&key()).await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_holder_is_written_over_the_old_whole_and_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FileStore::new(dir.path()).lease(MINUTE);
+    // An expired holder elsewhere with a longer line than ours: taking its lease over
+    // must leave no tail of it behind.
+    let mut gone = other(Some("x/y".into()), 1, None, SystemTime::now() - MINUTE);
+    gone.host = "h".repeat(300);
+    plant(&store, &gone);
+    let lock = store.lock(&key()).await.unwrap();
+    let path = store.lease_path(&key());
+    let line = |what: &str| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 1, "{what}: {text}");
+        serde_json::from_str::<Holder>(&text).unwrap_or_else(|e| panic!("{what}: {e}: {text}"))
+    };
+    let taken = line("taken over");
+    assert_eq!(taken.pid, std::process::id());
+    lock.renew().await.unwrap();
+    let renewed = line("renewed");
+    assert!(renewed.expires_ms >= taken.expires_ms);
+    assert_eq!(renewed.token, taken.token);
+}
