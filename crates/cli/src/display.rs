@@ -49,6 +49,24 @@ impl Display {
         }
     }
 
+    /// How often the live lines' spinners and clocks move while no event comes: a step
+    /// waits minutes between polls.
+    pub const TICK: Duration = Duration::from_millis(200);
+
+    /// Whether the lines are live (a terminal), so [`tick`](Self::tick) has work.
+    pub fn is_live(&self) -> bool {
+        self.live.is_some()
+    }
+
+    /// Moves every live line's spinner and clock. Called by the display's task every
+    /// [`TICK`](Self::TICK), rather than indicatif's steady tick, which starts a thread
+    /// for each bar: a thousand steps at once on a terminal were a thousand threads.
+    pub fn tick(&self) {
+        for (bar, _) in self.bars.values() {
+            bar.tick();
+        }
+    }
+
     /// Shows one event of the run.
     pub fn show(&mut self, event: RunEvent) {
         match event {
@@ -69,7 +87,6 @@ impl Display {
                     );
                     bar.set_prefix(step.clone());
                     bar.set_message(what);
-                    bar.enable_steady_tick(Duration::from_millis(200));
                     self.bars.insert(step, (bar, None));
                 } else {
                     line(&step, &what);
@@ -255,6 +272,33 @@ mod tests {
         let (bar, _) = &display.bars["load"];
         assert_eq!(bar.position(), 50, "the retry's bar moves");
         assert_eq!(bar.message(), "IN_PROGRESS");
+    }
+
+    /// The threads of this process.
+    fn threads() -> usize {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+        line["Threads:".len()..].trim().parse().unwrap()
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn live_lines_start_no_thread_per_step() {
+        let mut display = Display {
+            live: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
+            bars: HashMap::new(),
+            shown_state: HashMap::new(),
+        };
+        let before = threads();
+        for i in 0..50 {
+            display.show(RunEvent::StepStarted {
+                id: NodeId::new(format!("s{i}")),
+                attempt: 1,
+            });
+        }
+        display.tick();
+        assert_eq!(display.bars.len(), 50);
+        assert_eq!(threads(), before, "threads started for 50 live lines");
     }
 
     #[test]

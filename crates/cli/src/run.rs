@@ -340,11 +340,16 @@ async fn show(
     mut events: tokio::sync::mpsc::UnboundedReceiver<runwait_runner::RunEvent>,
     done: CancellationToken,
 ) {
+    // Live lines move between events; plain lines have nothing to tick, and no timer.
+    let mut ticks = tokio::time::interval(Display::TICK);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let live = display.is_live();
     loop {
         tokio::select! {
             biased;
             Some(event) = events.recv() => display.show(event),
             () = done.cancelled() => break,
+            _ = ticks.tick(), if live => display.tick(),
         }
     }
     while let Ok(event) = events.try_recv() {
