@@ -123,6 +123,7 @@ mod events;
 mod poll;
 mod step;
 mod store;
+mod timer_queue;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
 pub use budget::{RateBudget, SlotSource};
@@ -136,3 +137,4 @@ pub use store::{
     FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,
     StepRecord, StoreError,
 };
+pub use timer_queue::TimerQueue;

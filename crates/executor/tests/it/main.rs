@@ -10,3 +10,4 @@ mod lease;
 mod lifecycle;
 mod outcomes;
 mod stops;
+mod timer_queue;
