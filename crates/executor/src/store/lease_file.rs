@@ -247,8 +247,9 @@ impl Drop for FileLease {
     }
 }
 
-/// The holder in an open lease file; `None` when it is free (empty, or cut short by a
-/// writer that died mid-write, which holds nothing any more).
+/// The holder in an open lease file; `None` when it is free (empty, or not one holder's
+/// line: cut short, or a shorter line left before the old one's tail, by a writer that
+/// died mid-write, which holds nothing any more).
 fn read_holder(file: &mut std::fs::File) -> std::io::Result<Option<Holder>> {
     let mut text = String::new();
     file.rewind()?;
@@ -261,7 +262,10 @@ fn read_holder(file: &mut std::fs::File) -> std::io::Result<Option<Holder>> {
 /// a renewal changes only the expiry, which keeps its width (13 digits until 2286), so
 /// it cuts nothing. Cut to nothing and written again, the file's block is freed and
 /// allocated again each time: on ext4 that was three times the system time of a renewal
-/// (`lease_cost` bench: 41–47 µs against 12–16 µs a renewal).
+/// (`lease_cost` bench: 41–47 µs against 12–16 µs a renewal). A line written over
+/// another of its length is never read half old, half new: it is one `write` under the
+/// lock, and it lies in the file's first 512 bytes (a host name is at most 64), which a
+/// disk writes whole.
 fn write_holder(file: &mut std::fs::File, holder: &Holder) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(holder).map_err(std::io::Error::other)?;
     line.push(b'\n');
