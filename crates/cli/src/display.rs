@@ -298,7 +298,13 @@ mod tests {
         }
         display.tick();
         assert_eq!(display.bars.len(), 50);
-        assert_eq!(threads(), before, "threads started for 50 live lines");
+        // Other tests of this binary may start or end threads meanwhile; a thread a
+        // line would be 50 more.
+        let after = threads();
+        assert!(
+            after < before + 25,
+            "{before} threads, then {after} with 50 lines"
+        );
     }
 
     #[test]
