@@ -16,20 +16,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::env::{TokioEnv, WaitEnv};
 
 /// tokio's clock, one tokio timer for all the sleeps made through it, and the jitter of
 /// a [`TokioEnv`]. Share one (`Arc<dyn WaitEnv>`) among the steps of a run
-/// ([`RunAndWait::env`](crate::RunAndWait::env)), within one runtime: its driving task
-/// is spawned on the runtime of its first sleep (and again by a later sleep once that
-/// runtime is gone, so runtimes one after another may share a queue).
+/// ([`RunAndWait::env`](crate::RunAndWait::env)). Its driving task is spawned on the
+/// runtime of its first sleep: use one queue within one runtime.
 pub struct TimerQueue {
     shared: Arc<Shared>,
     jitter: TokioEnv,
@@ -38,10 +37,9 @@ pub struct TimerQueue {
 /// What the sleeps and the driving task share.
 struct Shared {
     due: Mutex<Due>,
-    /// A sleep due before every other was added, or the queue is gone.
+    /// A sleep due before every other was added, or the queue was dropped.
     earlier: Arc<Notify>,
-    /// The driving task, once spawned.
-    driver: Mutex<Option<JoinHandle<()>>>,
+    driving: AtomicBool,
 }
 
 #[derive(Default)]
@@ -58,7 +56,7 @@ impl TimerQueue {
             shared: Arc::new(Shared {
                 due: Mutex::default(),
                 earlier: Arc::new(Notify::new()),
-                driver: Mutex::default(),
+                driving: AtomicBool::new(false),
             }),
             jitter: TokioEnv::new(),
         }
@@ -84,12 +82,25 @@ impl fmt::Debug for TimerQueue {
     }
 }
 
+impl Drop for TimerQueue {
+    fn drop(&mut self) {
+        // The driving task holds the queue weakly: woken, it finds it gone and ends.
+        self.shared.earlier.notify_one();
+    }
+}
+
 impl WaitEnv for TimerQueue {
     fn now(&self) -> Instant {
         Instant::now()
     }
 
     fn sleep_until(&self, at: Instant) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        if !self.shared.driving.swap(true, Ordering::AcqRel) {
+            tokio::spawn(drive(
+                Arc::downgrade(&self.shared),
+                self.shared.earlier.clone(),
+            ));
+        }
         Box::pin(Sleep {
             shared: self.shared.clone(),
             at,
@@ -105,24 +116,6 @@ impl WaitEnv for TimerQueue {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Due> {
         self.due.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Spawns the driving task unless it runs (it ends with its runtime).
-    fn drive(self: &Arc<Self>) {
-        let mut driver = self.driver.lock().unwrap_or_else(|p| p.into_inner());
-        if driver.as_ref().is_none_or(JoinHandle::is_finished) {
-            *driver = Some(tokio::spawn(drive(
-                Arc::downgrade(self),
-                self.earlier.clone(),
-            )));
-        }
-    }
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // The driving task holds the queue weakly: woken, it finds it gone and ends.
-        self.earlier.notify_one();
     }
 }
 
@@ -181,23 +174,24 @@ impl Future for Sleep {
         }
         let shared = self.shared.clone();
         let mut due = shared.lock();
-        if let Some(id) = self.id
-            && let Some(waker) = due.wakers.get_mut(&(at, id))
-        {
-            waker.clone_from(cx.waker());
-            return Poll::Pending;
-        }
-        // Not registered yet (or just fired, the clock not yet past `at` here).
-        let id = *self.id.get_or_insert_with(|| {
-            due.next_id += 1;
-            due.next_id
-        });
         let first = due.wakers.keys().next().is_none_or(|&(next, _)| at < next);
-        due.wakers.insert((at, id), cx.waker().clone());
-        drop(due);
-        shared.drive();
-        if first {
-            shared.earlier.notify_one();
+        let id = match self.id {
+            Some(id) => id,
+            None => {
+                let id = due.next_id;
+                due.next_id += 1;
+                self.id = Some(id);
+                id
+            }
+        };
+        match due.wakers.get_mut(&(at, id)) {
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                due.wakers.insert((at, id), cx.waker().clone());
+                if first {
+                    shared.earlier.notify_one();
+                }
+            }
         }
         Poll::Pending
     }
@@ -227,26 +221,11 @@ mod tests {
         Duration::from_secs(s)
     }
 
-    /// `f` in paused time, failing instead of hanging on a sleep never woken.
-    async fn within_a_minute<T>(f: impl Future<Output = T>) -> T {
-        tokio::time::timeout(secs(60), f)
-            .await
-            .expect("woken within a minute")
-    }
-
-    /// Lets every task that can run, run (the driving task parks on its timer).
-    async fn settle() {
-        for _ in 0..5 {
-            tokio::task::yield_now().await;
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn each_sleep_ends_at_its_time_and_a_dropped_one_is_forgotten() {
         let queue = Arc::new(TimerQueue::new());
         let t0 = Instant::now();
-        // Added latest-first, each once the driving task sleeps until the one before:
-        // each must wake it to sleep until an earlier time.
+        // Added latest-first, so each one re-arms the driving task for an earlier time.
         let mut ends = tokio::task::JoinSet::new();
         for s in [30, 20, 10, 10, 5] {
             let queue = queue.clone();
@@ -254,7 +233,6 @@ mod tests {
                 queue.sleep_until(t0 + secs(s)).await;
                 (s, Instant::now() - t0)
             });
-            settle().await;
         }
         // A sleep given up after 1 s (its future dropped) leaves the queue at once.
         let given_up = tokio::time::timeout(secs(1), queue.sleep_until(t0 + secs(15))).await;
@@ -265,7 +243,7 @@ mod tests {
             "the five others, not the one given up"
         );
         let mut seen = Vec::new();
-        while let Some(end) = within_a_minute(ends.join_next()).await {
+        while let Some(end) = ends.join_next().await {
             seen.push(end.unwrap());
         }
         seen.sort();
@@ -279,45 +257,30 @@ mod tests {
         let queue = TimerQueue::new();
         let t0 = Instant::now();
         let mut sleep = queue.sleep_until(t0 + secs(10));
-        // Polled first with a waker that wakes nobody, then by this task: one entry,
-        // woken through this task's waker.
-        let mut nobody = Context::from_waker(Waker::noop());
-        assert!(sleep.as_mut().poll(&mut nobody).is_pending());
-        assert!(sleep.as_mut().poll(&mut nobody).is_pending());
+        // Polled by one `select!` and then another: one entry, woken through the last.
+        for _ in 0..3 {
+            tokio::select! {
+                biased;
+                () = &mut sleep => panic!("not due yet"),
+                () = tokio::task::yield_now() => {}
+            }
+        }
         assert_eq!(queue.registered(), 1);
-        within_a_minute(sleep).await;
+        sleep.await;
         assert_eq!(Instant::now() - t0, secs(10));
         assert_eq!(queue.registered(), 0);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_driving_task_ends_with_its_queue_and_its_last_sleep() {
+    async fn the_driving_task_ends_with_its_queue() {
         let queue = TimerQueue::new();
-        within_a_minute(queue.sleep_until(Instant::now() + secs(1))).await;
+        queue.sleep_until(Instant::now() + secs(1)).await;
         let metrics = tokio::runtime::Handle::current().metrics();
         assert_eq!(metrics.num_alive_tasks(), 1, "the driving task");
-        // A sleep that outlives its queue is still woken, and the task ends after it.
-        let outliving = queue.sleep_until(Instant::now() + secs(1));
         drop(queue);
-        within_a_minute(outliving).await;
-        settle().await;
-        assert_eq!(metrics.num_alive_tasks(), 0);
-    }
-
-    #[test]
-    fn a_queue_outlives_the_runtime_of_its_first_sleep() {
-        let queue = TimerQueue::new();
-        for _ in 0..2 {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_time()
-                .start_paused(true)
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let t0 = Instant::now();
-                within_a_minute(queue.sleep_until(t0 + secs(3))).await;
-                assert_eq!(Instant::now() - t0, secs(3));
-            });
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
         }
+        assert_eq!(metrics.num_alive_tasks(), 0);
     }
 }
