@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use runwait_anaplan::{BasicAuth, Client, Endpoints, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
     EventSink, FileStore, PollPolicy, RateBudget, RunAndWait, Step, StepContext, StepEvent,
-    TimerQueue, WaitConfig, WaitEnv,
+    TokioEnv, WaitConfig,
 };
 use serde_json::json;
 
@@ -113,15 +113,13 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
     let stalls = Arc::new(Stalls::default());
     let ticker = tokio::spawn(tick(stalls.clone(), started.clone(), options.n));
 
-    // One timer for every wait, as `runwait_workflow::nodes` gives a run's steps.
-    let env: Arc<dyn WaitEnv> = Arc::new(TimerQueue::new());
     let mut waits = tokio::task::JoinSet::new();
     for i in options.first..options.first + options.n {
         let target = TaskTarget::new(WORKSPACE, model_id(i), TaskKind::Action, ACTION);
         let step = RunAndWait::new(api.clone(), target)
             .config(config)
             .budget(budget.clone())
-            .env(env.clone());
+            .env(Arc::new(TokioEnv::seeded(i as u64)));
         let (store, out_dir, events) = (store.clone(), options.dir.join("out"), events.clone());
         // The context is built inside the task, as a runner builds it for each attempt:
         // a context moved into the task would keep its room there for the whole wait.

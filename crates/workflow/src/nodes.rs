@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use runwait_anaplan::Client;
-use runwait_executor::{PollPolicy, RateBudget, TimerQueue, TraceHook, WaitConfig, WaitEnv};
+use runwait_executor::{PollPolicy, RateBudget, TraceHook, WaitConfig};
 use runwait_runner::Node;
 
 use crate::model::Workflow;
@@ -32,10 +32,9 @@ impl NodeError {
 }
 
 /// One runnable node per step of `workflow`, in file order, all sharing `client`, one
-/// rate budget (`defaults.rate_per_second`), one [`TimerQueue`] (run the nodes on one
-/// runtime) and `trace_hook` (trace context for reattached waits;
-/// [`runwait_executor::NoTraceHook`] for none). Objects given by `name` are looked up
-/// now, so a wrong name fails before any task starts.
+/// rate budget (`defaults.rate_per_second`) and `trace_hook` (trace context for reattached
+/// waits; [`runwait_executor::NoTraceHook`] for none). Objects given by `name` are looked
+/// up now, so a wrong name fails before any task starts.
 pub async fn nodes(
     workflow: &Workflow,
     client: &Client,
@@ -58,9 +57,6 @@ pub async fn nodes_with_budget(
         .with_min_interval(workflow.poll.min_interval)
         .with_max_interval(workflow.poll.max_interval)
         .with_history(workflow.poll.history);
-    // One timer for every wait of the run (see `TimerQueue`: tokio's, one a step, cost
-    // a fifth of the CPU a poll with 1,000 waits).
-    let env: Arc<dyn WaitEnv> = Arc::new(TimerQueue::new());
     let mut nodes = Vec::with_capacity(workflow.steps.len());
     for spec in &workflow.steps {
         let (target, name) = target(client, spec).await.map_err(|source| NodeError {
@@ -72,7 +68,6 @@ pub async fn nodes_with_budget(
             .with_outcome_policy(spec.policy);
         let step = run_and_wait(api.clone(), target, name, spec, config)
             .budget(budget.clone())
-            .env(env.clone())
             .trace_hook(trace_hook.clone());
         nodes.push(
             Node::builder(spec.id.as_str(), Arc::new(step))
