@@ -123,7 +123,6 @@ mod events;
 mod poll;
 mod step;
 mod store;
-mod timer_queue;
 
 pub use api::{ApiError, ApiErrorKind, TaskApi};
 pub use budget::{RateBudget, SlotSource};
@@ -137,4 +136,3 @@ pub use store::{
     FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,
     StepRecord, StoreError,
 };
-pub use timer_queue::TimerQueue;

@@ -10,4 +10,3 @@ mod lease;
 mod lifecycle;
 mod outcomes;
 mod stops;
-mod timer_queue;
