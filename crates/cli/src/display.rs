@@ -274,16 +274,14 @@ mod tests {
         assert_eq!(bar.message(), "IN_PROGRESS");
     }
 
-    /// The threads of this process.
-    fn threads() -> usize {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
-        line["Threads:".len()..].trim().parse().unwrap()
-    }
-
     #[test]
     #[cfg(target_os = "linux")]
     fn live_lines_start_no_thread_per_step() {
+        let threads = || {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let line = status.lines().find(|l| l.starts_with("Threads:")).unwrap();
+            line["Threads:".len()..].trim().parse::<usize>().unwrap()
+        };
         let mut display = Display {
             live: Some(MultiProgress::with_draw_target(ProgressDrawTarget::hidden())),
             bars: HashMap::new(),
