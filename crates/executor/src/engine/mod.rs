@@ -190,8 +190,11 @@ impl Run<'_> {
         );
         self.began = self.now();
         self.renewed_at = self.began;
-        let result = self.life().instrument(span.clone()).await;
-        spans::record_result(&span, &result);
+        // The span is kept once, in the instrumented life: a clone beside it is room
+        // every waiting step would hold.
+        let mut life = std::pin::pin!(self.life().instrument(span));
+        let result = life.as_mut().await;
+        spans::record_result(life.span(), &result);
         result
     }
 

@@ -3,8 +3,11 @@
 //! dropped: dropping a call's future drops its request.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use tokio::time::Instant;
+use tokio_util::sync::WaitForCancellationFuture;
 
 use super::Run;
 use super::phase::Stop;
@@ -50,35 +53,16 @@ impl Run<'_> {
     /// the same time (the user's signal is what the step must honour).
     ///
     /// `call` makes the future where the race keeps it: a future passed by value would
-    /// be kept twice in the race's own (as its argument, and moved among the raced), and
-    /// a sleeping wait holds its race for hours.
-    pub(super) async fn race<F: Future>(
-        &self,
-        stops: Stops,
-        call: impl FnOnce() -> F,
-    ) -> Result<F::Output, Stop> {
-        let abort = async {
-            if stops.abort {
-                self.ctx.cancel().cancelled().await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let until = async {
-            match stops.until {
-                Some(at) => self.step.env.sleep_until(at).await,
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            _ = self.ctx.detach().cancelled() => Err(Stop::Detach),
-            _ = abort => Err(Stop::Abort),
-            _ = until => Err(Stop::Deadline),
-            value = call() => Ok(value),
+    /// be kept twice (as the argument, and moved into the race), and a sleeping wait
+    /// holds its race for hours.
+    pub(super) fn race<F: Future>(&self, stops: Stops, call: impl FnOnce() -> F) -> Race<'_, F> {
+        Race {
+            detach: self.ctx.detach().cancelled(),
+            abort: stops.abort.then(|| self.ctx.cancel().cancelled()),
+            until: stops.until.map(|at| self.step.env.sleep_until(at)),
+            call: call(),
         }
     }
-
     /// Waits for the tenant's budget (a request due at `due`) unless a stop comes first.
     pub(super) async fn admit_or(&self, due: Instant, stops: Stops) -> Result<(), Stop> {
         self.race(stops, || self.admit(due)).await
@@ -95,5 +79,42 @@ impl Run<'_> {
     ) -> Result<F::Output, Stop> {
         self.admit_or(self.now(), stops).await?;
         self.race(stops, call).await
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A call raced against the step's stops ([`Run::race`]). A future of its own rather
+    /// than an `async` body, which kept room for its stops twice and for each stop's
+    /// state beside its future: a sleeping wait holds one for hours.
+    pub(super) struct Race<'a, F> {
+        #[pin]
+        detach: WaitForCancellationFuture<'a>,
+        #[pin]
+        abort: Option<WaitForCancellationFuture<'a>>,
+        until: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+        #[pin]
+        call: F,
+    }
+}
+
+impl<F: Future> Future for Race<'_, F> {
+    type Output = Result<F::Output, Stop>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if this.detach.poll(cx).is_ready() {
+            return Poll::Ready(Err(Stop::Detach));
+        }
+        if let Some(abort) = this.abort.as_pin_mut()
+            && abort.poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(Stop::Abort));
+        }
+        if let Some(until) = this.until
+            && until.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(Stop::Deadline));
+        }
+        this.call.poll(cx).map(Ok)
     }
 }

@@ -31,7 +31,6 @@ impl Run<'_> {
         let mut schedule = Schedule::default();
         let mut unreachable_since: Option<Instant> = None;
         let mut failed_in_a_row = 0u32;
-        let tolerance = self.config().unreachable_tolerance;
         // A reattached task was just looked at; a new one gets its first poll after the floor.
         let mut next_at = match &self.last {
             Some(seen) => {
@@ -106,7 +105,7 @@ impl Run<'_> {
                 }
             };
             let past_deadline = self.ctx.deadline().is_some_and(|d| self.now() >= d);
-            match decide(seen, past_deadline, tolerance) {
+            match decide(seen, past_deadline, self.config().unreachable_tolerance) {
                 Next::Detach => return self.detached(&task),
                 Next::Cancel(cause) => return Phase::Cancel { task, cause },
                 Next::Finish(outcome) => {

@@ -16,7 +16,7 @@ pub struct Schedule {
     last_queued: Option<Instant>,
     /// Progress samples since the task runs, the first one kept, then the last few.
     first_sample: Option<(Instant, f64)>,
-    recent: Vec<(Instant, f64)>,
+    recent: Recent,
     /// The last observation, and whether it was a status.
     last: Option<(Instant, Seen)>,
     /// The first look that saw the task running since it was last seen queued.
@@ -41,6 +41,37 @@ const ETA_MARGIN: Duration = Duration::from_secs(1);
 /// Samples kept for the recent rate.
 const WINDOW: usize = 3;
 
+/// The last [`WINDOW`] progress samples, oldest first, kept in place: a wait keeps them
+/// for hours, and a vector's allocation cost more than the samples.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recent([Option<(Instant, f64)>; WINDOW]);
+
+impl Recent {
+    /// Adds the newest sample, dropping the oldest when full.
+    fn push(&mut self, sample: (Instant, f64)) {
+        match self.0.iter().position(Option::is_none) {
+            Some(free) => self.0[free] = Some(sample),
+            None => {
+                self.0.rotate_left(1);
+                self.0[WINDOW - 1] = Some(sample);
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        *self = Recent::default();
+    }
+
+    fn last(&self) -> Option<(Instant, f64)> {
+        self.0.iter().rev().find_map(|s| *s)
+    }
+
+    /// The oldest sample, when there are at least two.
+    fn oldest_of_two(&self) -> Option<(Instant, f64)> {
+        self.0[1].and(self.0[0])
+    }
+}
+
 impl Schedule {
     /// Records what a poll at `at` saw.
     pub fn observe(&mut self, at: Instant, seen: Seen) {
@@ -58,14 +89,11 @@ impl Schedule {
             } if p > 0.0 && p.is_finite() => {
                 // A progress that went back (a new step reporting afresh) restarts
                 // the recent rate; the overall one keeps its first sample.
-                if self.recent.last().is_some_and(|&(_, last)| p < last) {
+                if self.recent.last().is_some_and(|(_, last)| p < last) {
                     self.recent.clear();
                 }
                 self.first_sample.get_or_insert((at, p));
                 self.recent.push((at, p));
-                if self.recent.len() > WINDOW {
-                    self.recent.remove(0);
-                }
             }
             Seen::Running { .. } | Seen::Nothing => {}
         }
@@ -130,15 +158,13 @@ impl Schedule {
     }
 
     fn estimate(&self) -> Option<Estimate> {
-        let &(now, p) = self.recent.last()?;
+        let (now, p) = self.recent.last()?;
         let rate = |(t0, p0): (Instant, f64)| {
             let dt = now.duration_since(t0).as_secs_f64();
             (p > p0 && dt > 0.0).then(|| (1.0 - p).max(0.0) * dt / (p - p0))
         };
         let overall = self.first_sample.and_then(rate);
-        let recent = (self.recent.len() >= 2)
-            .then(|| rate(self.recent[0]))
-            .flatten();
+        let recent = self.recent.oldest_of_two().and_then(rate);
         let (secs, steady) = match (overall, recent) {
             // Two rates that agree: progress is steady, the estimate can be trusted.
             (Some(a), Some(b)) => (a.min(b), a.max(b) <= 2.0 * a.min(b)),
