@@ -126,7 +126,7 @@ impl Client {
             .me
             .get_or_try_init(|| async {
                 let req = self.request(Method::GET, &["users", "me"], &[]);
-                let me: Me = self.get(&req, runwait_core::wire::parse_json).await?;
+                let me: Me = self.get(&req, None, runwait_core::wire::parse_json).await?;
                 Ok(me.user.id)
             })
             .await

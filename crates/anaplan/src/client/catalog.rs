@@ -10,6 +10,7 @@ use runwait_core::wire::Meta;
 use runwait_core::{ModelId, ObjectId, ParseError, TaskKind, WorkspaceId};
 
 use super::segment;
+use crate::auth::Turn;
 use crate::{Client, Error};
 
 impl Client {
@@ -24,26 +25,31 @@ impl Client {
             &["models", model.as_str(), "processes", process.as_str()],
             &[],
         );
-        let reply: ProcessMetadataReply = self.get(&req, runwait_core::wire::parse_json).await?;
+        let reply: ProcessMetadataReply =
+            self.get(&req, None, runwait_core::wire::parse_json).await?;
         Ok(reply.process_metadata)
     }
 
     /// All pages of a listing (`extra` goes into every page's query).
     pub(super) async fn paged<L, T>(
         &self,
+        turn: Option<Turn>,
         segments: &[&str],
         extra: &[(&str, &str)],
         parse: fn(&str) -> Result<L, ParseError>,
         split: fn(L) -> (Option<Meta>, Vec<T>),
     ) -> Result<Vec<T>, Error> {
         let mut items = Vec::new();
+        // The first page in the caller's turn, if it took one; the others each wait for
+        // their own.
+        let mut first = turn;
         loop {
             let offset = items.len().to_string();
             let limit = self.inner.page_size.to_string();
             let mut query = vec![("offset", offset.as_str()), ("limit", limit.as_str())];
             query.extend_from_slice(extra);
             let req = self.request(Method::GET, segments, &query);
-            let (meta, page) = split(self.get(&req, parse).await?);
+            let (meta, page) = split(self.get(&req, first.take(), parse).await?);
             let got = page.len();
             items.extend(page);
             let total = meta.and_then(|m| m.paging).map(|p| p.total_size as usize);
@@ -56,7 +62,7 @@ impl Client {
 
     /// The workspaces the user can see.
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, Error> {
-        self.paged(&["workspaces"], &[], WorkspaceList::parse, |l| {
+        self.paged(None, &["workspaces"], &[], WorkspaceList::parse, |l| {
             (l.meta, l.items)
         })
         .await
@@ -65,6 +71,7 @@ impl Client {
     /// The models of a workspace.
     pub async fn models(&self, workspace: &WorkspaceId) -> Result<Vec<Model>, Error> {
         self.paged(
+            None,
             &["workspaces", workspace.as_str(), "models"],
             &[],
             ModelList::parse,
@@ -89,20 +96,28 @@ impl Client {
         ];
         match kind {
             TaskKind::Process => {
-                self.paged(&segments, &[], ProcessList::parse, |l| (l.meta, l.items))
-                    .await
+                self.paged(None, &segments, &[], ProcessList::parse, |l| {
+                    (l.meta, l.items)
+                })
+                .await
             }
             TaskKind::Import => {
-                self.paged(&segments, &[], ImportList::parse, |l| (l.meta, l.items))
-                    .await
+                self.paged(None, &segments, &[], ImportList::parse, |l| {
+                    (l.meta, l.items)
+                })
+                .await
             }
             TaskKind::Export => {
-                self.paged(&segments, &[], ExportList::parse, |l| (l.meta, l.items))
-                    .await
+                self.paged(None, &segments, &[], ExportList::parse, |l| {
+                    (l.meta, l.items)
+                })
+                .await
             }
             TaskKind::Action => {
-                self.paged(&segments, &[], ActionList::parse, |l| (l.meta, l.items))
-                    .await
+                self.paged(None, &segments, &[], ActionList::parse, |l| {
+                    (l.meta, l.items)
+                })
+                .await
             }
         }
     }

@@ -36,6 +36,7 @@ impl Client {
     ) -> Result<Vec<Chunk>, Error> {
         // Long dumps have long chunk lists: read every page.
         self.paged(
+            None,
             &dump_segments(target, task, source),
             &[],
             ChunkList::parse,
@@ -84,7 +85,7 @@ impl Client {
             req.timeout = Some(self.inner.chunk_timeout);
             let req = &req;
             let bytes = self
-                .retrying(req, |resend, turn| async move {
+                .retrying(req, None, |resend, turn| async move {
                     let response = self.inner.session.send(req, resend, turn).await?;
                     let announced = response.content_length();
                     let bytes = read_bytes(req.line(), response).await?;

@@ -263,14 +263,29 @@ impl Client {
         self.inner.session.turn(url).await
     }
 
+    /// Waits for a turn on the API's host (every API call's), for a call that waits for
+    /// it before it builds its own future: see [`Client::turn`].
+    async fn api_turn(&self) -> Turn {
+        self.turn(self.endpoints().api()).await
+    }
+
     /// Runs an idempotent `attempt` under the retry policy, once `req`'s host has a free
-    /// slot (the first attempt takes its turn, see [`Client::turn`]).
-    async fn retrying<T, F, Fut>(&self, req: &ApiRequest, mut attempt: F) -> Result<T, Error>
+    /// slot (the first attempt takes its turn, see [`Client::turn`]; `turn`, when the
+    /// caller took it already).
+    async fn retrying<T, F, Fut>(
+        &self,
+        req: &ApiRequest,
+        turn: Option<Turn>,
+        mut attempt: F,
+    ) -> Result<T, Error>
     where
         F: FnMut(usize, Option<Turn>) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let mut first = Some(self.turn(&req.url).await);
+        let mut first = Some(match turn {
+            Some(turn) => turn,
+            None => self.turn(&req.url).await,
+        });
         let attempts = retry(self.clock(), self.inner.retry, move |resend| {
             attempt(resend, first.take())
         });
@@ -279,7 +294,7 @@ impl Client {
 
     /// An idempotent call (GET, DELETE) returning the reply's text, with retries.
     async fn idempotent(&self, req: &ApiRequest) -> Result<String, Error> {
-        self.retrying(req, |resend, turn| async move {
+        self.retrying(req, None, |resend, turn| async move {
             let response = self.inner.session.send(req, resend, turn).await?;
             read_text(req.line(), response).await
         })
@@ -287,13 +302,15 @@ impl Client {
     }
 
     /// An idempotent GET whose body is parsed within the retries: a body that cannot be
-    /// read is fetched again like any transient failure.
+    /// read is fetched again like any transient failure. `turn`: see
+    /// [`Client::retrying`].
     async fn get<T>(
         &self,
         req: &ApiRequest,
+        turn: Option<Turn>,
         parse: fn(&str) -> Result<T, ParseError>,
     ) -> Result<T, Error> {
-        self.retrying(req, |resend, turn| async move {
+        self.retrying(req, turn, |resend, turn| async move {
             let response = self.inner.session.send(req, resend, turn).await?;
             // Read as bytes and borrowed as text: a UTF-8 body (JSON is, RFC 8259) is
             // parsed where it lies, without the copy `text()` makes.

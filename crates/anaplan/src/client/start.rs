@@ -10,6 +10,7 @@ use reqwest::Method;
 use runwait_core::{KnownTasks, StartOptions, StartTaskReply, Started, TaskTarget};
 
 use super::segments;
+use crate::auth::Turn;
 use crate::error::TransportKind;
 use crate::retry::{Action, Outcome, Policy, Progress, RetryPolicy, drive};
 use crate::transport::read_text;
@@ -139,13 +140,27 @@ impl Client {
                 target.kind, target.object
             )));
         }
+        // Its turn first, holding only that (see `Client::known_tasks`); the request,
+        // its retries and the look are made, boxed, once it comes.
+        let turn = self.api_turn().await;
+        Box::pin(self.start_in(turn, target, options, known)).await
+    }
+
+    /// [`Client::start_after`] in `turn`.
+    async fn start_in(
+        &self,
+        turn: Turn,
+        target: &TaskTarget,
+        options: &StartOptions,
+        known: &KnownTasks,
+    ) -> Result<Started, Error> {
         let mut req = self.request(Method::POST, &segments(target, &["tasks"]), &[]);
         // A start may take long to answer on a dormant model, and is never resent after
         // a timeout: the client's (longer) request timeout.
         req.timeout = None;
         req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
         let req = &req;
-        let mut first = Some(self.turn(&req.url).await);
+        let mut first = Some(turn);
         let send = move |resend| {
             let turn = first.take();
             async move {
@@ -187,8 +202,7 @@ impl Client {
             })
         };
         let mut policy = StartPolicy::new(self.inner.retry, self.inner.start_attempts);
-        // Boxed, made once the first attempt has its turn (see `Client::turn`).
-        Box::pin(drive(self.clock(), &mut policy, send, look)).await
+        drive(self.clock(), &mut policy, send, look).await
     }
 }
 

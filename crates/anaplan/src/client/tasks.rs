@@ -8,6 +8,7 @@ use runwait_core::{
 
 use super::adopt::tasks_path;
 use super::segments;
+use crate::auth::Turn;
 use crate::{Client, Error};
 
 impl Client {
@@ -17,7 +18,11 @@ impl Client {
     /// well before it is never taken for one this attempt started.
     pub async fn known_tasks(&self, target: &TaskTarget) -> Result<KnownTasks, Error> {
         let began = EpochMillis::from_system_time(self.clock().now());
-        let tasks = self.list_tasks(target).await?;
+        // Its turn first, holding only that: many steps list at once when they start,
+        // and a listing's own future (pages, requests, retries) is kilobytes, made and
+        // boxed only once its turn comes.
+        let turn = self.api_turn().await;
+        let tasks = Box::pin(self.tasks_of(Some(turn), target)).await?;
         let known: KnownTasks = tasks.into_iter().map(|t| t.task_id).collect();
         Ok(known.since(began))
     }
@@ -26,8 +31,18 @@ impl Client {
     /// (`sort=-creationDate`), every page read, and sorted again here in case a server
     /// ignores the sort.
     pub async fn list_tasks(&self, target: &TaskTarget) -> Result<Vec<TaskSummary>, Error> {
+        self.tasks_of(None, target).await
+    }
+
+    /// [`Client::list_tasks`], its first page in `turn` when the caller took one.
+    async fn tasks_of(
+        &self,
+        turn: Option<Turn>,
+        target: &TaskTarget,
+    ) -> Result<Vec<TaskSummary>, Error> {
         let tasks = self
             .paged(
+                turn,
                 &tasks_path(target),
                 &[("sort", "-creationDate")],
                 TaskList::parse,
@@ -56,7 +71,7 @@ impl Client {
                 query,
             )
         });
-        let status = self.get(&req, TaskStatusBody::parse).await?.task;
+        let status = self.get(&req, None, TaskStatusBody::parse).await?.task;
         if status.is_terminal() {
             self.inner.status_requests.forget(task);
         }
