@@ -120,11 +120,11 @@ impl Run<'_> {
             CancelStatus::Failed
         });
         match after_cancel(cause, completed, requested.is_err(), cancelled) {
-            AfterCancel::Completed(outcome) => Phase::Finish {
+            AfterCancel::Completed(outcome) => Phase::finish(
                 task,
                 outcome,
-                then: Then::Note("cancel requested, but the task could not roll back and completed"),
-            },
+                Then::Note("cancel requested, but the task could not roll back and completed"),
+            ),
             // Not cancelled, maybe still running: say so, and keep it reattachable.
             AfterCancel::Uncancelled => self.done(
                 StepOutcome::Detached,
@@ -140,15 +140,15 @@ impl Run<'_> {
             AfterCancel::TimedOutCompleted {
                 outcome,
                 successful,
-            } => Phase::Finish {
+            } => Phase::finish(
                 task,
                 outcome,
-                then: Then::TimedOut {
+                Then::TimedOut {
                     after: self.timed_out_after(),
                     successful,
                     note,
                 },
-            },
+            ),
             // The README's exit code 6: the task may still be running.
             AfterCancel::TimedOutUncancelled => self.done(
                 StepOutcome::TimedOut,

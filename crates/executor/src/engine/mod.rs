@@ -41,7 +41,7 @@ use crate::step::{CancelStatus, Step, StepOutcome, StepResult};
 use crate::store::StepLock;
 
 pub use config::WaitConfig;
-use phase::Phase;
+use phase::{Ending, Phase};
 pub use spans::{NoTraceHook, TraceHook};
 
 /// Runs an Anaplan process, import, export or action and waits for its outcome.
@@ -231,14 +231,17 @@ impl Run<'_> {
                 // every step for as long as it waits.
                 Phase::Recover => Box::pin(self.recover()).await,
                 Phase::List => Box::pin(self.list()).await,
-                Phase::Start { known } => Box::pin(self.start(known)).await,
+                Phase::Start { known } => Box::pin(self.start(*known)).await,
                 Phase::Wait { task } => self.wait(task).await,
                 Phase::Cancel { task, cause } => Box::pin(self.cancel(task, cause)).await,
-                Phase::Finish {
-                    task,
-                    outcome,
-                    then,
-                } => Phase::Done(Box::new(Box::pin(self.finish(&task, outcome, then)).await)),
+                Phase::Finish(end) => {
+                    let Ending {
+                        task,
+                        outcome,
+                        then,
+                    } = *end;
+                    Phase::Done(Box::new(Box::pin(self.finish(&task, outcome, then)).await))
+                }
                 Phase::Done(result) => return Box::pin(self.end(*result)).await,
             }
         }

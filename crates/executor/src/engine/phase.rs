@@ -80,8 +80,8 @@ pub(crate) enum Phase {
     List,
     /// Start a task; `known` is saved already.
     Start {
-        /// The object's tasks before the start.
-        known: KnownTasks,
+        /// The object's tasks before the start (boxed, as `Finish`'s).
+        known: Box<KnownTasks>,
     },
     /// Poll the task until it ends or the wait is left.
     Wait {
@@ -95,17 +95,33 @@ pub(crate) enum Phase {
         /// Why.
         cause: CancelCause,
     },
-    /// Download the dumps of the finished task and build the result.
-    Finish {
-        /// The task.
-        task: TaskId,
-        /// Its classification.
-        outcome: Outcome,
-        /// What the message adds.
-        then: Then,
-    },
+    /// Download the dumps of the finished task and build the result. Boxed: a waiting
+    /// step keeps room for its next phase, and this one is the largest.
+    Finish(Box<Ending>),
     /// The step's result.
     Done(Box<StepResult>),
+}
+
+/// How a task ended, for [`Phase::Finish`].
+#[derive(Debug)]
+pub(crate) struct Ending {
+    /// The task.
+    pub(crate) task: TaskId,
+    /// Its classification.
+    pub(crate) outcome: Outcome,
+    /// What the message adds.
+    pub(crate) then: Then,
+}
+
+impl Phase {
+    /// [`Phase::Finish`] of `task`.
+    pub(crate) fn finish(task: TaskId, outcome: Outcome, then: Then) -> Phase {
+        Phase::Finish(Box::new(Ending {
+            task,
+            outcome,
+            then,
+        }))
+    }
 }
 
 /// What the record of an earlier run of this step run means.

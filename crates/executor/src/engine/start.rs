@@ -103,7 +103,9 @@ impl Run<'_> {
                 " by this run; rerun with the same run key to find that task",
             ),
             Ok(Err(e)) => self.done(StepOutcome::Error, e.to_string()),
-            Ok(Ok(None)) => Phase::Start { known },
+            Ok(Ok(None)) => Phase::Start {
+                known: Box::new(known),
+            },
             Ok(Ok(Some(found))) => {
                 if let Err(message) = self.save(Some(found.task_id.clone()), known).await {
                     return self.done(StepOutcome::Error, message);
@@ -136,7 +138,9 @@ impl Run<'_> {
             .race(self.any_stop(), || self.save(None, known.clone()))
             .await
         {
-            Ok(Ok(())) => Phase::Start { known },
+            Ok(Ok(())) => Phase::Start {
+                known: Box::new(known),
+            },
             Ok(Err(message)) => self.done(StepOutcome::Error, message),
             Err(stop) => self.stopped_early(stop, "saving the step run's record", ""),
         }

@@ -36,11 +36,7 @@ impl Run<'_> {
             Some(seen) => {
                 let outcome = classify(seen, &self.config().outcome_policy);
                 if outcome.is_terminal() {
-                    return Phase::Finish {
-                        task,
-                        outcome,
-                        then: Then::AsIs,
-                    };
+                    return Phase::finish(task, outcome, Then::AsIs);
                 }
                 self.schedule_next(&mut schedule, seen.into(), &tracing::Span::none())
             }
@@ -112,11 +108,7 @@ impl Run<'_> {
                     if !self.reattached {
                         self.ran_for = schedule.ran_for(self.now(), &self.config().poll);
                     }
-                    return Phase::Finish {
-                        task,
-                        outcome,
-                        then: Then::AsIs,
-                    };
+                    return Phase::finish(task, outcome, Then::AsIs);
                 }
                 Next::PollAgain { failed: None } => {
                     failed_in_a_row = 0;
