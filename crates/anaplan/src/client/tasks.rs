@@ -5,6 +5,7 @@ use runwait_core::{
     EpochMillis, KnownTasks, Task, TaskId, TaskKind, TaskList, TaskStatusBody, TaskSummary,
     TaskTarget,
 };
+use url::Url;
 
 use super::adopt::tasks_path;
 use super::segments;
@@ -65,11 +66,17 @@ impl Client {
             } else {
                 &[]
             };
-            self.request(
+            let mut req = self.request(
                 Method::GET,
                 &segments(target, &["tasks", task.as_str()]),
                 query,
-            )
+            );
+            // Kept for as long as the task runs: its URL read again into a string of
+            // its own length (built segment by segment, the string grew past it).
+            if let Ok(url) = Url::parse(req.url.as_str()) {
+                req.url = url;
+            }
+            req
         });
         let status = self.get(&req, None, TaskStatusBody::parse).await?.task;
         if status.is_terminal() {
