@@ -1,7 +1,7 @@
 //! The scheduler: starts every node whose needs are settled, up to the parallel limit,
 //! skips the ones whose condition is false, and collects how each ended.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -137,13 +137,22 @@ impl RunnerBuilder {
 /// own (11–42 ms over the first 10 s; BENCHMARKS.md, session 10).
 const SPAWNS_BETWEEN_YIELDS: usize = 32;
 
-/// One run's bookkeeping.
+/// One run's bookkeeping. A node is known by its place in the order given.
+///
+/// A settled node counts down its dependents' unsettled needs, and a node whose count
+/// reaches zero joins `ready`: nothing is scanned again when a node ends (a scan of
+/// every waiting node at each end made a chain of 10,000 steps quadratic).
 struct Schedule<'a> {
     runner: &'a Runner,
-    /// Not started yet, in the order given. A deque: nodes mostly leave from the front,
-    /// and a `Vec` would shift every node behind each one (10,000 steps started at once
-    /// moved gigabytes).
-    waiting: VecDeque<Node>,
+    /// Not started yet (taken when started or skipped).
+    waiting: Vec<Option<Node>>,
+    /// How many needs of each node are not settled yet.
+    unsettled: Vec<usize>,
+    /// The places of the nodes that need each node.
+    dependents: HashMap<NodeId, Vec<usize>>,
+    /// The places of the waiting nodes whose needs are all settled: the first in the
+    /// order given goes first.
+    ready: BTreeSet<usize>,
     /// `continue_on_error` by id, for the skip decisions.
     continue_on_error: HashMap<NodeId, bool>,
     /// Boxed: a finished node's end then takes room its task freed, not fresh pages of
@@ -156,13 +165,24 @@ struct Schedule<'a> {
 
 impl<'a> Schedule<'a> {
     fn new(runner: &'a Runner, nodes: Vec<Node>) -> Self {
+        let mut dependents: HashMap<NodeId, Vec<usize>> = HashMap::new();
+        for (place, node) in nodes.iter().enumerate() {
+            for need in &node.needs {
+                dependents.entry(need.clone()).or_default().push(place);
+            }
+        }
         Schedule {
             runner,
             continue_on_error: nodes
                 .iter()
                 .map(|n| (n.id.clone(), n.continue_on_error))
                 .collect(),
-            waiting: nodes.into(),
+            unsettled: nodes.iter().map(|n| n.needs.len()).collect(),
+            ready: (0..nodes.len())
+                .filter(|&place| nodes[place].needs.is_empty())
+                .collect(),
+            dependents,
+            waiting: nodes.into_iter().map(Some).collect(),
             ends: HashMap::new(),
             running: JoinSet::new(),
             spawned: HashMap::new(),
@@ -178,7 +198,7 @@ impl<'a> Schedule<'a> {
             match self.running.join_next_with_id().await {
                 Some(Ok((task, (id, end)))) => {
                     self.spawned.remove(&task);
-                    self.ends.insert(id, Box::new(end));
+                    self.settle(id, end);
                 }
                 // The attempt loop turns a step's panic into an `error`; this is a panic
                 // of the runner's own task (an event callback, say): still that node's
@@ -194,12 +214,12 @@ impl<'a> Schedule<'a> {
                             attempts: 1,
                             result: result.clone(),
                         });
-                        self.ends.insert(
+                        self.settle(
                             id,
-                            Box::new(NodeEnd::Ran {
+                            NodeEnd::Ran {
                                 result,
                                 attempts: 1,
-                            }),
+                            },
                         );
                     }
                 }
@@ -216,28 +236,22 @@ impl<'a> Schedule<'a> {
     /// would hold back every timer of the runtime until their first polls are done.
     async fn start_ready(&mut self) {
         let max = self.runner.max_parallel.max(1);
-        let mut i = 0;
         let mut spawns = 0;
-        while i < self.waiting.len() && self.running.len() < max {
-            if !self.waiting[i]
-                .needs
-                .iter()
-                .all(|n| self.ends.contains_key(n))
-            {
-                i += 1;
+        while self.running.len() < max {
+            let Some(place) = self.ready.pop_first() else {
+                return;
+            };
+            let Some(node) = self.waiting[place].take() else {
                 continue;
-            }
-            let node = self.waiting.remove(i).expect("i is within the queue");
+            };
             let shared = &self.runner.shared;
             if let Some(reason) = self.skip_reason(&node) {
                 shared.events.emit(RunEvent::StepSkipped {
                     id: node.id.clone(),
                     reason: reason.clone(),
                 });
-                self.ends
-                    .insert(node.id, Box::new(NodeEnd::Skipped { reason }));
                 // A skip settles a need: an earlier node may be ready now.
-                i = 0;
+                self.settle(node.id, NodeEnd::Skipped { reason });
                 continue;
             }
             let id = node.id.clone();
@@ -251,6 +265,18 @@ impl<'a> Schedule<'a> {
                 tokio::task::yield_now().await;
             }
         }
+    }
+
+    /// `id` ended as `end`: the nodes that need it have one unsettled need fewer.
+    fn settle(&mut self, id: NodeId, end: NodeEnd) {
+        for &place in self.dependents.get(&id).into_iter().flatten() {
+            let left = &mut self.unsettled[place];
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.ready.insert(place);
+            }
+        }
+        self.ends.insert(id, Box::new(end));
     }
 
     /// Why a node whose needs are settled does not run, if it does not.
