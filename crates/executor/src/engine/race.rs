@@ -101,6 +101,12 @@ impl<F: Future> Future for Race<'_, F> {
     type Output = Result<F::Output, Stop>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // As `tokio::select!` does: with the task's budget spent, the deadline's timer
+        // stays pending even when due, and the call could win in its place.
+        if !tokio::task::coop::has_budget_remaining() {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         let this = self.project();
         if this.detach.poll(cx).is_ready() {
             return Poll::Ready(Err(Stop::Detach));
