@@ -117,10 +117,19 @@ async fn calls_on_one_connection(refresh_margin: Duration) -> Vec<runwait_sim::J
         .build()
         .unwrap();
     let client = Arc::new(client);
-    let handles: Vec<_> = (0..20)
-        .map(|_| {
-            let client = client.clone();
-            tokio::spawn(async move { client.workspaces().await })
+    let t = target(TaskKind::Import, "112000000001");
+    // A start, listings and plain calls: the listing and the start wait for their
+    // turn before they make their futures, then hand it to their first attempt.
+    let handles: Vec<JoinHandle<Result<(), Error>>> = (0..20)
+        .map(|i| {
+            let (client, t) = (client.clone(), t.clone());
+            tokio::spawn(async move {
+                match i {
+                    0 => client.start(&t, &StartOptions::default()).await.map(drop),
+                    _ if i % 2 == 1 => client.known_tasks(&t).await.map(drop),
+                    _ => client.workspaces().await.map(drop),
+                }
+            })
         })
         .collect();
     // Bounded only so that a deadlock fails the test rather than hanging it.
@@ -133,6 +142,9 @@ async fn calls_on_one_connection(refresh_margin: Duration) -> Vec<runwait_sim::J
     .expect("every call ends: none holds the connection the auth request needs");
     assert!(sim.connections().peak <= 1, "{:?}", sim.connections());
     let journal = sim.journal();
+    // Ten listings, and the one the start makes first; one start; nine plain calls.
+    assert_eq!(calls(&journal, "GET", "/tasks").len(), 11);
+    assert_eq!(calls(&journal, "POST", "/tasks").len(), 1);
     assert_eq!(calls(&journal, "GET", "/workspaces").len(), 20);
     journal
 }
