@@ -140,25 +140,27 @@ impl Client {
                 target.kind, target.object
             )));
         }
+        // A body that cannot be made is the caller's error, before any wait.
+        let body = serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?;
         // Its turn first, holding only that (see `Client::known_tasks`); the request,
         // its retries and the look are made, boxed, once it comes.
         let turn = self.api_turn().await;
-        Box::pin(self.start_in(turn, target, options, known)).await
+        Box::pin(self.start_in(turn, target, body, known)).await
     }
 
-    /// [`Client::start_after`] in `turn`.
+    /// [`Client::start_after`] in `turn`, with its request's `body`.
     async fn start_in(
         &self,
         turn: Turn,
         target: &TaskTarget,
-        options: &StartOptions,
+        body: serde_json::Value,
         known: &KnownTasks,
     ) -> Result<Started, Error> {
         let mut req = self.request(Method::POST, &segments(target, &["tasks"]), &[]);
         // A start may take long to answer on a dormant model, and is never resent after
         // a timeout: the client's (longer) request timeout.
         req.timeout = None;
-        req.body = Some(serde_json::to_value(options).map_err(|e| Error::Config(e.to_string()))?);
+        req.body = Some(body);
         let req = &req;
         let mut first = Some(turn);
         let send = move |resend| {
