@@ -236,6 +236,38 @@ async fn conditions_decide_what_runs_after_a_failure() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn one_at_a_time_the_first_ready_node_in_the_order_given_goes_first() {
+    // `later` is ready from the start; `cleanup` only once the skip of `next` settles
+    // its need. It comes first in the order given, so it runs first.
+    let s = setup(1, CancellationToken::new());
+    let started = Instant::now();
+    let report = s
+        .run(vec![
+            Node::builder("load", s.failing(5)).build(),
+            Node::builder("next", s.ok(5)).needs(["load"]).build(),
+            Node::builder("cleanup", s.ok(5))
+                .needs(["next"])
+                .condition(Condition::Always)
+                .build(),
+            Node::builder("later", s.ok(5)).build(),
+        ])
+        .await;
+    assert_eq!(
+        names(&report),
+        [
+            ("load", "failed"),
+            ("next", "skipped"),
+            ("cleanup", "succeeded"),
+            ("later", "succeeded"),
+        ]
+    );
+    let at = |id: &str| s.span(id).0 - started;
+    assert_eq!(at("load"), Duration::ZERO);
+    assert_eq!(at("cleanup"), Duration::from_secs(5));
+    assert_eq!(at("later"), Duration::from_secs(10));
+}
+
+#[tokio::test(start_paused = true)]
 async fn continue_on_error_lets_the_next_nodes_run_and_the_run_succeed() {
     let s = setup(4, CancellationToken::new());
     let report = s
