@@ -63,6 +63,7 @@ impl Run<'_> {
             call: call(),
         }
     }
+
     /// Waits for the tenant's budget (a request due at `due`) unless a stop comes first.
     pub(super) async fn admit_or(&self, due: Instant, stops: Stops) -> Result<(), Stop> {
         self.race(stops, || self.admit(due)).await
