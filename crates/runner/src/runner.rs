@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::attempt::{Shared, Store, crash_result, run_node};
 use crate::event::{RunEvent, RunEventSink};
 use crate::node::{Condition, Node, NodeId};
-use crate::plan::{PlanError, check};
+use crate::plan::{Needs, PlanError, check};
 use crate::report::{NodeEnd, NodeReport, RunReport};
 
 /// Runs a DAG of [`Node`]s. Built with [`Runner::builder`].
@@ -56,12 +56,12 @@ impl Runner {
     /// (or spawn it) rather than in a `select!` loop whose other branches fire often:
     /// polled again in the same turn, a yield returns at once.
     pub async fn run(&self, nodes: Vec<Node>) -> Result<RunReport, PlanError> {
-        check(&nodes)?;
+        let needs = check(&nodes)?;
         let order: Vec<(NodeId, bool)> = nodes
             .iter()
             .map(|n| (n.id.clone(), n.continue_on_error))
             .collect();
-        let mut ends = Schedule::new(self, nodes).run().await;
+        let mut ends = Schedule::new(self, nodes, needs).run().await;
         let nodes = order
             .into_iter()
             .map(|(id, continue_on_error)| {
@@ -139,22 +139,19 @@ const SPAWNS_BETWEEN_YIELDS: usize = 32;
 
 /// One run's bookkeeping. A node is known by its place in the order given.
 ///
-/// A settled node counts down its dependents' unsettled needs, and a node whose count
-/// reaches zero joins `ready`: nothing is scanned again when a node ends (a scan of
-/// every waiting node at each end made a chain of 10,000 steps quadratic).
+/// A node that ends is settled in `needs`, and the nodes it leaves with no unsettled
+/// need join `ready`: nothing is scanned again when a node ends.
 struct Schedule<'a> {
     runner: &'a Runner,
     /// Not started yet (taken when started or skipped).
     waiting: Vec<Option<Node>>,
-    /// How many needs of each node are not settled yet.
-    unsettled: Vec<usize>,
-    /// The places of the nodes that need each node.
-    dependents: HashMap<NodeId, Vec<usize>>,
+    /// Who needs whom, counted down as nodes end.
+    needs: Needs,
     /// The places of the waiting nodes whose needs are all settled: the first in the
     /// order given goes first.
     ready: BTreeSet<usize>,
-    /// `continue_on_error` by id, for the skip decisions.
-    continue_on_error: HashMap<NodeId, bool>,
+    /// `continue_on_error` by place, for the skip decisions.
+    continue_on_error: Vec<bool>,
     /// Boxed: a finished node's end then takes room its task freed, not fresh pages of
     /// one table for thousands of ends (a run of 10,000 steps is at its largest at
     /// their end).
@@ -164,24 +161,12 @@ struct Schedule<'a> {
 }
 
 impl<'a> Schedule<'a> {
-    fn new(runner: &'a Runner, nodes: Vec<Node>) -> Self {
-        let mut dependents: HashMap<NodeId, Vec<usize>> = HashMap::new();
-        for (place, node) in nodes.iter().enumerate() {
-            for need in &node.needs {
-                dependents.entry(need.clone()).or_default().push(place);
-            }
-        }
+    fn new(runner: &'a Runner, nodes: Vec<Node>, needs: Needs) -> Self {
         Schedule {
             runner,
-            continue_on_error: nodes
-                .iter()
-                .map(|n| (n.id.clone(), n.continue_on_error))
-                .collect(),
-            unsettled: nodes.iter().map(|n| n.needs.len()).collect(),
-            ready: (0..nodes.len())
-                .filter(|&place| nodes[place].needs.is_empty())
-                .collect(),
-            dependents,
+            continue_on_error: nodes.iter().map(|n| n.continue_on_error).collect(),
+            ready: needs.free().collect(),
+            needs,
             waiting: nodes.into_iter().map(Some).collect(),
             ends: HashMap::new(),
             running: JoinSet::new(),
@@ -269,13 +254,7 @@ impl<'a> Schedule<'a> {
 
     /// `id` ended as `end`: the nodes that need it have one unsettled need fewer.
     fn settle(&mut self, id: NodeId, end: NodeEnd) {
-        for &place in self.dependents.get(&id).into_iter().flatten() {
-            let left = &mut self.unsettled[place];
-            *left = left.saturating_sub(1);
-            if *left == 0 {
-                self.ready.insert(place);
-            }
-        }
+        self.needs.settle(&id, &mut self.ready);
         self.ends.insert(id, Box::new(end));
     }
 
@@ -290,7 +269,11 @@ impl<'a> Schedule<'a> {
         };
         let ok = |need: &NodeId| {
             ran(need).is_some_and(|o| {
-                o.is_success() || self.continue_on_error.get(need).copied().unwrap_or(false)
+                o.is_success()
+                    || self
+                        .needs
+                        .place(need)
+                        .is_some_and(|place| self.continue_on_error[place])
             })
         };
         let failed = |need: &NodeId| ran(need).is_some_and(|o| !o.is_success());
