@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
-use runwait_core::{ParseError, TaskKind, TaskTarget};
+use runwait_core::{ParseError, TaskId, TaskKind, TaskTarget};
 use url::Url;
 
 use crate::auth::{AuthProvider, Session, TokenManager, Turn};
@@ -37,18 +37,30 @@ pub(crate) fn segment(kind: TaskKind) -> &'static str {
     }
 }
 
-/// The path of `target` followed by `rest`.
-fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
-    let mut s = vec![
+/// The path of `target`.
+fn target_path(target: &TaskTarget) -> [&str; 6] {
+    [
         "workspaces",
         target.workspace.as_str(),
         "models",
         target.model.as_str(),
         segment(target.kind),
         target.object.as_str(),
-    ];
+    ]
+}
+
+/// The path of `target` followed by `rest`.
+fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut s = target_path(target).to_vec();
     s.extend_from_slice(rest);
     s
+}
+
+/// The path of `task` of `target` (its status, its cancel), made without allocating:
+/// a wait checks its cached status request against it at every poll.
+fn task_path<'a>(target: &'a TaskTarget, task: &'a TaskId) -> [&'a str; 8] {
+    let [w, workspace, m, model, kind, object] = target_path(target);
+    [w, workspace, m, model, kind, object, "tasks", task.as_str()]
 }
 
 /// The default timeout of a quick call: well under the retry policy's default budget

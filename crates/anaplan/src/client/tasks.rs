@@ -8,7 +8,7 @@ use runwait_core::{
 use url::Url;
 
 use super::adopt::tasks_path;
-use super::segments;
+use super::task_path;
 use crate::auth::Turn;
 use crate::{Client, Error};
 
@@ -60,17 +60,14 @@ impl Client {
     /// The status of a task (processes include the per-action details). Its request is
     /// built at the first poll and kept until the task is seen terminal.
     pub async fn status(&self, target: &TaskTarget, task: &TaskId) -> Result<Task, Error> {
-        let req = self.inner.status_requests.get(target, task, || {
+        let path = task_path(target, task);
+        let req = self.inner.status_requests.get(target, task, &path, || {
             let query: &[(&str, &str)] = if target.kind == TaskKind::Process {
                 &[("includeProcessDetails", "true")]
             } else {
                 &[]
             };
-            let mut req = self.request(
-                Method::GET,
-                &segments(target, &["tasks", task.as_str()]),
-                query,
-            );
+            let mut req = self.request(Method::GET, &path, query);
             // Kept for as long as the task runs: its URL read again into a string of
             // its own length (built segment by segment, the string grew past it).
             if let Ok(url) = Url::parse(req.url.as_str()) {
@@ -80,7 +77,7 @@ impl Client {
         });
         let status = self.get(&req, None, TaskStatusBody::parse).await?.task;
         if status.is_terminal() {
-            self.inner.status_requests.forget(task);
+            self.inner.status_requests.forget(target, task);
         }
         Ok(status)
     }
@@ -88,11 +85,7 @@ impl Client {
     /// Asks Anaplan to cancel a task; it goes CANCELLING, then CANCELLED (or completes
     /// when it cannot roll back).
     pub async fn cancel(&self, target: &TaskTarget, task: &TaskId) -> Result<(), Error> {
-        let req = self.request(
-            Method::DELETE,
-            &segments(target, &["tasks", task.as_str()]),
-            &[],
-        );
+        let req = self.request(Method::DELETE, &task_path(target, task), &[]);
         self.idempotent(&req).await.map(|_| ())
     }
 }
