@@ -12,6 +12,7 @@
 //! each lease renewal and each wait for the budget is boxed, so the waiting future keeps
 //! no room for them; a request's future is made only once the budget admits it.
 
+mod admission;
 mod cancel;
 mod config;
 mod finish;
@@ -209,19 +210,21 @@ impl Run<'_> {
                 phase = lost;
             }
             phase = match phase {
-                // Raced: a lock may wait behind the file store's queue or a database.
+                // Raced: a lock may wait for a place among the steps in their first
+                // phases, behind the file store's queue or a database.
                 Phase::Lock => match self
                     .race(self.any_stop(), || async {
-                        self.ctx.state().lock(&self.ctx.key()).await
+                        let admitted = admission::admitted().await;
+                        (admitted, self.ctx.state().lock(&self.ctx.key()).await)
                     })
                     .await
                 {
-                    Ok(Ok(lock)) => {
+                    Ok((admitted, Ok(lock))) => {
                         self.lock = Some(lock);
                         self.renewed_at = self.now();
-                        Phase::Recover
+                        Phase::Recover { admitted }
                     }
-                    Ok(Err(e)) => self.done(StepOutcome::Error, e.to_string()),
+                    Ok((_, Err(e))) => self.done(StepOutcome::Error, e.to_string()),
                     Err(stop) => {
                         self.stopped_early(stop, "taking the step run's lock", " by this run")
                     }
@@ -229,7 +232,7 @@ impl Run<'_> {
                 // The phases but the wait are boxed: each runs once and briefly, and
                 // inline their futures would size the whole step's future, held by
                 // every step for as long as it waits.
-                Phase::Recover => Box::pin(self.recover()).await,
+                Phase::Recover { admitted } => Box::pin(self.recover(admitted)).await,
                 Phase::List => Box::pin(self.list()).await,
                 Phase::Start { known } => Box::pin(self.start(*known)).await,
                 Phase::Wait { task } => self.wait(task).await,

@@ -9,6 +9,7 @@ use runwait_core::target::KnownTasks;
 use runwait_core::{Outcome, TaskId};
 use tokio::time::Instant;
 
+use super::admission::Admitted;
 use crate::step::{StepOutcome, StepResult};
 use crate::store::StepRecord;
 
@@ -75,7 +76,11 @@ pub(crate) enum Phase {
     /// Take the step run in the state store (held to the end).
     Lock,
     /// Look for a task an earlier run started (reattach) or a lost start created (adopt).
-    Recover,
+    Recover {
+        /// The step's place among those in their first phases, freed once the records
+        /// are read.
+        admitted: Admitted,
+    },
     /// List the object's tasks and save them, then start.
     List,
     /// Start a task; `known` is saved already.

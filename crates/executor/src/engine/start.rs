@@ -8,6 +8,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use super::Run;
+use super::admission::Admitted;
 use super::phase::{Next, Phase, Recovery, Stop, after_stop, recovery, stopped_before_task};
 use super::race::Stops;
 use crate::events::StepEvent;
@@ -16,7 +17,7 @@ use crate::store::StepRecord;
 
 impl Run<'_> {
     /// Recover: what the record of an earlier run of this step run says.
-    pub(super) async fn recover(&mut self) -> Phase {
+    pub(super) async fn recover(&mut self, admitted: Admitted) -> Phase {
         let earlier = match self.load(&self.ctx.key()).await {
             Ok(record) => record,
             Err(ended) => return ended,
@@ -29,6 +30,8 @@ impl Run<'_> {
             },
             _ => None,
         };
+        // Its place goes before any call to Anaplan.
+        drop(admitted);
         if let Some(parent) = earlier.as_ref().and_then(|r| r.traceparent.as_ref()) {
             self.step.trace.link(&tracing::Span::current(), parent);
         }
