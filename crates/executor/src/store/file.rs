@@ -9,6 +9,7 @@
 //! disk or many steps starting together never stall the async workers.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -27,7 +28,9 @@ const KEPT: usize = 120;
 /// A directory of step records: the default store, and the `runwait` CLI's.
 #[derive(Debug, Clone)]
 pub struct FileStore {
-    dir: PathBuf,
+    /// Shared: each held lease keeps the store, to find its file again, rather than
+    /// the file's path (10,000 waiting steps hold 10,000 leases).
+    dir: Arc<Path>,
     lease: Duration,
 }
 
@@ -47,7 +50,7 @@ impl FileStore {
     /// A store in `dir` (created on first write).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         FileStore {
-            dir: dir.into(),
+            dir: Arc::from(dir.into()),
             lease: Self::DEFAULT_LEASE,
         }
     }
@@ -61,6 +64,11 @@ impl FileStore {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How long a step run's lease lasts unless renewed.
+    pub(super) fn lease_duration(&self) -> Duration {
+        self.lease
     }
 
     /// The history of finished steps: one JSON line each, oldest first.
@@ -108,7 +116,7 @@ impl FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => {
                 return Err(StoreError::Io {
-                    path: self.dir.clone(),
+                    path: self.dir.to_path_buf(),
                     source,
                 });
             }
@@ -189,7 +197,7 @@ impl Default for FileStore {
 #[async_trait]
 impl StateStore for FileStore {
     async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
-        let take = |s: &FileStore, key: &StepKey| FileLease::take(key, s.lease_path(key), s.lease);
+        let take = |s: &FileStore, key: &StepKey| FileLease::take(key, s);
         Ok(Box::new(self.blocking(key, take).await?))
     }
 

@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::blocking::blocking;
+use super::file::FileStore;
 use super::{StepKey, StepLock, StoreError, io_error};
 use crate::atomic::{create_private_dir_all, private_file};
 
@@ -114,16 +115,19 @@ pub(super) struct FileLease(Arc<Lease>);
 #[derive(Debug)]
 struct Lease {
     key: StepKey,
-    path: PathBuf,
-    lease: Duration,
+    /// The store, whose [`FileStore::lease_path`] of `key` is the lease's file: a path
+    /// kept here would be a hundred bytes more for every waiting step.
+    store: FileStore,
     token: u64,
     /// Released (or found lost): nothing left to give back on drop.
     done: AtomicBool,
 }
 
 impl FileLease {
-    /// Takes the step run whose lease file is `path` for `lease`, or says who holds it.
-    pub(super) fn take(key: &StepKey, path: PathBuf, lease: Duration) -> Result<Self, StoreError> {
+    /// Takes the step run `key` in `store` for the store's lease, or says who holds it.
+    pub(super) fn take(key: &StepKey, store: &FileStore) -> Result<Self, StoreError> {
+        let path = store.lease_path(key);
+        let lease = store.lease_duration();
         if let Some(dir) = path.parent() {
             create_private_dir_all(dir).map_err(io_error(&path))?;
         }
@@ -154,8 +158,7 @@ impl FileLease {
         write_holder(&mut file, &me.holder(token, now + lease)).map_err(io_error(&path))?;
         Ok(FileLease(Arc::new(Lease {
             key: key.clone(),
-            path,
-            lease,
+            store: store.clone(),
             token,
             done: AtomicBool::new(false),
         })))
@@ -169,27 +172,32 @@ impl Lease {
         &self,
         then: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
     ) -> Result<bool, StoreError> {
+        let path = self.path();
         let mut file = match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&self.path)
+            .open(&path)
         {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(io_error(&self.path)(e)),
+            Err(e) => return Err(io_error(&path)(e)),
         };
-        file.lock().map_err(io_error(&self.path))?;
+        file.lock().map_err(io_error(&path))?;
         let mine = read_holder(&mut file)
-            .map_err(io_error(&self.path))?
+            .map_err(io_error(&path))?
             .is_some_and(|h| h.token == self.token && h.pid == Me::get().pid);
         if mine {
-            then(&mut file).map_err(io_error(&self.path))?;
+            then(&mut file).map_err(io_error(&path))?;
         }
         Ok(mine)
     }
 
+    fn path(&self) -> PathBuf {
+        self.store.lease_path(&self.key)
+    }
+
     fn renew_blocking(&self) -> Result<(), StoreError> {
-        let holder = Me::get().holder(self.token, SystemTime::now() + self.lease);
+        let holder = Me::get().holder(self.token, SystemTime::now() + self.store.lease_duration());
         // Still ours, even if its time ran out: nobody took it over meanwhile.
         if self.if_mine(|file| write_holder(file, &holder))? {
             Ok(())
@@ -197,7 +205,7 @@ impl Lease {
             self.done.store(true, Ordering::Relaxed);
             Err(StoreError::LeaseLost {
                 key: self.key.clone(),
-                location: self.path.display().to_string(),
+                location: self.path().display().to_string(),
             })
         }
     }
@@ -217,7 +225,7 @@ impl StepLock for FileLease {
     }
 
     fn renew_every(&self) -> Option<Duration> {
-        Some(self.0.lease / 3)
+        Some(self.0.store.lease_duration() / 3)
     }
 
     async fn renew(&self) -> Result<(), StoreError> {
