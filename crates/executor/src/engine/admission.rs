@@ -9,8 +9,9 @@
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// Steps in their first phases at once: four times the file store's operations at once,
-/// so the store always has work queued. 10,000 steps starting together peak 4 to 5 MB
-/// lower with it, and start no slower (BENCHMARKS.md, session 13).
+/// so the store always has work queued. 10,000 steps starting together peak about 4 MB
+/// lower with it, and start about as fast; 16 places saved nothing more (BENCHMARKS.md,
+/// session 13).
 const AT_ONCE: usize = 64;
 
 static FIRST_PHASES: Semaphore = Semaphore::const_new(AT_ONCE);
