@@ -16,48 +16,35 @@ use runwait_anaplan::TaskKind;
 use runwait_core::TaskId;
 use runwait_core::target::KnownTasks;
 use runwait_executor::{
-    HistoryQuery, MemoryStore, RunAndWait, StateStore, Step, StepHistory, StepKey, StepLock,
-    StepOutcome, StepRecord, StepResult, StoreError,
+    MemoryStore, RunAndWait, StateStore, Step, StepKey, StepLock, StepOutcome, StepRecord,
+    StepResult, StoreError,
 };
 use runwait_sim::{CallKind, Curve, Fault, FaultKind};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::common::{Harness, harness, with_action};
+use crate::common::{Harness, Hooked, Hooks, harness, with_action};
 
-/// A [`MemoryStore`] whose locks wait until the test opens it, counting the steps that
-/// asked for one.
+/// Locks that wait until the test opens them, counting the steps that asked for one.
 #[derive(Debug)]
 struct Gated {
-    inner: MemoryStore,
     asked: AtomicUsize,
     open: watch::Receiver<bool>,
 }
 
 #[async_trait]
-impl StateStore for Gated {
-    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
+impl Hooks for Gated {
+    async fn lock(
+        &self,
+        store: &MemoryStore,
+        key: &StepKey,
+    ) -> Result<Box<dyn StepLock>, StoreError> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         let mut open = self.open.clone();
         // The sender outlives every step.
         let _ = open.wait_for(|&o| o).await;
-        self.inner.lock(key).await
-    }
-    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
-        self.inner.load(key).await
-    }
-    async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
-        self.inner.save(record).await
-    }
-    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
-        self.inner.list().await
-    }
-    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
-        self.inner.record_finished(entry).await
-    }
-    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
-        self.inner.history(query).await
+        store.lock(key).await
     }
 }
 
@@ -66,7 +53,7 @@ impl StateStore for Gated {
 fn spawn_steps(
     h: &Harness,
     step: &Arc<RunAndWait>,
-    store: &Arc<Gated>,
+    store: &Arc<Hooked<Gated>>,
     abort: &CancellationToken,
     ids: impl IntoIterator<Item = String>,
 ) -> JoinSet<StepResult> {
@@ -107,12 +94,11 @@ async fn results(mut steps: JoinSet<StepResult>) -> Vec<StepResult> {
 async fn sixty_four_steps_take_their_locks_at_once_and_give_their_places_back() {
     let h = harness(with_action(Duration::from_secs(10), Curve::Linear)).await;
     let (opener, open) = watch::channel(false);
-    let store = Arc::new(Gated {
-        inner: MemoryStore::new(),
+    let store = Hooked::new(Gated {
         asked: AtomicUsize::new(0),
         open,
     });
-    let asked = || store.asked.load(Ordering::SeqCst);
+    let asked = || store.hooks.asked.load(Ordering::SeqCst);
     let step = Arc::new(h.step(TaskKind::Action, "117000000001"));
 
     // 80 steps start together while locks hang: 64 ask for one, the rest wait before it.

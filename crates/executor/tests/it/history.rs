@@ -10,12 +10,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runwait_anaplan::TaskKind;
 use runwait_executor::{
-    HistoryQuery, MemoryStore, PollPolicy, StateStore, Step, StepHistory, StepKey, StepLock,
-    StepOutcome, StepRecord, StoreError,
+    HistoryQuery, MemoryStore, PollPolicy, StateStore, Step, StepHistory, StepKey, StepOutcome,
+    StoreError,
 };
 use runwait_sim::Curve;
 
-use crate::common::{Harness, exact, harness, target, with_action};
+use crate::common::{Harness, Hooked, Hooks, exact, harness, target, with_action};
 
 const ACTION: &str = "117000000001";
 const MINUTE: Duration = Duration::from_secs(60);
@@ -128,28 +128,16 @@ async fn a_run_past_the_window_falls_back_to_the_schedule_without_history() {
 }
 
 /// A store whose history cannot be read.
-#[derive(Debug, Default)]
-struct Unreadable(MemoryStore);
+#[derive(Debug)]
+struct Unreadable;
 
 #[async_trait]
-impl StateStore for Unreadable {
-    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
-        self.0.lock(key).await
-    }
-
-    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
-        self.0.load(key).await
-    }
-
-    async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
-        self.0.save(record).await
-    }
-
-    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
-        self.0.list().await
-    }
-
-    async fn history(&self, _: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+impl Hooks for Unreadable {
+    async fn history(
+        &self,
+        _: &MemoryStore,
+        _: &HistoryQuery,
+    ) -> Result<Vec<StepHistory>, StoreError> {
         Err(StoreError::Backend("the history is unreadable".into()))
     }
 }
@@ -158,7 +146,7 @@ impl StateStore for Unreadable {
 async fn an_unreadable_history_leaves_the_schedule_without_it() {
     let h = harness(with_action(10 * MINUTE, Curve::Stuck)).await;
     let (blind, blind_polls) = run(&h, Arc::new(MemoryStore::new()), "a", true).await;
-    let (result, polls) = run(&h, Arc::new(Unreadable::default()), "b", true).await;
+    let (result, polls) = run(&h, Hooked::new(Unreadable), "b", true).await;
     assert_eq!(result.polls, blind.polls);
     // In whole milliseconds, the clock's resolution.
     let gaps = |p: &[f64]| {

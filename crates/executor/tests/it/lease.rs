@@ -10,12 +10,12 @@ use async_trait::async_trait;
 use runwait_anaplan::TaskKind;
 use runwait_executor::{
     EventSink, HistoryQuery, MemoryStore, RateBudget, StateStore, Step, StepContext, StepEvent,
-    StepHistory, StepKey, StepLock, StepOutcome, StepRecord, StoreError,
+    StepKey, StepLock, StepOutcome, StepRecord, StoreError,
 };
 use runwait_sim::Curve;
 use tokio::time::Instant;
 
-use crate::common::{harness, with_action};
+use crate::common::{Hooked, Hooks, harness, with_action};
 
 /// Counts shared by a store and its leases.
 #[derive(Debug, Default)]
@@ -24,11 +24,9 @@ struct Counts {
     released: AtomicU32,
 }
 
-/// A [`MemoryStore`] whose locks are leases renewed every 10 s, lost after `lost_after`
-/// renewals.
+/// A store whose locks are leases renewed every 10 s, lost after `lost_after` renewals.
 #[derive(Debug)]
 struct Leased {
-    inner: MemoryStore,
     counts: Arc<Counts>,
     lost_after: u32,
     /// A call that never answers (a database that hangs).
@@ -76,51 +74,42 @@ impl StepLock for Lease {
 }
 
 #[async_trait]
-impl StateStore for Leased {
-    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
+impl Hooks for Leased {
+    async fn lock(
+        &self,
+        store: &MemoryStore,
+        key: &StepKey,
+    ) -> Result<Box<dyn StepLock>, StoreError> {
         if self.hangs == Some(Hang::Lock) {
             std::future::pending::<()>().await;
         }
         Ok(Box::new(Lease {
-            inner: self.inner.lock(key).await?,
+            inner: store.lock(key).await?,
             counts: self.counts.clone(),
             lost_after: self.lost_after,
         }))
     }
-    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
-        self.inner.load(key).await
-    }
-    async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
+    async fn save(&self, store: &MemoryStore, record: &StepRecord) -> Result<(), StoreError> {
         if self.hangs == Some(Hang::Save) {
             std::future::pending::<()>().await;
         }
-        self.inner.save(record).await
-    }
-    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
-        self.inner.list().await
-    }
-    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
-        self.inner.record_finished(entry).await
-    }
-    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
-        self.inner.history(query).await
+        store.save(record).await
     }
 }
 
-fn leased(lost_after: u32) -> Arc<Leased> {
+fn leased(lost_after: u32) -> Arc<Hooked<Leased>> {
     leased_with(lost_after, None)
 }
 
-fn leased_with(lost_after: u32, hangs: Option<Hang>) -> Arc<Leased> {
-    Arc::new(Leased {
-        inner: MemoryStore::new(),
+fn leased_with(lost_after: u32, hangs: Option<Hang>) -> Arc<Hooked<Leased>> {
+    Hooked::new(Leased {
         counts: Arc::default(),
         lost_after,
         hangs,
     })
 }
 
-fn ctx(store: &Arc<Leased>) -> StepContext {
+fn ctx(store: &Arc<Hooked<Leased>>) -> StepContext {
     StepContext::builder("refresh", "r1")
         .workflow("nightly")
         .state(store.clone())
@@ -137,9 +126,9 @@ async fn a_lease_is_renewed_while_the_step_waits_and_the_end_is_kept_in_history(
         .await;
     assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
     // A minute of waiting with a 10 s lease heartbeat (plus the fence before the start).
-    let renewed = store.counts.renewed.load(Ordering::SeqCst);
+    let renewed = store.hooks.counts.renewed.load(Ordering::SeqCst);
     assert!((6..=9).contains(&renewed), "renewed {renewed} times");
-    assert_eq!(store.counts.released.load(Ordering::SeqCst), 1);
+    assert_eq!(store.hooks.counts.released.load(Ordering::SeqCst), 1);
     let history = store.history(&HistoryQuery::newest(10)).await.unwrap();
     assert_eq!(history.len(), 1);
     let entry = &history[0];
@@ -176,7 +165,7 @@ async fn a_paused_budget_holds_up_no_renewal_of_the_lease() {
                 let mut first = first_poll.lock().unwrap();
                 if first.is_none() {
                     let since = started_at.lock().unwrap().map(|at| at.elapsed());
-                    *first = Some((since, store.counts.renewed.load(Ordering::SeqCst)));
+                    *first = Some((since, store.hooks.counts.renewed.load(Ordering::SeqCst)));
                 }
             }
             _ => {}

@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use async_trait::async_trait;
 use runwait_anaplan::{BasicAuth, Client, Endpoints, RetryPolicy, Secret, TaskKind, TaskTarget};
 use runwait_executor::{
     EventSink, FileStore, PollPolicy, RunAndWait, StepContext, StepContextBuilder, StepEvent,
     TokioEnv, WaitConfig,
+};
+use runwait_executor::{
+    HistoryQuery, MemoryStore, StateStore, StepHistory, StepKey, StepLock, StepRecord, StoreError,
 };
 use runwait_sim::{JournalEntry, Scenario, SimConfig, Simulator};
 
@@ -127,4 +131,65 @@ pub fn with_action(duration: Duration, curve: runwait_sim::Curve) -> Scenario {
     a.duration = duration;
     a.progress = curve;
     s
+}
+
+/// What a test store does instead of a [`MemoryStore`] for some calls; each call it
+/// leaves goes to the store.
+#[async_trait]
+pub trait Hooks: Send + Sync + std::fmt::Debug {
+    async fn lock(
+        &self,
+        store: &MemoryStore,
+        key: &StepKey,
+    ) -> Result<Box<dyn StepLock>, StoreError> {
+        store.lock(key).await
+    }
+    async fn save(&self, store: &MemoryStore, record: &StepRecord) -> Result<(), StoreError> {
+        store.save(record).await
+    }
+    async fn history(
+        &self,
+        store: &MemoryStore,
+        query: &HistoryQuery,
+    ) -> Result<Vec<StepHistory>, StoreError> {
+        store.history(query).await
+    }
+}
+
+/// A [`MemoryStore`] with the calls `hooks` takes over.
+#[derive(Debug)]
+pub struct Hooked<H> {
+    pub store: MemoryStore,
+    pub hooks: H,
+}
+
+impl<H> Hooked<H> {
+    pub fn new(hooks: H) -> Arc<Self> {
+        Arc::new(Hooked {
+            store: MemoryStore::new(),
+            hooks,
+        })
+    }
+}
+
+#[async_trait]
+impl<H: Hooks> StateStore for Hooked<H> {
+    async fn lock(&self, key: &StepKey) -> Result<Box<dyn StepLock>, StoreError> {
+        self.hooks.lock(&self.store, key).await
+    }
+    async fn load(&self, key: &StepKey) -> Result<Option<StepRecord>, StoreError> {
+        self.store.load(key).await
+    }
+    async fn save(&self, record: &StepRecord) -> Result<(), StoreError> {
+        self.hooks.save(&self.store, record).await
+    }
+    async fn list(&self) -> Result<Vec<Result<StepRecord, StoreError>>, StoreError> {
+        self.store.list().await
+    }
+    async fn record_finished(&self, entry: &StepHistory) -> Result<(), StoreError> {
+        self.store.record_finished(entry).await
+    }
+    async fn history(&self, query: &HistoryQuery) -> Result<Vec<StepHistory>, StoreError> {
+        self.hooks.history(&self.store, query).await
+    }
 }
