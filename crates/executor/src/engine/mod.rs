@@ -8,9 +8,10 @@
 //! what the spans record.
 //!
 //! Memory: a host may keep 10,000 steps waiting at once, so what a sleeping wait holds
-//! is kept small (a step's future is about 2 KB). Every phase but the wait, each poll,
+//! is kept small (a step's future is 1,168 bytes). Every phase but the wait, each poll,
 //! each lease renewal and each wait for the budget is boxed, so the waiting future keeps
-//! no room for them; a request's future is made only once the budget admits it.
+//! no room for them; a request's future is made only once the budget admits it. Steps
+//! that start together take their locks a few at a time (`admission.rs`).
 
 mod admission;
 mod cancel;
