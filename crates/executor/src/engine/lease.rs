@@ -7,14 +7,19 @@ use tokio::time::Instant;
 use super::Run;
 use super::phase::Phase;
 use super::race::Stops;
+use crate::poll::on_wake_grid;
 use crate::step::{StepOutcome, StepResult};
 use crate::store::StepHistory;
 
 impl Run<'_> {
-    /// When the lock must next be renewed; `None` for a lock that needs no renewal.
+    /// When the lock must next be renewed, on the wake grid (a renewal is due well before
+    /// the lease ends); `None` for a lock that needs no renewal.
     pub(super) fn renew_due(&self) -> Option<Instant> {
         let every = self.lock.as_ref()?.renew_every()?;
-        Some(self.renewed_at + every)
+        Some(on_wake_grid(
+            self.renewed_at + every,
+            self.config().poll.wake_grid,
+        ))
     }
 
     /// Completes when the lock is due for renewal; never for a lock that needs none. Its

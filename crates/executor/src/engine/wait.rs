@@ -2,6 +2,8 @@
 //! passes, or the runner aborts or detaches. Every sleep, every wait for the budget and
 //! every status request races the abort, the detach and the deadline.
 
+use std::time::Duration;
+
 use runwait_core::{Task, TaskId, classify};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -12,7 +14,7 @@ use super::phase::{LAST_LOOK, Next, Observation, Phase, Stop, Then, call_until, 
 use super::race::Stops;
 use crate::api::ApiError;
 use crate::events::StepEvent;
-use crate::poll::{Expected, Schedule, Seen, next_poll_at};
+use crate::poll::{Expected, Schedule, Seen, next_poll_at, on_wake_grid};
 use crate::step::StepOutcome;
 
 /// What woke the wait.
@@ -40,11 +42,7 @@ impl Run<'_> {
                 }
                 self.schedule_next(&mut schedule, seen.into(), &tracing::Span::none())
             }
-            None => next_poll_at(
-                self.now(),
-                self.config().poll.min_interval,
-                self.ctx.deadline(),
-            ),
+            None => self.poll_at(self.config().poll.min_interval),
         };
         if let Some(expected) = Box::pin(self.expected(next_at)).await {
             schedule.expect(expected);
@@ -214,12 +212,19 @@ impl Run<'_> {
         let now = self.now();
         schedule.observe(now, seen);
         let delay = schedule.next_delay(&self.config().poll, self.step.env.random());
-        let next_at = next_poll_at(now, delay, self.ctx.deadline());
+        let next_at = self.poll_at(delay);
         span.record(
             "runwait.next_poll_delay_ms",
             (next_at - now).as_millis() as i64,
         );
         next_at
+    }
+
+    /// When to poll `delay` from now: on the wake grid, but not past the deadline.
+    fn poll_at(&self, delay: Duration) -> Instant {
+        let now = self.now();
+        let on_grid = on_wake_grid(now + delay, self.config().poll.wake_grid);
+        next_poll_at(now, on_grid - now, self.ctx.deadline())
     }
 
     /// One status request, in its own span (returned, for the decision that follows),

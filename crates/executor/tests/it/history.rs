@@ -10,12 +10,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use runwait_anaplan::TaskKind;
 use runwait_executor::{
-    HistoryQuery, MemoryStore, PollPolicy, StateStore, Step, StepHistory, StepKey, StepOutcome,
-    StoreError,
+    HistoryQuery, MemoryStore, StateStore, Step, StepHistory, StepKey, StepOutcome, StoreError,
 };
 use runwait_sim::Curve;
 
-use crate::common::{Harness, Hooked, Hooks, exact, harness, target, with_action};
+use crate::common::{Harness, Hooked, Hooks, exact, exact_poll, harness, target, with_action};
 
 const ACTION: &str = "117000000001";
 const MINUTE: Duration = Duration::from_secs(60);
@@ -29,7 +28,7 @@ async fn run(
     history: bool,
 ) -> (runwait_executor::StepResult, Vec<f64>) {
     let before = h.journal().len();
-    let config = exact().with_poll(PollPolicy::default().with_jitter(0.0).with_history(history));
+    let config = exact().with_poll(exact_poll().with_history(history));
     let result = h
         .step(TaskKind::Action, ACTION)
         .config(config)

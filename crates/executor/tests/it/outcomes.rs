@@ -351,3 +351,49 @@ async fn a_short_dump_is_downloaded_again_and_one_that_stays_short_is_marked_inc
         }
     }
 }
+
+/// The status times (ms) of ten steps on one action, started 7 ms apart, each with
+/// `poll`; and the action's task ids.
+async fn ten_staggered_waits(poll: runwait_executor::PollPolicy) -> Vec<Vec<u64>> {
+    let h = harness(with_action(Duration::from_secs(20), Curve::Stuck)).await;
+    let config = runwait_executor::WaitConfig::default().with_poll(poll);
+    let runs = (0..10u64).map(|i| {
+        let h = &h;
+        async move {
+            tokio::time::sleep(Duration::from_millis(7 * i)).await;
+            h.step(TaskKind::Action, "117000000001")
+                .config(config)
+                .run(h.ctx(&format!("w{i}"), "r1"))
+                .await
+        }
+    });
+    futures_util::future::join_all(runs)
+        .await
+        .iter()
+        .map(|result| {
+            assert_eq!(result.outcome, StepOutcome::Succeeded, "{}", result.message);
+            h.status_times(result.task_id.as_ref().unwrap().as_str())
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_polls_of_one_process_wake_together_on_its_grid() {
+    let grid = exact_poll().with_wake_grid(Duration::from_millis(100));
+    let on_grid = ten_staggered_waits(grid).await;
+    let apart = ten_staggered_waits(exact_poll()).await;
+    let remainders = |times: &[Vec<u64>]| {
+        let mut r: Vec<u64> = times.iter().flatten().map(|t| t % 100).collect();
+        r.sort_unstable();
+        r.dedup();
+        r
+    };
+    // Every poll of every wait lands on one grid of 100 ms...
+    assert_eq!(remainders(&on_grid).len(), 1, "{on_grid:?}");
+    // ...where without it each wait keeps the phase of its start.
+    assert!(remainders(&apart).len() >= 9, "{apart:?}");
+    for times in on_grid.iter().chain(&apart) {
+        assert!(times.len() >= 2, "{times:?}");
+        assert!(times.windows(2).all(|w| w[1] - w[0] >= 5_000), "{times:?}");
+    }
+}

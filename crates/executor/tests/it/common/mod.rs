@@ -61,9 +61,16 @@ pub fn target(kind: TaskKind, object: &str) -> TaskTarget {
     TaskTarget::new(WORKSPACE, MODEL, kind, object)
 }
 
-/// The default schedule without jitter, so poll times are exact.
+/// The default schedule without jitter or wake grid, so poll times are exact.
+pub fn exact_poll() -> PollPolicy {
+    PollPolicy::default()
+        .with_jitter(0.0)
+        .with_wake_grid(Duration::ZERO)
+}
+
+/// The default configuration with [`exact_poll`].
 pub fn exact() -> WaitConfig {
-    WaitConfig::default().with_poll(PollPolicy::default().with_jitter(0.0))
+    WaitConfig::default().with_poll(exact_poll())
 }
 
 impl Harness {
