@@ -131,7 +131,7 @@ pub use context::{StepContext, StepContextBuilder};
 pub use engine::{NoTraceHook, RunAndWait, TraceHook, WaitConfig};
 pub use env::{TokioEnv, WaitEnv};
 pub use events::{EventSink, StepEvent};
-pub use poll::{Expected, PollPolicy, Schedule, Seen, next_poll_at};
+pub use poll::{Expected, PollPolicy, Schedule, Seen, next_poll_at, on_grid};
 pub use step::{CancelStatus, DumpFile, Step, StepOutcome, StepResult};
 pub use store::{
     FileStore, HistoryQuery, MemoryStore, RunKey, StateStore, StepHistory, StepKey, StepLock,

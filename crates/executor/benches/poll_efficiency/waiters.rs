@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use runwait_executor::{Expected, PollPolicy, Schedule, Seen};
+use runwait_executor::{Expected, PollPolicy, Schedule, Seen, on_grid};
 use tokio::time::Instant;
 
 /// A waiter: the delay before its next poll, given what the last poll saw.
@@ -45,19 +45,20 @@ impl Waiter for Runwait {
     }
 
     fn next(&mut self, t: f64, seen: Option<&Seen>) -> f64 {
-        match seen {
+        let at = self.origin + Duration::from_secs_f64(t);
+        let delay = match seen {
             None => {
                 self.schedule = Schedule::default();
-                self.policy.min_interval.as_secs_f64()
+                self.policy.min_interval
             }
             Some(seen) => {
-                let at = self.origin + Duration::from_secs_f64(t);
                 self.schedule.observe(at, *seen);
-                self.schedule
-                    .next_delay(&self.policy, self.rng.f64())
-                    .as_secs_f64()
+                self.schedule.next_delay(&self.policy, self.rng.f64())
             }
-        }
+        };
+        // On the engine's wake grid, here through the start of the replay (the engine's
+        // is the process's).
+        (on_grid(at + delay, self.origin, self.policy.wake_grid) - at).as_secs_f64()
     }
 
     fn expect(&mut self, expected: Expected) {

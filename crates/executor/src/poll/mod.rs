@@ -204,8 +204,9 @@ pub(crate) fn on_wake_grid(at: Instant, every: Duration) -> Instant {
 }
 
 /// `at` moved later, by less than `every`, onto the instants `every` apart through
-/// `origin`.
-fn on_grid(at: Instant, origin: Instant, every: Duration) -> Instant {
+/// `origin` (`at` itself when `every` is zero): the engine's wake grid, for a replay of
+/// the schedule in simulated time.
+pub fn on_grid(at: Instant, origin: Instant, every: Duration) -> Instant {
     let every = every.as_nanos();
     if every == 0 {
         return at;
