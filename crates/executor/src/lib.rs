@@ -7,8 +7,8 @@
 //!    before and after the start, so a crash never leads to a second start;
 //! 2. polls it on the schedule of [`PollPolicy`] (5 s floor, jittered growth,
 //!    progress-aware, dense only around the end the object's past runs predict
-//!    ([`Expected`]), a last poll at the deadline, on a wake grid the process's waits
-//!    share) within the tenant's [`RateBudget`];
+//!    ([`Expected`]), a last poll at the deadline; the others on a wake grid the
+//!    process's waits share) within the tenant's [`RateBudget`];
 //! 3. on timeout or abort cancels the remote task and waits a grace period for
 //!    `CANCELLED` (the result's [`CancelStatus`] says whether the cancel happened); on
 //!    detach leaves it running, and sends no cancel;

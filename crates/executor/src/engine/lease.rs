@@ -12,14 +12,13 @@ use crate::step::{StepOutcome, StepResult};
 use crate::store::StepHistory;
 
 impl Run<'_> {
-    /// When the lock must next be renewed, on the wake grid (a renewal is due well before
-    /// the lease ends); `None` for a lock that needs no renewal.
+    /// When the lock must next be renewed, on the wake grid; `None` for a lock that needs
+    /// no renewal. A renewal is due at a third of the lease or sooner; a grid of a quarter
+    /// of that at most keeps it well inside the lease, however short.
     pub(super) fn renew_due(&self) -> Option<Instant> {
         let every = self.lock.as_ref()?.renew_every()?;
-        Some(on_wake_grid(
-            self.renewed_at + every,
-            self.config().poll.wake_grid,
-        ))
+        let grid = self.config().poll.wake_grid.min(every / 4);
+        Some(on_wake_grid(self.renewed_at + every, grid))
     }
 
     /// Completes when the lock is due for renewal; never for a lock that needs none. Its

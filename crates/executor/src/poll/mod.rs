@@ -37,7 +37,8 @@
 //!    default), onto instants that far apart, the same for every wait of the process
 //!    (the lease's renewals too): the waits due within one step of the grid wake
 //!    together, so a process waiting on thousands of tasks wakes once for several polls
-//!    rather than once for each. Later only, so the floor of step 1 holds.
+//!    rather than once for each. Later only, so the floor of step 1 holds; the last
+//!    look at the deadline (step 5) keeps its instant.
 //!
 //! `schedule.rs` holds what one wait learns and decides; `history.rs` the estimate from
 //! past runs and the delays it allows.
@@ -81,8 +82,10 @@ pub struct PollPolicy {
     /// least two `min_interval`s (default 0.045, so an end inside the window is seen at
     /// most about 4.5 % of the duration late).
     pub history_share: f64,
-    /// A wait's wakes are moved later, by less than this, onto instants this far apart
-    /// that are the same for every wait of the process (default 100 ms; zero: no grid).
+    /// A wait's polls and its lease's renewals are moved later, by less than this, onto
+    /// instants this far apart that are the same for every wait of the process (default
+    /// 100 ms; zero: no grid; at most 1 s is used). The last look at the deadline, the
+    /// budget and a cancel keep their own instants.
     pub wake_grid: Duration,
 }
 
@@ -195,12 +198,20 @@ pub fn next_poll_at(now: Instant, delay: Duration, deadline: Option<Instant>) ->
     }
 }
 
-/// `at`, or the first instant after it on the process's wake grid (instants `every`
-/// apart through one origin for the whole process); `at` itself when `every` is zero.
+/// The longest wake grid used: a poll is never more than this late for it.
+const MAX_WAKE_GRID: Duration = Duration::from_secs(1);
+
+/// `at`, or the first instant after it on the process's wake grid (instants `every`, at
+/// most [`MAX_WAKE_GRID`], apart through one origin for the whole process); `at` itself
+/// when `every` is zero.
 pub(crate) fn on_wake_grid(at: Instant, every: Duration) -> Instant {
     // Any origin makes a grid; only that the waits share one matters.
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    on_grid(at, *ORIGIN.get_or_init(Instant::now), every)
+    on_grid(
+        at,
+        *ORIGIN.get_or_init(Instant::now),
+        every.min(MAX_WAKE_GRID),
+    )
 }
 
 /// `at` moved later, by less than `every`, onto the instants `every` apart through
@@ -216,8 +227,10 @@ pub fn on_grid(at: Instant, origin: Instant, every: Duration) -> Instant {
     } else {
         (origin - at).as_nanos() % every
     };
-    // Less than `every`, itself a `Duration`'s nanoseconds.
-    at + Duration::from_nanos(later_by as u64)
+    // Less than `every`, so its whole seconds fit a `Duration`'s.
+    const NANOS: u128 = 1_000_000_000;
+    let later_by = Duration::new((later_by / NANOS) as u64, (later_by % NANOS) as u32);
+    at.checked_add(later_by).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -260,6 +273,17 @@ mod tests {
         let on = on_wake_grid(at, every);
         assert!(on >= at && on - at < every, "{:?}", on - at);
         assert_eq!(on_wake_grid(on, every), on, "an instant on the grid stays");
+        let late = on_wake_grid(at, Duration::from_secs(3600)) - at;
+        assert!(
+            late < MAX_WAKE_GRID,
+            "an hour's grid is held to 1 s: {late:?}"
+        );
+        let (at, every) = (origin + ms(1_500), Duration::from_secs(1));
+        assert_eq!(
+            on_grid(at, origin, every),
+            origin + ms(2_000),
+            "whole seconds"
+        );
     }
 
     #[test]

@@ -15,13 +15,15 @@ use runwait_executor::{
 use runwait_sim::Curve;
 use tokio::time::Instant;
 
-use crate::common::{Hooked, Hooks, harness, with_action};
+use crate::common::{Hooked, Hooks, exact, exact_poll, harness, with_action};
 
 /// Counts shared by a store and its leases.
 #[derive(Debug, Default)]
 struct Counts {
     renewed: AtomicU32,
     released: AtomicU32,
+    /// When each renewal was made, by the lease's key.
+    renewals: Mutex<Vec<(StepKey, Instant)>>,
 }
 
 /// A store whose locks are leases renewed every 10 s, lost after `lost_after` renewals.
@@ -58,6 +60,8 @@ impl StepLock for Lease {
     }
 
     async fn renew(&self) -> Result<(), StoreError> {
+        let at = (self.key().clone(), Instant::now());
+        self.counts.renewals.lock().unwrap().push(at);
         if self.counts.renewed.fetch_add(1, Ordering::SeqCst) >= self.lost_after {
             return Err(StoreError::LeaseLost {
                 key: self.key().clone(),
@@ -281,4 +285,67 @@ async fn hung_store_yields_to_a_detach(hangs: Hang, says: &str) {
     );
     assert_eq!(h.starts(), 0, "{hangs:?}");
     h.sim.shutdown().await;
+}
+
+/// The renewals (ms after `t0`) of each of two steps on one leased store, the second
+/// started 37 ms after the first, each with `poll`.
+async fn renewals_of_two_steps(poll: runwait_executor::PollPolicy) -> Vec<Vec<u64>> {
+    let h = harness(with_action(Duration::from_secs(60), Curve::Linear)).await;
+    let store = leased(u32::MAX);
+    let t0 = Instant::now();
+    let run = |step_id: &'static str, after: u64| {
+        let (h, store) = (&h, &store);
+        async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            let ctx = StepContext::builder(step_id, "r1")
+                .workflow("nightly")
+                .state(store.clone())
+                .build();
+            h.step(TaskKind::Action, "117000000001")
+                .config(exact().with_poll(poll))
+                .run(ctx)
+                .await
+        }
+    };
+    let (a, b) = tokio::join!(run("a", 0), run("b", 37));
+    assert_eq!(a.outcome, StepOutcome::Succeeded, "{}", a.message);
+    assert_eq!(b.outcome, StepOutcome::Succeeded, "{}", b.message);
+    let renewals = store.hooks.counts.renewals.lock().unwrap();
+    ["a", "b"]
+        .iter()
+        .map(|step| {
+            renewals
+                .iter()
+                .filter(|(key, _)| key.step_id == *step)
+                .map(|(_, at)| (*at - t0).as_millis() as u64)
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_renewals_of_one_process_wake_together_on_its_grid() {
+    let grid = Duration::from_millis(100);
+    let on_grid = renewals_of_two_steps(exact_poll().with_wake_grid(grid)).await;
+    let apart = renewals_of_two_steps(exact_poll()).await;
+    // Past the fence before the start (made at once), every renewal is on one grid.
+    let mut remainders: Vec<u64> = on_grid
+        .iter()
+        .flat_map(|r| &r[1..])
+        .map(|t| t % 100)
+        .collect();
+    remainders.sort_unstable();
+    remainders.dedup();
+    assert_eq!(remainders.len(), 1, "one grid: {on_grid:?}");
+    assert_ne!(apart[0][1] % 100, apart[1][1] % 100, "{apart:?}");
+    for (on_grid, apart) in on_grid.iter().zip(&apart) {
+        // Then every 10 s, each less than one step of the grid later.
+        assert!(on_grid.len() >= 4, "{on_grid:?}");
+        for w in on_grid[1..].windows(2) {
+            assert!((10_000..10_100).contains(&(w[1] - w[0])), "{on_grid:?}");
+        }
+        for w in apart[1..].windows(2) {
+            assert_eq!(w[1] - w[0], 10_000, "{apart:?}");
+        }
+    }
 }

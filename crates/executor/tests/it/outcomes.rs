@@ -352,8 +352,8 @@ async fn a_short_dump_is_downloaded_again_and_one_that_stays_short_is_marked_inc
     }
 }
 
-/// The status times (ms) of ten steps on one action, started 7 ms apart, each with
-/// `poll`; and the action's task ids.
+/// The status times (ms) of each of ten steps on one action, started 7 ms apart, each
+/// with `poll`.
 async fn ten_staggered_waits(poll: runwait_executor::PollPolicy) -> Vec<Vec<u64>> {
     let h = harness(with_action(Duration::from_secs(20), Curve::Stuck)).await;
     let config = runwait_executor::WaitConfig::default().with_poll(poll);
@@ -390,8 +390,15 @@ async fn the_polls_of_one_process_wake_together_on_its_grid() {
     };
     // Every poll of every wait lands on one grid of 100 ms...
     assert_eq!(remainders(&on_grid).len(), 1, "{on_grid:?}");
-    // ...where without it each wait keeps the phase of its start.
+    // ...where without it each wait keeps the phase of its start...
     assert!(remainders(&apart).len() >= 9, "{apart:?}");
+    // ...and each poll is less than one step of the grid later than without it.
+    for (on_grid, apart) in on_grid.iter().zip(&apart) {
+        assert_eq!(on_grid.len(), apart.len(), "{on_grid:?} {apart:?}");
+        for (&g, &a) in on_grid.iter().zip(apart) {
+            assert!(g >= a && g - a < 100, "{on_grid:?} {apart:?}");
+        }
+    }
     for times in on_grid.iter().chain(&apart) {
         assert!(times.len() >= 2, "{times:?}");
         assert!(times.windows(2).all(|w| w[1] - w[0] >= 5_000), "{times:?}");
