@@ -156,8 +156,9 @@ impl Default for PollPolicy {
             approach: 0.3,
             history: true,
             history_share: 0.045,
-            // Measured at 1,000 waits polling every 5 s: the worker's CPU a poll fell
-            // by a third and its context switches fivefold; 250 ms gained little more.
+            // At 1,000 waits polling every 5 s the CPU a poll fell by about half and the
+            // context switches eightfold; 250 ms gained little more (BENCHMARKS.md,
+            // session 14).
             wake_grid: Duration::from_millis(100),
         }
     }
