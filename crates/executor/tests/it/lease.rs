@@ -114,7 +114,11 @@ fn leased_with(lost_after: u32, hangs: Option<Hang>) -> Arc<Hooked<Leased>> {
 }
 
 fn ctx(store: &Arc<Hooked<Leased>>) -> StepContext {
-    StepContext::builder("refresh", "r1")
+    ctx_of(store, "refresh")
+}
+
+fn ctx_of(store: &Arc<Hooked<Leased>>, step_id: &str) -> StepContext {
+    StepContext::builder(step_id, "r1")
         .workflow("nightly")
         .state(store.clone())
         .build()
@@ -297,13 +301,9 @@ async fn renewals_of_two_steps(poll: runwait_executor::PollPolicy) -> Vec<Vec<u6
         let (h, store) = (&h, &store);
         async move {
             tokio::time::sleep(Duration::from_millis(after)).await;
-            let ctx = StepContext::builder(step_id, "r1")
-                .workflow("nightly")
-                .state(store.clone())
-                .build();
             h.step(TaskKind::Action, "117000000001")
                 .config(exact().with_poll(poll))
-                .run(ctx)
+                .run(ctx_of(store, step_id))
                 .await
         }
     };
