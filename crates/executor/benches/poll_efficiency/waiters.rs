@@ -58,7 +58,8 @@ impl Waiter for Runwait {
         };
         // On the engine's wake grid, here through the start of the replay (the engine's
         // is the process's).
-        (on_grid(at + delay, self.origin, self.policy.wake_grid) - at).as_secs_f64()
+        let grid = self.policy.wake_grid_in_use();
+        (on_grid(at + delay, self.origin, grid) - at).as_secs_f64()
     }
 
     fn expect(&mut self, expected: Expected) {

@@ -17,7 +17,7 @@ impl Run<'_> {
     /// of that at most keeps it well inside the lease, however short.
     pub(super) fn renew_due(&self) -> Option<Instant> {
         let every = self.lock.as_ref()?.renew_every()?;
-        let grid = self.config().poll.wake_grid.min(every / 4);
+        let grid = self.config().poll.wake_grid_in_use().min(every / 4);
         Some(on_wake_grid(self.renewed_at + every, grid))
     }
 

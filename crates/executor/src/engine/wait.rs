@@ -223,7 +223,7 @@ impl Run<'_> {
     /// When to poll `delay` from now: on the wake grid, but not past the deadline.
     fn poll_at(&self, delay: Duration) -> Instant {
         let now = self.now();
-        let on_grid = on_wake_grid(now + delay, self.config().poll.wake_grid);
+        let on_grid = on_wake_grid(now + delay, self.config().poll.wake_grid_in_use());
         next_poll_at(now, on_grid - now, self.ctx.deadline())
     }
 

@@ -84,8 +84,9 @@ pub struct PollPolicy {
     pub history_share: f64,
     /// A wait's polls and its lease's renewals are moved later, by less than this, onto
     /// instants this far apart that are the same for every wait of the process (default
-    /// 100 ms; zero: no grid; at most 1 s is used). The last look at the deadline, the
-    /// budget and a cancel keep their own instants.
+    /// 100 ms; zero: no grid). At most 1 s and a fiftieth of `min_interval` are used
+    /// ([`PollPolicy::wake_grid_in_use`]). The last look at the deadline, the budget and
+    /// a cancel keep their own instants.
     pub wake_grid: Duration,
 }
 
@@ -142,6 +143,15 @@ impl PollPolicy {
     pub fn with_wake_grid(mut self, every: Duration) -> Self {
         self.wake_grid = every;
         self
+    }
+
+    /// The step of the wake grid the engine uses: `wake_grid`, but at most 1 s and a
+    /// fiftieth of `min_interval`, so the grid makes no poll later than 2 % of the floor
+    /// (a simulator's floor of 100 ms gets a grid of 2 ms).
+    pub fn wake_grid_in_use(&self) -> Duration {
+        self.wake_grid
+            .min(MAX_WAKE_GRID)
+            .min(self.min_interval / 50)
     }
 }
 
@@ -202,17 +212,12 @@ pub fn next_poll_at(now: Instant, delay: Duration, deadline: Option<Instant>) ->
 /// The longest wake grid used: a poll is never more than this late for it.
 const MAX_WAKE_GRID: Duration = Duration::from_secs(1);
 
-/// `at`, or the first instant after it on the process's wake grid (instants `every`, at
-/// most [`MAX_WAKE_GRID`], apart through one origin for the whole process); `at` itself
-/// when `every` is zero.
+/// `at`, or the first instant after it on the process's wake grid (instants `every`
+/// apart through one origin for the whole process); `at` itself when `every` is zero.
 pub(crate) fn on_wake_grid(at: Instant, every: Duration) -> Instant {
     // Any origin makes a grid; only that the waits share one matters.
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
-    on_grid(
-        at,
-        *ORIGIN.get_or_init(Instant::now),
-        every.min(MAX_WAKE_GRID),
-    )
+    on_grid(at, *ORIGIN.get_or_init(Instant::now), every)
 }
 
 /// `at` moved later, by less than `every`, onto the instants `every` apart through
@@ -274,17 +279,26 @@ mod tests {
         let on = on_wake_grid(at, every);
         assert!(on >= at && on - at < every, "{:?}", on - at);
         assert_eq!(on_wake_grid(on, every), on, "an instant on the grid stays");
-        let late = on_wake_grid(at, Duration::from_secs(3600)) - at;
-        assert!(
-            late < MAX_WAKE_GRID,
-            "an hour's grid is held to 1 s: {late:?}"
-        );
         let (at, every) = (origin + ms(1_500), Duration::from_secs(1));
         assert_eq!(
             on_grid(at, origin, every),
             origin + ms(2_000),
             "whole seconds"
         );
+    }
+
+    #[test]
+    fn the_grid_in_use_is_at_most_a_second_and_a_fiftieth_of_the_floor() {
+        let ms = Duration::from_millis;
+        let policy = PollPolicy::default();
+        assert_eq!(policy.wake_grid_in_use(), ms(100));
+        let hour = policy.with_wake_grid(Duration::from_secs(3600));
+        assert_eq!(hour.wake_grid_in_use(), ms(100), "a fiftieth of 5 s");
+        let hour = hour.with_min_interval(Duration::from_secs(600));
+        assert_eq!(hour.wake_grid_in_use(), ms(1000));
+        let simulator = policy.with_min_interval(ms(100));
+        assert_eq!(simulator.wake_grid_in_use(), ms(2));
+        assert_eq!(policy.with_wake_grid(ms(0)).wake_grid_in_use(), ms(0));
     }
 
     #[test]
