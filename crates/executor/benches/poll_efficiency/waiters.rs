@@ -25,6 +25,10 @@ pub struct Runwait {
     schedule: Schedule,
     origin: Instant,
     rng: fastrand::Rng,
+    /// Where the wake grid falls against the task's start, drawn per task: the engine's
+    /// grid goes through the process's first wait, not through each start.
+    phase: Duration,
+    phases: fastrand::Rng,
 }
 
 impl Runwait {
@@ -35,6 +39,8 @@ impl Runwait {
             schedule: Schedule::default(),
             origin: Instant::now(),
             rng: fastrand::Rng::with_seed(7),
+            phase: Duration::ZERO,
+            phases: fastrand::Rng::with_seed(11),
         }
     }
 }
@@ -49,6 +55,7 @@ impl Waiter for Runwait {
         let delay = match seen {
             None => {
                 self.schedule = Schedule::default();
+                self.phase = self.policy.wake_grid_in_use().mul_f64(self.phases.f64());
                 self.policy.min_interval
             }
             Some(seen) => {
@@ -56,10 +63,9 @@ impl Waiter for Runwait {
                 self.schedule.next_delay(&self.policy, self.rng.f64())
             }
         };
-        // On the engine's wake grid, here through the start of the replay (the engine's
-        // is the process's).
+        // On the engine's wake grid.
         let grid = self.policy.wake_grid_in_use();
-        (on_grid(at + delay, self.origin, grid) - at).as_secs_f64()
+        (on_grid(at + delay, self.origin + self.phase, grid) - at).as_secs_f64()
     }
 
     fn expect(&mut self, expected: Expected) {

@@ -7,18 +7,19 @@ use tokio::time::Instant;
 use super::Run;
 use super::phase::Phase;
 use super::race::Stops;
-use crate::poll::on_wake_grid;
+use crate::poll::on_wake_grid_before;
 use crate::step::{StepOutcome, StepResult};
 use crate::store::StepHistory;
 
 impl Run<'_> {
-    /// When the lock must next be renewed, on the wake grid; `None` for a lock that needs
-    /// no renewal. A renewal is due at a third of the lease or sooner; a grid of a quarter
-    /// of that at most keeps it well inside the lease, however short.
+    /// When the lock must next be renewed: the last instant on the wake grid at or before
+    /// it is due (never after: the lock asks for `renew_every`, and a late renewal could
+    /// find the lease gone); `None` for a lock that needs no renewal. A step of a quarter
+    /// of the period at most keeps renewals from coming much more often.
     pub(super) fn renew_due(&self) -> Option<Instant> {
         let every = self.lock.as_ref()?.renew_every()?;
         let grid = self.config().poll.wake_grid_in_use().min(every / 4);
-        Some(on_wake_grid(self.renewed_at + every, grid))
+        Some(on_wake_grid_before(self.renewed_at + every, grid))
     }
 
     /// Completes when the lock is due for renewal; never for a lock that needs none. Its

@@ -42,7 +42,7 @@ impl Run<'_> {
                 }
                 self.schedule_next(&mut schedule, seen.into(), &tracing::Span::none())
             }
-            None => self.poll_at(self.config().poll.min_interval),
+            None => self.poll_at(self.now(), self.config().poll.min_interval),
         };
         if let Some(expected) = Box::pin(self.expected(next_at)).await {
             schedule.expect(expected);
@@ -212,7 +212,7 @@ impl Run<'_> {
         let now = self.now();
         schedule.observe(now, seen);
         let delay = schedule.next_delay(&self.config().poll, self.step.env.random());
-        let next_at = self.poll_at(delay);
+        let next_at = self.poll_at(now, delay);
         span.record(
             "runwait.next_poll_delay_ms",
             (next_at - now).as_millis() as i64,
@@ -220,9 +220,8 @@ impl Run<'_> {
         next_at
     }
 
-    /// When to poll `delay` from now: on the wake grid, but not past the deadline.
-    fn poll_at(&self, delay: Duration) -> Instant {
-        let now = self.now();
+    /// When to poll `delay` from `now`: on the wake grid, but not past the deadline.
+    fn poll_at(&self, now: Instant, delay: Duration) -> Instant {
         let on_grid = on_wake_grid(now + delay, self.config().poll.wake_grid_in_use());
         next_poll_at(now, on_grid - now, self.ctx.deadline())
     }

@@ -34,11 +34,12 @@
 //!    it, the schedule is the one without history again. `with_history(false)` turns
 //!    this off.
 //! 7. **Wake grid.** A poll is moved later, by less than `wake_grid` (100 ms by
-//!    default), onto instants that far apart, the same for every wait of the process
-//!    (the lease's renewals too): the waits due within one step of the grid wake
-//!    together, so a process waiting on thousands of tasks wakes once for several polls
-//!    rather than once for each. Later only, so the floor of step 1 holds; the last
-//!    look at the deadline (step 5) keeps its instant.
+//!    default, at most a fiftieth of the floor), onto instants that far apart, the same
+//!    for every wait of the process (the lease's renewals too, moved earlier): the waits
+//!    due within one step of the grid wake together, on purpose, so a process waiting
+//!    on thousands of tasks wakes once for several polls rather than once for each; the
+//!    jitter of step 4 still spreads them over seconds. Later only, so the floor of
+//!    step 1 holds; the last look at the deadline (step 5) keeps its instant.
 //!
 //! `schedule.rs` holds what one wait learns and decides; `history.rs` the estimate from
 //! past runs and the delays it allows.
@@ -82,11 +83,12 @@ pub struct PollPolicy {
     /// least two `min_interval`s (default 0.045, so an end inside the window is seen at
     /// most about 4.5 % of the duration late).
     pub history_share: f64,
-    /// A wait's polls and its lease's renewals are moved later, by less than this, onto
-    /// instants this far apart that are the same for every wait of the process (default
-    /// 100 ms; zero: no grid). At most 1 s and a fiftieth of `min_interval` are used
-    /// ([`PollPolicy::wake_grid_in_use`]). The last look at the deadline, the budget and
-    /// a cancel keep their own instants.
+    /// A wait's polls are moved later (its lease's renewals earlier), by less than this,
+    /// onto instants this far apart that are the same for every wait of the process
+    /// (default 100 ms; zero: no grid). At most 1 s and a fiftieth of `min_interval` are
+    /// used ([`PollPolicy::wake_grid_in_use`]): at the default floor of 5 s, 100 ms is
+    /// also the most. The last look at the deadline, the budget and a cancel keep their
+    /// own instants.
     pub wake_grid: Duration,
 }
 
@@ -139,7 +141,8 @@ impl PollPolicy {
         self
     }
 
-    /// With the step of the wake grid (zero: every wake at its own instant).
+    /// With the step of the wake grid (zero: every wake at its own instant); at most 1 s
+    /// and a fiftieth of `min_interval` are used.
     pub fn with_wake_grid(mut self, every: Duration) -> Self {
         self.wake_grid = every;
         self
@@ -167,8 +170,8 @@ impl Default for PollPolicy {
             history: true,
             history_share: 0.045,
             // At 1,000 waits polling every 5 s the CPU a poll fell by about half and the
-            // context switches eightfold; 250 ms gained little more (BENCHMARKS.md,
-            // session 14).
+            // context switches eightfold (BENCHMARKS.md, session 14). The most the
+            // default floor allows (a fiftieth of it).
             wake_grid: Duration::from_millis(100),
         }
     }
@@ -218,6 +221,16 @@ pub(crate) fn on_wake_grid(at: Instant, every: Duration) -> Instant {
     // Any origin makes a grid; only that the waits share one matters.
     static ORIGIN: OnceLock<Instant> = OnceLock::new();
     on_grid(at, *ORIGIN.get_or_init(Instant::now), every)
+}
+
+/// The last instant on the process's wake grid at or before `at` (less than `every`
+/// before it); `at` itself when `every` is zero.
+pub(crate) fn on_wake_grid_before(at: Instant, every: Duration) -> Instant {
+    // The first instant on the grid after a nanosecond past `at - every`.
+    match at.checked_sub(every) {
+        Some(before) if !every.is_zero() => on_wake_grid(before + Duration::from_nanos(1), every),
+        _ => at,
+    }
 }
 
 /// `at` moved later, by less than `every`, onto the instants `every` apart through
@@ -279,6 +292,10 @@ mod tests {
         let on = on_wake_grid(at, every);
         assert!(on >= at && on - at < every, "{:?}", on - at);
         assert_eq!(on_wake_grid(on, every), on, "an instant on the grid stays");
+        assert_eq!(on_wake_grid_before(on, every), on, "before: it stays too");
+        let before = on_wake_grid_before(on + ms(1), every);
+        assert_eq!(before, on, "the last instant on the grid before");
+        assert_eq!(on_wake_grid_before(at, Duration::ZERO), at);
         let (at, every) = (origin + ms(1_500), Duration::from_secs(1));
         assert_eq!(
             on_grid(at, origin, every),
