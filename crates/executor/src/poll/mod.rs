@@ -226,10 +226,10 @@ pub(crate) fn on_wake_grid(at: Instant, every: Duration) -> Instant {
 /// The last instant on the process's wake grid at or before `at` (less than `every`
 /// before it); `at` itself when `every` is zero.
 pub(crate) fn on_wake_grid_before(at: Instant, every: Duration) -> Instant {
-    // The first instant on the grid after a nanosecond past `at - every`.
-    match at.checked_sub(every) {
-        Some(before) if !every.is_zero() => on_wake_grid(before + Duration::from_nanos(1), every),
-        _ => at,
+    // The grid instant at or after `at`, or the one before it when that is later.
+    match on_wake_grid(at, every) {
+        after if after == at => at,
+        after => after.checked_sub(every).unwrap_or(at),
     }
 }
 
