@@ -149,8 +149,8 @@ impl ApiRequest {
 }
 
 /// How errors and logs name a request, borrowed from it: the owned [`RequestLine`]
-/// (method and path, never host or query) is made only for an error, so a request kept
-/// for hours (a wait's status request) holds no copy of its path.
+/// (method and path, never host or query) is made only for an error, so a request
+/// holds no copy of its path.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Line<'a> {
     method: &'a Method,

@@ -7,7 +7,6 @@ mod adopt;
 pub use adopt::CLOCK_SKEW_MARGIN;
 mod catalog;
 mod dumps;
-mod prepared;
 mod start;
 mod tasks;
 
@@ -57,7 +56,7 @@ fn segments<'a>(target: &'a TaskTarget, rest: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// The path of `task` of `target` (its status, its cancel), made without allocating:
-/// a wait checks its cached status request against it at every poll.
+/// a wait builds its status request from it at every poll.
 fn task_path<'a>(target: &'a TaskTarget, task: &'a TaskId) -> [&'a str; 8] {
     let [w, workspace, m, model, kind, object] = target_path(target);
     [w, workspace, m, model, kind, object, "tasks", task.as_str()]
@@ -187,7 +186,6 @@ impl ClientBuilder {
                 page_size: self.page_size,
                 start_attempts: self.start_attempts,
                 me: tokio::sync::OnceCell::new(),
-                status_requests: prepared::StatusRequests::default(),
             }),
         })
     }
@@ -202,7 +200,6 @@ struct Inner {
     start_attempts: usize,
     /// The id of the user the client acts as, once asked (adoption compares it).
     me: tokio::sync::OnceCell<String>,
-    status_requests: prepared::StatusRequests,
 }
 
 /// The Anaplan client. Cheap to clone; clones share one token.

@@ -5,7 +5,6 @@ use runwait_core::{
     EpochMillis, KnownTasks, Task, TaskId, TaskKind, TaskList, TaskStatusBody, TaskSummary,
     TaskTarget,
 };
-use url::Url;
 
 use super::adopt::tasks_path;
 use super::task_path;
@@ -58,28 +57,17 @@ impl Client {
     }
 
     /// The status of a task (processes include the per-action details). Its request is
-    /// built at the first poll and kept until the task is seen terminal.
+    /// built at each poll rather than kept: a wait keeps nothing here between two polls
+    /// (a kept request cost about 400 bytes a waiting task, against a few hundred
+    /// nanoseconds a poll to build; BENCHMARKS.md, session 15).
     pub async fn status(&self, target: &TaskTarget, task: &TaskId) -> Result<Task, Error> {
-        let path = task_path(target, task);
-        let req = self.inner.status_requests.get(target, task, &path, || {
-            let query: &[(&str, &str)] = if target.kind == TaskKind::Process {
-                &[("includeProcessDetails", "true")]
-            } else {
-                &[]
-            };
-            let mut req = self.request(Method::GET, &path, query);
-            // Kept for as long as the task runs: its URL read again into a string of
-            // its own length (built segment by segment, the string grew past it).
-            if let Ok(url) = Url::parse(req.url.as_str()) {
-                req.url = url;
-            }
-            req
-        });
-        let status = self.get(&req, None, TaskStatusBody::parse).await?.task;
-        if status.is_terminal() {
-            self.inner.status_requests.forget(target, task);
-        }
-        Ok(status)
+        let query: &[(&str, &str)] = if target.kind == TaskKind::Process {
+            &[("includeProcessDetails", "true")]
+        } else {
+            &[]
+        };
+        let req = self.request(Method::GET, &task_path(target, task), query);
+        Ok(self.get(&req, None, TaskStatusBody::parse).await?.task)
     }
 
     /// Asks Anaplan to cancel a task; it goes CANCELLING, then CANCELLED (or completes
