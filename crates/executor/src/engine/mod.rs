@@ -60,7 +60,9 @@ pub struct RunAndWait {
     api: Arc<dyn TaskApi>,
     target: TaskTarget,
     object_name: Option<String>,
-    options: StartOptions,
+    /// The start's options when they are not the defaults: a host holds its step for the
+    /// whole wait, and most steps keep the defaults (whose locale is a `String`).
+    options: Option<Box<StartOptions>>,
     config: WaitConfig,
     budget: Option<RateBudget>,
     env: Arc<dyn WaitEnv>,
@@ -74,7 +76,7 @@ impl RunAndWait {
             api,
             target,
             object_name: None,
-            options: StartOptions::default(),
+            options: None,
             config: WaitConfig::default(),
             budget: None,
             env: shared_defaults().0.clone(),
@@ -90,7 +92,7 @@ impl RunAndWait {
 
     /// Locale and mapping parameters of the start request.
     pub fn start_options(mut self, options: StartOptions) -> Self {
-        self.options = options;
+        self.options = (options != StartOptions::default()).then(|| Box::new(options));
         self
     }
 
@@ -269,6 +271,15 @@ impl Run<'_> {
 
     fn config(&self) -> &WaitConfig {
         &self.step.config
+    }
+
+    /// The start's options: the step's, else the defaults.
+    fn start_options(&self) -> &StartOptions {
+        static DEFAULT: OnceLock<StartOptions> = OnceLock::new();
+        match &self.step.options {
+            Some(options) => options,
+            None => DEFAULT.get_or_init(StartOptions::default),
+        }
     }
 
     fn now(&self) -> Instant {

@@ -174,7 +174,7 @@ impl Run<'_> {
         // rerun adopts what the start created.
         let sent = || {
             self.api()
-                .start(self.target(), &self.step.options, &known)
+                .start(self.target(), self.start_options(), &known)
                 .instrument(span.clone())
         };
         let started = match self.race(Stops::DETACH, sent).await {
