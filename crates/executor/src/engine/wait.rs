@@ -188,9 +188,14 @@ impl Run<'_> {
         unreachable_since: &mut Option<Instant>,
     ) -> Observation<ApiError> {
         match polled {
-            Ok(seen) => {
+            Ok(mut seen) => {
                 *unreachable_since = None;
                 let outcome = classify(&seen, &self.config().outcome_policy);
+                // The status kept for hours shares the run's copy of the id rather than
+                // keeping the one just read (an allocation a waiting step).
+                if let Some(id) = self.task_id.as_ref().filter(|id| **id == seen.task_id) {
+                    seen.task_id = id.clone();
+                }
                 self.last = Some(seen);
                 Observation::Status(outcome)
             }
