@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::*;
-use runwait_anaplan::TaskKind;
+use runwait_anaplan::{StartOptions, TaskKind};
 use runwait_core::TaskState;
 use runwait_executor::{Step, StepOutcome};
 use runwait_sim::{CallKind, Curve, Fault, FaultKind, Scenario};
@@ -403,4 +403,35 @@ async fn the_polls_of_one_process_wake_together_on_its_grid() {
         assert!(times.len() >= 2, "{times:?}");
         assert!(times.windows(2).all(|w| w[1] - w[0] >= 5_000), "{times:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_s_own_start_options_reach_its_start_and_the_defaults_do_otherwise() {
+    let h = harness(Scenario::builtin()).await;
+    // The simulator answers 400 to a locale that is not one, as Anaplan does.
+    let own = StartOptions {
+        locale_name: "english".into(),
+        mapping_parameters: vec![],
+    };
+    let refused = h
+        .step(TaskKind::Import, "112000000001")
+        .start_options(own)
+        .run(h.ctx("own", "r1"))
+        .await;
+    assert_eq!(refused.outcome, StepOutcome::Error, "{}", refused.message);
+    assert!(refused.message.contains("400"), "{}", refused.message);
+    assert_eq!(refused.task_id, None);
+    // Options equal to the defaults are kept as the defaults (`en_US`).
+    let defaults = h
+        .step(TaskKind::Import, "112000000001")
+        .start_options(StartOptions::default())
+        .run(h.ctx("defaults", "r1"))
+        .await;
+    assert_eq!(
+        defaults.outcome,
+        StepOutcome::Succeeded,
+        "{}",
+        defaults.message
+    );
+    assert_eq!(h.starts(), 2);
 }
