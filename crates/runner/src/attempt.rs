@@ -46,8 +46,8 @@ fn step_context(
 ) -> StepContext {
     let mut ctx = StepContext::builder(attempt_step_id(id, attempt), shared.run_key.clone())
         .workflow(shared.workflow.clone())
-        .cancel(shared.cancel.child_token())
-        .detach(shared.detach.child_token())
+        .cancel(shared.cancel.clone())
+        .detach(shared.detach.clone())
         .state(shared.state.clone())
         .out_dir(shared.out_dir.clone())
         .events(events);
