@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use runwait_anaplan::TaskKind;
 use runwait_executor::{RunKey, StepOutcome};
 use runwait_runner::{Node, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
@@ -102,10 +103,19 @@ async fn run_workflow(options: &RunOptions, max_parallel: usize, workflow: Workf
         otel.status_description = Empty,
     );
     runwait_otel::set_parent_from_env(&span);
+    let steps = workflow
+        .steps
+        .iter()
+        .map(|spec| StepName {
+            id: spec.id.clone(),
+            kind: spec.kind,
+        })
+        .collect();
     let exit = Run {
         options,
         max_parallel,
-        workflow: &workflow,
+        workflow,
+        steps,
         run_key: RunKey::new(run_key),
     }
     .run()
@@ -137,12 +147,22 @@ fn new_run_key() -> String {
 struct Run<'a> {
     options: &'a RunOptions,
     max_parallel: usize,
-    workflow: &'a Workflow,
+    /// Its steps' specs are dropped once their nodes are built (see `steps`).
+    workflow: Workflow,
+    /// What the summary names of each step, in the workflow's order: kept apart from
+    /// the specs, which with 10,000 steps weigh megabytes for as long as they wait.
+    steps: Vec<StepName>,
     run_key: RunKey,
 }
 
+/// A step as the summary names it.
+struct StepName {
+    id: String,
+    kind: TaskKind,
+}
+
 impl Run<'_> {
-    async fn run(self) -> Exit {
+    async fn run(mut self) -> Exit {
         let display = Display::new();
         // Before anything is started: no step runs without its record.
         let state = match self
@@ -181,7 +201,7 @@ impl Run<'_> {
         ));
         let tenant = (self.workflow.connection).tenant(connected.client.endpoints().api().as_str());
         let built = runwait_workflow::nodes_with_budget(
-            self.workflow,
+            &self.workflow,
             &connected.client,
             Arc::new(crate::telemetry::OtelHook),
             crate::rate::budget(
@@ -193,7 +213,11 @@ impl Run<'_> {
         )
         .await;
         let exit = match built {
-            Ok(nodes) => self.run_nodes(nodes, &state, display).await,
+            Ok(nodes) => {
+                // Each node holds what its step needs; the specs are done with.
+                self.workflow.steps = Vec::new();
+                self.run_nodes(nodes, &state, display).await
+            }
             Err(e) => {
                 // A name that is not in the model is the workflow's fault.
                 let exit = if e.is_config() {
@@ -258,17 +282,16 @@ impl Run<'_> {
             run_key: self.run_key.as_str(),
             outcome: StepOutcome::Error.name(),
             steps: self
-                .workflow
                 .steps
                 .iter()
-                .map(|spec| {
+                .map(|name| {
                     let message = match step {
-                        Some(failed) if failed != spec.id => {
+                        Some(failed) if failed != name.id => {
                             format!("not run: step {failed} failed before any task started")
                         }
                         _ => format!("not run: {error}"),
                     };
-                    StepDoc::not_run(&spec.id, spec.kind, message)
+                    StepDoc::not_run(&name.id, name.kind, message)
                 })
                 .collect(),
         });
@@ -300,12 +323,11 @@ impl Run<'_> {
 
     fn finish(&self, report: &RunReport) -> Exit {
         let lines: Vec<Line<'_>> = self
-            .workflow
             .steps
             .iter()
             .zip(&report.nodes)
-            .map(|(spec, report)| Line {
-                kind: spec.kind,
+            .map(|(name, report)| Line {
+                kind: name.kind,
                 report,
             })
             .collect();
