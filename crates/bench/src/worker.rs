@@ -11,11 +11,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use runwait_anaplan::{BasicAuth, Client, Endpoints, Secret, TaskKind, TaskTarget};
+use runwait_core::{ObjectId, WorkspaceId};
 use runwait_executor::{
     EventSink, FileStore, PollPolicy, RateBudget, RunAndWait, Step, StepContext, StepEvent,
     TokioEnv, WaitConfig,
 };
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::args::Args;
 use crate::{ACTION, PASSWORD, USER, WORKSPACE, model_id};
@@ -113,14 +115,27 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
     let stalls = Arc::new(Stalls::default());
     let ticker = tokio::spawn(tick(stalls.clone(), started.clone(), options.n));
 
+    // One cancel and one detach for every wait, as a host wires its signals once (and
+    // as the runner passes its own tokens to each step): a context built without them
+    // makes two of its own, 256 bytes a wait.
+    let (cancel, detach) = (CancellationToken::new(), CancellationToken::new());
     let mut waits = tokio::task::JoinSet::new();
+    // The ids every wait shares are made once, as the workflow loader shares a
+    // default workspace between steps; each model's id is its own.
+    let (workspace, action) = (WorkspaceId::from(WORKSPACE), ObjectId::from(ACTION));
     for i in options.first..options.first + options.n {
-        let target = TaskTarget::new(WORKSPACE, model_id(i), TaskKind::Action, ACTION);
+        let target = TaskTarget::new(
+            workspace.clone(),
+            model_id(i),
+            TaskKind::Action,
+            action.clone(),
+        );
         let step = RunAndWait::new(api.clone(), target)
             .config(config)
             .budget(budget.clone())
             .env(Arc::new(TokioEnv::seeded(i as u64)));
         let (store, out_dir, events) = (store.clone(), options.dir.join("out"), events.clone());
+        let (cancel, detach) = (cancel.clone(), detach.clone());
         // The context is built inside the task, as a runner builds it for each attempt:
         // a context moved into the task would keep its room there for the whole wait.
         waits.spawn(async move {
@@ -129,6 +144,8 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
                 .state(store)
                 .out_dir(out_dir)
                 .events(events)
+                .cancel(cancel)
+                .detach(detach)
                 .build();
             step.run(ctx).await
         });
