@@ -103,6 +103,8 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
             .with_jitter(0.0);
         config = config.with_poll(poll);
     }
+    // One config for every wait, as the workflow loader shares one between steps.
+    let config = Arc::new(config);
 
     // The start phase ends when every wait has started its task.
     let started = Arc::new(AtomicUsize::new(0));
@@ -131,7 +133,7 @@ pub async fn run(options: Options) -> Result<serde_json::Value, Box<dyn std::err
             action.clone(),
         );
         let step = RunAndWait::new(api.clone(), target)
-            .config(config)
+            .config(config.clone())
             .budget(budget.clone())
             .env(Arc::new(TokioEnv::seeded(i as u64)));
         let (store, out_dir, events) = (store.clone(), options.dir.join("out"), events.clone());

@@ -46,12 +46,19 @@ pub use config::WaitConfig;
 use phase::{Ending, Phase};
 pub use spans::{NoTraceHook, TraceHook};
 
-/// The default clock and trace hook, one for the process: a host may build 10,000
-/// steps, and an allocation of each for every step was about 80 bytes a step. One
+/// The default clock, trace hook and wait config, one for the process: a host may build
+/// 10,000 steps, and an allocation of each for every step was about 80 bytes a step. One
 /// generator for the jitter of all of them is as random as one each.
-fn shared_defaults() -> &'static (Arc<dyn WaitEnv>, Arc<dyn TraceHook>) {
-    static DEFAULTS: OnceLock<(Arc<dyn WaitEnv>, Arc<dyn TraceHook>)> = OnceLock::new();
-    DEFAULTS.get_or_init(|| (Arc::new(TokioEnv::new()), Arc::new(NoTraceHook)))
+fn shared_defaults() -> &'static (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>) {
+    type Defaults = (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>);
+    static DEFAULTS: OnceLock<Defaults> = OnceLock::new();
+    DEFAULTS.get_or_init(|| {
+        (
+            Arc::new(TokioEnv::new()),
+            Arc::new(NoTraceHook),
+            Arc::new(WaitConfig::default()),
+        )
+    })
 }
 
 /// Runs an Anaplan process, import, export or action and waits for its outcome.
@@ -63,7 +70,9 @@ pub struct RunAndWait {
     /// The start's options when they are not the defaults: a host holds its step for the
     /// whole wait, and most steps keep the defaults (whose locale is a `String`).
     options: Option<Box<StartOptions>>,
-    config: WaitConfig,
+    /// Shared: a host holds its step for the whole wait, and thousands of steps often
+    /// have one config (144 bytes each inline).
+    config: Arc<WaitConfig>,
     budget: Option<RateBudget>,
     env: Arc<dyn WaitEnv>,
     trace: Arc<dyn TraceHook>,
@@ -77,7 +86,7 @@ impl RunAndWait {
             target,
             object_name: None,
             options: None,
-            config: WaitConfig::default(),
+            config: shared_defaults().2.clone(),
             budget: None,
             env: shared_defaults().0.clone(),
             trace: shared_defaults().1.clone(),
@@ -96,9 +105,10 @@ impl RunAndWait {
         self
     }
 
-    /// Poll schedule, outcome policy, cancel grace, unreachable tolerance.
-    pub fn config(mut self, config: WaitConfig) -> Self {
-        self.config = config;
+    /// Poll schedule, outcome policy, cancel grace, unreachable tolerance. Steps given
+    /// clones of one `Arc<WaitConfig>` share it; a `WaitConfig` is one step's own.
+    pub fn config(mut self, config: impl Into<Arc<WaitConfig>>) -> Self {
+        self.config = config.into();
         self
     }
 
