@@ -3,14 +3,16 @@
 //! the tenant's shared rate budget), and its scheduling options (`needs`, `if`, `retries`,
 //! `continue_on_error`, `timeout`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use runwait_anaplan::Client;
+use runwait_core::OutcomePolicy;
 use runwait_executor::{PollPolicy, RateBudget, TraceHook, WaitConfig};
 use runwait_runner::Node;
 
 use crate::model::Workflow;
-use crate::runnable::{run_and_wait, target};
+use crate::runnable::{run_and_wait, step_config, target};
 
 /// A step whose object could not be looked up by its name.
 #[derive(Debug, thiserror::Error)]
@@ -53,19 +55,12 @@ pub async fn nodes_with_budget(
     budget: RateBudget,
 ) -> Result<Vec<Node>, NodeError> {
     let api = Arc::new(client.clone());
-    let poll = PollPolicy::default()
-        .with_min_interval(workflow.poll.min_interval)
-        .with_max_interval(workflow.poll.max_interval)
-        .with_history(workflow.poll.history);
     let mut nodes = Vec::with_capacity(workflow.steps.len());
-    for spec in &workflow.steps {
+    for (spec, config) in workflow.steps.iter().zip(wait_configs(workflow)) {
         let (target, name) = target(client, spec).await.map_err(|source| NodeError {
             step: spec.id.clone(),
             source,
         })?;
-        let config = WaitConfig::default()
-            .with_poll(poll)
-            .with_outcome_policy(spec.policy);
         let step = run_and_wait(api.clone(), target, name, spec, config)
             .budget(budget.clone())
             .trace_hook(trace_hook.clone());
@@ -80,4 +75,68 @@ pub async fn nodes_with_budget(
         );
     }
     Ok(nodes)
+}
+
+/// The wait config of each step, in order: the workflow's poll limits, the step's
+/// outcome policy and whether it learns from past runs. Steps with the same one share
+/// it (it is all their policy and their history): each waiting step holds its config.
+fn wait_configs(workflow: &Workflow) -> Vec<Arc<WaitConfig>> {
+    let poll = PollPolicy::default()
+        .with_min_interval(workflow.poll.min_interval)
+        .with_max_interval(workflow.poll.max_interval)
+        .with_history(workflow.poll.history);
+    let mut shared: HashMap<(OutcomePolicy, bool), Arc<WaitConfig>> = HashMap::new();
+    (workflow.steps.iter())
+        .map(|spec| {
+            let config = step_config(
+                spec,
+                WaitConfig::default()
+                    .with_poll(poll)
+                    .with_outcome_policy(spec.policy),
+            );
+            (shared.entry((spec.policy, config.poll.history)))
+                .or_insert_with(|| Arc::new(config))
+                .clone()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn steps_with_the_same_wait_config_share_it_and_each_keeps_its_own_settings() {
+        let text = "name: w
+connection: { api_url: 'http://127.0.0.1:9/2/0', auth_url: 'http://127.0.0.1:9', auth: { kind: basic, user: u, password: { env: P } } }
+defaults: { workspace: 8a81b09d5e8c6f27015e8d6c3f4a0b21, model: 75A40874E6B64FA3AE0B4A52D2C4F6C5, poll: { min_interval: 7s } }
+steps:
+  - { id: a, uses: anaplan/process, with: { id: '118000000001' } }
+  - { id: b, uses: anaplan/process, with: { id: '118000000002' } }
+  - { id: c, uses: anaplan/process, with: { id: '118000000003' }, poll: { history: false } }
+  - { id: d, uses: anaplan/process, with: { id: '118000000004' }, on_dump: ignore }
+";
+        let workflow = crate::load_str(text, Path::new("w.yaml")).unwrap();
+        let configs = wait_configs(&workflow);
+        let [a, b, c, d] = &configs[..] else {
+            panic!("{configs:?}")
+        };
+        assert!(Arc::ptr_eq(a, b));
+        assert!(!Arc::ptr_eq(a, c) && !Arc::ptr_eq(a, d) && !Arc::ptr_eq(c, d));
+        assert_eq!(
+            [a, c, d].map(|c| c.poll.history),
+            [true, false, true],
+            "history"
+        );
+        assert_eq!(d.outcome_policy, workflow.steps[3].policy);
+        assert_ne!(d.outcome_policy, a.outcome_policy);
+        assert!(
+            configs
+                .iter()
+                .all(|c| c.poll.min_interval == Duration::from_secs(7))
+        );
+    }
 }

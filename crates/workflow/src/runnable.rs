@@ -87,8 +87,8 @@ pub async fn step_with(
     };
     let resolved = resolve(spec, "", &defaults)?;
     let (target, name) = self::target(&client, &resolved).await?;
-    let config = base.with_outcome_policy(resolved.policy);
-    let mut step = run_and_wait(client, target, name, &resolved, config);
+    let config = step_config(&resolved, base.with_outcome_policy(resolved.policy));
+    let mut step = run_and_wait(client, target, name, &resolved, Arc::new(config));
     if let Some(budget) = budget {
         step = step.budget(budget);
     }
@@ -139,29 +139,30 @@ pub(crate) fn resolve(
 }
 
 /// The run-and-wait of a resolved step: its target, start options (locale, mapping
-/// parameters), wait `config` (learning from past runs as the step says, else as
-/// `config` does), and the object's name for messages when it was looked up.
+/// parameters), wait `config` (made by [`step_config`]; steps with the same one may
+/// share it), and the object's name for messages when it was looked up.
 pub(crate) fn run_and_wait(
     client: Arc<Client>,
     target: TaskTarget,
     name: Option<String>,
     spec: &model::StepSpec,
-    config: WaitConfig,
+    config: Arc<WaitConfig>,
 ) -> RunAndWait {
     let step = RunAndWait::new(client, target)
         .start_options(StartOptions {
             locale_name: spec.locale.clone(),
             mapping_parameters: spec.mapping_parameters.clone(),
         })
-        .config(
-            config.with_poll(
-                config
-                    .poll
-                    .with_history(spec.poll_history.unwrap_or(config.poll.history)),
-            ),
-        );
+        .config(config);
     match name {
         Some(name) => step.object_name(name),
         None => step,
     }
+}
+
+/// The wait config of a resolved step: `config`, learning from past runs as the step
+/// says, else as `config` does.
+pub(crate) fn step_config(spec: &model::StepSpec, config: WaitConfig) -> WaitConfig {
+    let history = spec.poll_history.unwrap_or(config.poll.history);
+    config.with_poll(config.poll.with_history(history))
 }
