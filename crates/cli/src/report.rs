@@ -1,6 +1,7 @@
 //! What a workflow run ended with, for a human or a program: the summary table and the
 //! JSON document of the runner's report.
 
+use std::io::{self, Write};
 use std::time::Duration;
 
 use runwait_anaplan::TaskKind;
@@ -115,13 +116,24 @@ impl<'a> StepDoc<'a> {
     }
 }
 
-/// The summary table and the messages of steps that did not simply succeed.
-pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>]) -> String {
-    let mut out = format!("\nworkflow {workflow}: {outcome} (run key {run_key})\n\n");
-    out.push_str(&format!(
-        "{:<24} {:<24} {:>9} {:>6} {:>10} {:>12} {:>6}\n",
+/// Writes the summary table and the messages of steps that did not simply succeed,
+/// line by line: with 10,000 steps the whole text is megabytes, at the end of the run.
+pub fn write_summary(
+    out: &mut impl Write,
+    workflow: &str,
+    run_key: &str,
+    outcome: &str,
+    lines: &[Line<'_>],
+) -> io::Result<()> {
+    write!(
+        out,
+        "\nworkflow {workflow}: {outcome} (run key {run_key})\n\n"
+    )?;
+    writeln!(
+        out,
+        "{:<24} {:<24} {:>9} {:>6} {:>10} {:>12} {:>6}",
         "STEP", "OUTCOME", "DURATION", "POLLS", "ROWS OK", "ROWS FAILED", "DUMPS"
-    ));
+    )?;
     for line in lines {
         let (duration, polls, ok, failed, dumps) = match &line.report.end {
             NodeEnd::Ran { result, .. } => {
@@ -146,8 +158,9 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
             }
             NodeEnd::Skipped { .. } => Default::default(),
         };
-        out.push_str(&format!(
-            "{:<24} {:<24} {:>9} {:>6} {:>10} {:>12} {:>6}\n",
+        writeln!(
+            out,
+            "{:<24} {:<24} {:>9} {:>6} {:>10} {:>12} {:>6}",
             line.report.id.as_str(),
             line.report.outcome_name(),
             duration,
@@ -155,11 +168,11 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
             ok,
             failed,
             dumps
-        ));
+        )?;
     }
-    let notes: Vec<String> = lines
-        .iter()
-        .filter_map(|line| match &line.report.end {
+    let mut first_note = true;
+    for line in lines {
+        let note = match &line.report.end {
             NodeEnd::Ran { result, .. } if result.outcome != StepOutcome::Succeeded => {
                 let mut note = format!("  {}: {}", line.report.id, result.message);
                 for dump in &result.dumps {
@@ -171,18 +184,17 @@ pub fn summary(workflow: &str, run_key: &str, outcome: &str, lines: &[Line<'_>])
                     };
                     note.push_str(&format!("\n    dump: {}{incomplete}", path.display()));
                 }
-                Some(note)
+                note
             }
-            NodeEnd::Skipped { reason } => Some(format!("  {}: skipped: {reason}", line.report.id)),
-            _ => None,
-        })
-        .collect();
-    if !notes.is_empty() {
-        out.push('\n');
-        out.push_str(&notes.join("\n"));
-        out.push('\n');
+            NodeEnd::Skipped { reason } => format!("  {}: skipped: {reason}", line.report.id),
+            _ => continue,
+        };
+        if std::mem::take(&mut first_note) {
+            writeln!(out)?;
+        }
+        writeln!(out, "{note}")?;
     }
-    out
+    Ok(())
 }
 
 /// `1h02m`, `3m05s`, `12.3s`.

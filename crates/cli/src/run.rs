@@ -9,6 +9,7 @@
 //! the grace period; a second Ctrl-C, or SIGTERM, detaches at once, leaving the tasks
 //! running and recorded in the state store for a rerun with the same `--run-key`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -24,7 +25,7 @@ use crate::display::Display;
 use crate::exit::Exit;
 use crate::inspect::Format;
 use crate::rate::{RateFlag, parse_rate};
-use crate::report::{Document, Line, StepDoc, summary};
+use crate::report::{Document, Line, StepDoc, write_summary};
 use crate::state::{StateArgs, parse_lease};
 use runwait_postgres::OpenStore;
 use runwait_workflow::connect::{ConnectError, connect};
@@ -340,10 +341,13 @@ impl Run<'_> {
             steps: lines.iter().map(StepDoc::new).collect(),
         });
         if self.options.output == Format::Text {
-            print!(
-                "{}",
-                summary(&self.workflow.name, self.run_key.as_str(), outcome, &lines)
-            );
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let (name, key) = (&self.workflow.name, self.run_key.as_str());
+            if let Err(e) =
+                write_summary(&mut out, name, key, outcome, &lines).and_then(|()| out.flush())
+            {
+                eprintln!("runwait: cannot write the summary: {e}");
+            }
         }
         // A scheduler that reads the file must not take a run without it for a success.
         match written {

@@ -94,6 +94,33 @@ fn a_failing_workflow_prints_its_summary_and_exits_1() {
         .path()
         .join("out/customers/1-112000000003-Customers_from_customers.csv");
     assert!(dump.exists(), "{}", r.stdout);
+    // After the table and a blank line, a note for each step that did not simply
+    // succeed, with its dumps; the summary ends there.
+    let notes = r.stdout.rsplit("\n\n").next().unwrap();
+    let noted: Vec<&str> = notes
+        .lines()
+        .filter(|l| !l.starts_with("    "))
+        .map(|l| l.split(':').next().unwrap())
+        .collect();
+    assert_eq!(
+        noted,
+        ["  sales", "  customers", "  after_success"],
+        "{}",
+        r.stdout
+    );
+    let retried = dir
+        .path()
+        .join("out/customers.retry1/1-112000000003-Customers_from_customers.csv");
+    assert!(
+        notes.contains(&format!("\n    dump: {}\n", retried.display())),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        notes.contains("\n  after_success: skipped: "),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stderr.contains("started task"),
         "progress lines on stderr: {}",
