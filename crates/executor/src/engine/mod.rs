@@ -47,7 +47,8 @@ use phase::{Ending, Phase};
 pub use spans::{NoTraceHook, TraceHook};
 
 /// The default clock, trace hook and wait config, one for the process: a host may build
-/// 10,000 steps, and an allocation of each for every step was about 80 bytes a step. One
+/// 10,000 steps, and a clock and a hook of each step's own were about 80 bytes a step
+/// (a config, 144). One
 /// generator for the jitter of all of them is as random as one each.
 fn shared_defaults() -> &'static (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>) {
     type Defaults = (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>);
@@ -106,9 +107,16 @@ impl RunAndWait {
     }
 
     /// Poll schedule, outcome policy, cancel grace, unreachable tolerance. Steps given
-    /// clones of one `Arc<WaitConfig>` share it; a `WaitConfig` is one step's own.
+    /// clones of one `Arc<WaitConfig>` share it, as do steps given the default; another
+    /// `WaitConfig` is one step's own.
     pub fn config(mut self, config: impl Into<Arc<WaitConfig>>) -> Self {
-        self.config = config.into();
+        let config = config.into();
+        let default = &shared_defaults().2;
+        self.config = if *config == **default {
+            default.clone()
+        } else {
+            config
+        };
         self
     }
 

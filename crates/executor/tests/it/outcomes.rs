@@ -1,11 +1,12 @@
 //! Every outcome of a step, through the real client and the simulator, in paused time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
 use runwait_anaplan::{StartOptions, TaskKind};
 use runwait_core::TaskState;
-use runwait_executor::{Step, StepOutcome};
+use runwait_executor::{RunAndWait, Step, StepOutcome, WaitConfig};
 use runwait_sim::{CallKind, Curve, Fault, FaultKind, Scenario};
 
 #[tokio::test(start_paused = true)]
@@ -434,4 +435,20 @@ async fn a_step_s_own_start_options_reach_its_start_and_the_defaults_do_otherwis
         defaults.message
     );
     assert_eq!(h.starts(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_given_the_default_config_or_one_arc_of_a_config_share_it() {
+    let h = harness(Scenario::builtin()).await;
+    let step = |config: Arc<WaitConfig>| h.step(TaskKind::Import, "112000000001").config(config);
+    let shared = |a: &RunAndWait, b: &RunAndWait| std::ptr::eq(a.wait_config(), b.wait_config());
+    let defaults = [WaitConfig::default(), WaitConfig::default()].map(|c| step(Arc::new(c)));
+    assert!(shared(&defaults[0], &defaults[1]), "the default is one");
+    let graceful = WaitConfig::default().with_cancel_grace(Duration::from_secs(1));
+    let one = Arc::new(graceful);
+    let [a, b] = [one.clone(), one].map(step);
+    assert!(shared(&a, &b), "clones of one Arc");
+    let own = step(Arc::new(graceful));
+    assert!(!shared(&a, &own) && !shared(&a, &defaults[0]));
+    assert_eq!(own.wait_config().cancel_grace, Duration::from_secs(1));
 }
