@@ -3,8 +3,8 @@
 //! Anaplan ids are case-sensitive strings (task ids are 32 uppercase hex digits, object
 //! ids 12 digits), so they are kept as strings and never parsed into numbers. The
 //! newtypes stop a task id from being passed where a model id is expected. An id is
-//! shared, not copied: a wait keeps its target and task ids for hours, in its step, its
-//! record and the client's status request, and a clone is a reference count.
+//! shared, not copied: a wait keeps its target and task ids for hours, in its step and
+//! its record, and a clone is a reference count.
 
 use std::fmt;
 use std::sync::Arc;

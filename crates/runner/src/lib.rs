@@ -12,10 +12,9 @@
 //!   over, so a new one may start) and retries are left. A retry is a new step run: its
 //!   state-store id is `<id>.retryN`, so it starts its own task;
 //! - **timeout**: gives each attempt a deadline in its step context;
-//! - **cancel and detach**: passes the runner's own tokens to each step (the same tokens,
-//!   not child tokens, which cost every running step two allocations: a step that fires
-//!   its context's token fires the run's); once one fires nothing new starts and nothing
-//!   is retried;
+//! - **cancel and detach**: passes the runner's own tokens to each step, not child
+//!   tokens (two allocations a running step), so a step that fires its context's token
+//!   fires the run's; once one fires nothing new starts and nothing is retried;
 //! - **crashes**: a step that panics ends as an `error` result, never retried;
 //! - **events**: reports each attempt's start, the step's own events, retries, the end
 //!   and skips as [`RunEvent`]s keyed by node id (never `<id>.retryN`), to a channel or

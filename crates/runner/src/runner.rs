@@ -105,14 +105,15 @@ impl RunnerBuilder {
     }
 
     /// Fires to cancel: running steps cancel their remote tasks, nodes not started yet
-    /// are skipped, nothing is retried.
+    /// are skipped, nothing is retried. Each step's context gets this token itself.
     pub fn cancel(mut self, token: CancellationToken) -> Self {
         self.0.shared.cancel = token;
         self
     }
 
     /// Fires to detach: running steps stop waiting and leave their tasks running for a
-    /// rerun with the same run key; nodes not started yet are skipped.
+    /// rerun with the same run key; nodes not started yet are skipped. Each step's
+    /// context gets this token itself.
     pub fn detach(mut self, token: CancellationToken) -> Self {
         self.0.shared.detach = token;
         self

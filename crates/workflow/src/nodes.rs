@@ -78,8 +78,9 @@ pub async fn nodes_with_budget(
 }
 
 /// The wait config of each step, in order: the workflow's poll limits, the step's
-/// outcome policy and whether it learns from past runs. Steps with the same one share
-/// it (it is all their policy and their history): each waiting step holds its config.
+/// outcome policy and whether it learns from past runs. Each waiting step holds its
+/// config, so steps with the same one share it: two steps' configs differ only in their
+/// outcome policy and their history.
 fn wait_configs(workflow: &Workflow) -> Vec<Arc<WaitConfig>> {
     let poll = PollPolicy::default()
         .with_min_interval(workflow.poll.min_interval)
@@ -94,9 +95,13 @@ fn wait_configs(workflow: &Workflow) -> Vec<Arc<WaitConfig>> {
                     .with_poll(poll)
                     .with_outcome_policy(spec.policy),
             );
-            (shared.entry((spec.policy, config.poll.history)))
-                .or_insert_with(|| Arc::new(config))
-                .clone()
+            let found = (shared.entry((spec.policy, config.poll.history)))
+                .or_insert_with(|| Arc::new(config));
+            debug_assert_eq!(
+                **found, config,
+                "a config that differs in more than the key"
+            );
+            found.clone()
         })
         .collect()
 }

@@ -24,7 +24,7 @@ impl Checker {
             self.error(node, "steps", "expected at least one step");
             return None;
         }
-        // Sized once: the checked steps are kept for the whole run.
+        // Sized once: the checked steps are kept for as long as the host keeps the workflow.
         let mut specs = Vec::with_capacity(items.len());
         let mut all_checked = true;
         let mut refs = Vec::with_capacity(items.len());
