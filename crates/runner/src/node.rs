@@ -6,14 +6,16 @@ use std::time::Duration;
 
 use runwait_executor::Step;
 
-/// The id of a node: the step id of the host's workflow (`load_actuals`).
+/// The id of a node: the step id of the host's workflow (`load_actuals`). Shared, not
+/// copied: the runner's bookkeeping, every event and the host's display each keep it
+/// for as long as the step waits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(String);
+pub struct NodeId(Arc<str>);
 
 impl NodeId {
     /// An id.
     pub fn new(id: impl Into<String>) -> Self {
-        NodeId(id.into())
+        NodeId(Arc::from(id.into()))
     }
 
     /// The id as text.
@@ -37,7 +39,7 @@ impl From<&str> for NodeId {
 
 impl From<String> for NodeId {
     fn from(id: String) -> Self {
-        NodeId(id)
+        NodeId::new(id)
     }
 }
 
