@@ -14,16 +14,16 @@ use std::time::{Duration, SystemTime};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use runwait_core::TaskState;
 use runwait_executor::StepEvent;
-use runwait_runner::RunEvent;
+use runwait_runner::{NodeId, RunEvent};
 
 /// Renders a run's events and notes. Bars are keyed by node id, which every event of
 /// every attempt carries, so a retried step's bar moves like the first one's.
 pub struct Display {
     live: Option<MultiProgress>,
-    bars: HashMap<String, (ProgressBar, Option<String>)>,
+    bars: HashMap<NodeId, (ProgressBar, Option<String>)>,
     /// Plain lines: the task state last shown per step, so a poll is shown only when
     /// the state changes.
-    shown_state: HashMap<String, TaskState>,
+    shown_state: HashMap<NodeId, TaskState>,
 }
 
 impl Display {
@@ -71,7 +71,6 @@ impl Display {
     pub fn show(&mut self, event: RunEvent) {
         match event {
             RunEvent::StepStarted { id, attempt } => {
-                let step = id.to_string();
                 let what = if attempt > 1 {
                     format!("starting (attempt {attempt})")
                 } else {
@@ -85,18 +84,18 @@ impl Display {
                         )
                         .unwrap_or_else(|_| ProgressStyle::default_bar()),
                     );
-                    bar.set_prefix(step.clone());
+                    bar.set_prefix(id.to_string());
                     bar.set_message(what);
-                    self.bars.insert(step, (bar, None));
+                    self.bars.insert(id, (bar, None));
                 } else {
-                    line(&step, &what);
+                    line(id.as_str(), &what);
                 }
             }
-            RunEvent::Step { id, event, .. } => self.event(id.as_str(), event),
+            RunEvent::Step { id, event, .. } => self.event(&id, event),
             RunEvent::StepRetrying { id, result, .. }
             | RunEvent::StepFinished { id, result, .. } => {
-                self.shown_state.remove(id.as_str());
-                match self.bars.remove(id.as_str()) {
+                self.shown_state.remove(&id);
+                match self.bars.remove(&id) {
                     Some((bar, _)) => bar.finish_with_message(result.message),
                     None => line(id.as_str(), &result.message),
                 }
@@ -118,7 +117,8 @@ impl Display {
         }
     }
 
-    fn event(&mut self, step: &str, event: StepEvent) {
+    fn event(&mut self, id: &NodeId, event: StepEvent) {
+        let step = id.as_str();
         let text = match &event {
             StepEvent::Started {
                 task_id,
@@ -161,7 +161,7 @@ impl Display {
             // An event a newer executor added: nothing to show until the display knows it.
             _ => return,
         };
-        match self.bars.get_mut(step) {
+        match self.bars.get_mut(id) {
             Some((bar, task)) => {
                 if let StepEvent::Started { task_id, .. } | StepEvent::Reattached { task_id } =
                     &event
@@ -187,7 +187,7 @@ impl Display {
             None => {
                 if let StepEvent::Polled { state, .. } = &event {
                     tracing::debug!(target: "runwait::poll", step, "{text}");
-                    if !self.state_changed(step, state) {
+                    if !self.state_changed(id, state) {
                         return;
                     }
                 }
@@ -199,11 +199,11 @@ impl Display {
 
 impl Display {
     /// Whether `state` differs from the last one shown for `step` (and remembers it).
-    fn state_changed(&mut self, step: &str, state: &TaskState) -> bool {
+    fn state_changed(&mut self, step: &NodeId, state: &TaskState) -> bool {
         if self.shown_state.get(step) == Some(state) {
             return false;
         }
-        self.shown_state.insert(step.to_owned(), state.clone());
+        self.shown_state.insert(step.clone(), state.clone());
         true
     }
 }
@@ -250,7 +250,7 @@ mod tests {
             attempt: 1,
             event: polled(0.3),
         });
-        assert_eq!(display.bars["load"].0.position(), 30);
+        assert_eq!(display.bars[&NodeId::new("load")].0.position(), 30);
         display.show(RunEvent::StepRetrying {
             id: id.clone(),
             attempt: 1,
@@ -269,7 +269,7 @@ mod tests {
             attempt: 2,
             event: polled(0.5),
         });
-        let (bar, _) = &display.bars["load"];
+        let (bar, _) = &display.bars[&NodeId::new("load")];
         assert_eq!(bar.position(), 50, "the retry's bar moves");
         assert_eq!(bar.message(), "IN_PROGRESS");
     }
@@ -324,7 +324,11 @@ mod tests {
             ("a", Complete, true),
         ];
         for (i, (step, state, shown)) in polls.into_iter().enumerate() {
-            assert_eq!(display.state_changed(step, &state), shown, "poll {i}");
+            assert_eq!(
+                display.state_changed(&NodeId::new(step), &state),
+                shown,
+                "poll {i}"
+            );
         }
         // A retried step starts over: its first poll is shown again.
         display.show(RunEvent::StepRetrying {
@@ -332,6 +336,6 @@ mod tests {
             attempt: 1,
             result: StepResult::without_task(StepOutcome::Failed, "failed", Duration::ZERO),
         });
-        assert!(display.state_changed("a", &Complete));
+        assert!(display.state_changed(&NodeId::new("a"), &Complete));
     }
 }
