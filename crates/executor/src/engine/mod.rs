@@ -48,8 +48,8 @@ pub use spans::{NoTraceHook, TraceHook};
 
 /// The default clock, trace hook and wait config, one for the process: a host may build
 /// 10,000 steps, and a clock and a hook of each step's own were about 80 bytes a step
-/// (a config, 144). One
-/// generator for the jitter of all of them is as random as one each.
+/// (a config, 144). One generator for the jitter of all of them is as random as one
+/// each.
 fn shared_defaults() -> &'static (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>) {
     type Defaults = (Arc<dyn WaitEnv>, Arc<dyn TraceHook>, Arc<WaitConfig>);
     static DEFAULTS: OnceLock<Defaults> = OnceLock::new();
