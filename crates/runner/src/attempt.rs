@@ -82,7 +82,7 @@ pub(crate) fn attempt_step_id(id: &NodeId, attempt: u32) -> String {
     clippy::manual_async_fn,
     reason = "an async fn keeps its arguments twice"
 )]
-pub(crate) fn run_node(node: Node, shared: Shared) -> impl Future<Output = (NodeId, NodeEnd)> {
+pub(crate) fn run_node(node: Node, shared: Arc<Shared>) -> impl Future<Output = (NodeId, NodeEnd)> {
     async move {
         let mut attempt = 1;
         loop {

@@ -19,13 +19,18 @@ use crate::report::{NodeEnd, NodeReport, RunReport};
 /// Runs a DAG of [`Node`]s. Built with [`Runner::builder`].
 #[derive(Debug, Clone)]
 pub struct Runner {
-    shared: Shared,
+    /// One for the run, not a copy per node: every running node holds it for as long as
+    /// its step waits.
+    shared: Arc<Shared>,
     max_parallel: usize,
 }
 
 /// Builds a [`Runner`].
 #[derive(Debug)]
-pub struct RunnerBuilder(Runner);
+pub struct RunnerBuilder {
+    shared: Shared,
+    max_parallel: usize,
+}
 
 impl Runner {
     /// A runner for the workflow `workflow` (part of each step's state-store key) and the
@@ -34,7 +39,7 @@ impl Runner {
     /// Defaults: 4 nodes at a time, the state in `.runwait/state`, dumps in
     /// `.runwait/out`, tokens that never fire, no events.
     pub fn builder(workflow: impl Into<String>, run_key: RunKey) -> RunnerBuilder {
-        RunnerBuilder(Runner {
+        RunnerBuilder {
             shared: Shared {
                 workflow: workflow.into(),
                 run_key,
@@ -45,7 +50,7 @@ impl Runner {
                 events: RunEventSink::none(),
             },
             max_parallel: 4,
-        })
+        }
     }
 
     /// Runs `nodes` to the end and reports each one, in the order given. Nodes never
@@ -88,26 +93,26 @@ impl Runner {
 impl RunnerBuilder {
     /// Nodes running at the same time, at most (0 counts as 1).
     pub fn max_parallel(mut self, max: usize) -> Self {
-        self.0.max_parallel = max;
+        self.max_parallel = max;
         self
     }
 
     /// Where started tasks are recorded, for reattaching.
     pub fn state(mut self, state: Store) -> Self {
-        self.0.shared.state = state;
+        self.shared.state = state;
         self
     }
 
     /// Where failure dumps go (`<out_dir>/<step>/…`).
     pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.0.shared.out_dir = dir.into();
+        self.shared.out_dir = dir.into();
         self
     }
 
     /// Fires to cancel: running steps cancel their remote tasks, nodes not started yet
     /// are skipped, nothing is retried. Each step's context gets this token itself.
     pub fn cancel(mut self, token: CancellationToken) -> Self {
-        self.0.shared.cancel = token;
+        self.shared.cancel = token;
         self
     }
 
@@ -115,19 +120,22 @@ impl RunnerBuilder {
     /// rerun with the same run key; nodes not started yet are skipped. Each step's
     /// context gets this token itself.
     pub fn detach(mut self, token: CancellationToken) -> Self {
-        self.0.shared.detach = token;
+        self.shared.detach = token;
         self
     }
 
     /// Where the run's events go.
     pub fn events(mut self, events: RunEventSink) -> Self {
-        self.0.shared.events = events;
+        self.shared.events = events;
         self
     }
 
     /// The runner.
     pub fn build(self) -> Runner {
-        self.0
+        Runner {
+            shared: Arc::new(self.shared),
+            max_parallel: self.max_parallel,
+        }
     }
 }
 
