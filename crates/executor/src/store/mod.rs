@@ -22,31 +22,47 @@ mod tail;
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use runwait_core::TaskId;
 use runwait_core::target::{KnownTasks, TaskTarget};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use file::FileStore;
 pub use history::{HistoryQuery, StepHistory};
 pub use memory::MemoryStore;
 
 /// Identifies one run of a workflow; a rerun with the same key reattaches.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RunKey(String);
+///
+/// Shared, not copied: every step of a run keeps the key in its context and its lock for
+/// as long as it waits, and a clone is a reference count.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunKey(Arc<str>);
 
 impl RunKey {
     /// Wraps a key.
     pub fn new(key: impl Into<String>) -> Self {
-        RunKey(key.into())
+        RunKey(Arc::from(key.into()))
     }
 
     /// The key as given.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// As its text, as a plain string.
+impl Serialize for RunKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(RunKey::from)
     }
 }
 
@@ -58,13 +74,13 @@ impl fmt::Display for RunKey {
 
 impl From<String> for RunKey {
     fn from(key: String) -> Self {
-        RunKey(key)
+        RunKey(Arc::from(key))
     }
 }
 
 impl From<&str> for RunKey {
     fn from(key: &str) -> Self {
-        RunKey(key.to_owned())
+        RunKey(Arc::from(key))
     }
 }
 
