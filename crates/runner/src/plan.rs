@@ -44,6 +44,17 @@ impl Needs {
         self.places.get(id).copied()
     }
 
+    /// Every node's id, in the order given.
+    pub(crate) fn into_ids(self) -> Vec<NodeId> {
+        let mut ids: Vec<(usize, NodeId)> = self
+            .places
+            .into_iter()
+            .map(|(id, place)| (place, id))
+            .collect();
+        ids.sort_unstable_by_key(|(place, _)| *place);
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
     /// The places of the nodes with no unsettled need.
     pub(crate) fn free(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.unsettled.len()).filter(|&place| self.unsettled[place] == 0)

@@ -62,27 +62,7 @@ impl Runner {
     /// polled again in the same turn, a yield returns at once.
     pub async fn run(&self, nodes: Vec<Node>) -> Result<RunReport, PlanError> {
         let needs = check(&nodes)?;
-        let order: Vec<(NodeId, bool)> = nodes
-            .iter()
-            .map(|n| (n.id.clone(), n.continue_on_error))
-            .collect();
-        let mut ends = Schedule::new(self, nodes, needs).run().await;
-        let nodes = order
-            .into_iter()
-            .map(|(id, continue_on_error)| {
-                let end = ends.remove(&id).map_or_else(
-                    || NodeEnd::Skipped {
-                        reason: "never reached".into(),
-                    },
-                    |end| *end,
-                );
-                NodeReport {
-                    id,
-                    continue_on_error,
-                    end,
-                }
-            })
-            .collect();
+        let nodes = Schedule::new(self, nodes, needs).run().await;
         Ok(RunReport {
             nodes,
             interrupted: self.shared.interrupted(),
@@ -152,8 +132,9 @@ const SPAWNS_BETWEEN_YIELDS: usize = 32;
 /// need join `ready`: nothing is scanned again when a node ends.
 struct Schedule<'a> {
     runner: &'a Runner,
-    /// Not started yet (taken when started or skipped).
-    waiting: Vec<Option<Node>>,
+    /// Not started yet (taken when started or skipped). Boxed: a slot left empty once
+    /// its node runs is a pointer, not a node's room, for as long as the run lasts.
+    waiting: Vec<Option<Box<Node>>>,
     /// Who needs whom, counted down as nodes end.
     needs: Needs,
     /// The places of the waiting nodes whose needs are all settled: the first in the
@@ -176,18 +157,19 @@ impl<'a> Schedule<'a> {
             continue_on_error: nodes.iter().map(|n| n.continue_on_error).collect(),
             ready: needs.free().collect(),
             needs,
-            waiting: nodes.into_iter().map(Some).collect(),
+            waiting: nodes.into_iter().map(|n| Some(Box::new(n))).collect(),
             ends: HashMap::new(),
             running: JoinSet::new(),
             spawned: HashMap::new(),
         }
     }
 
-    async fn run(mut self) -> HashMap<NodeId, Box<NodeEnd>> {
+    /// Runs the nodes; a report of each, in the order given.
+    async fn run(mut self) -> Vec<NodeReport> {
         loop {
             self.start_ready().await;
             if self.running.is_empty() {
-                return self.ends;
+                return self.report();
             }
             match self.running.join_next_with_id().await {
                 Some(Ok((task, (id, end)))) => {
@@ -235,7 +217,7 @@ impl<'a> Schedule<'a> {
             let Some(place) = self.ready.pop_first() else {
                 return;
             };
-            let Some(node) = self.waiting[place].take() else {
+            let Some(node) = self.waiting[place].take().map(|node| *node) else {
                 continue;
             };
             let shared = &self.runner.shared;
@@ -259,6 +241,35 @@ impl<'a> Schedule<'a> {
                 tokio::task::yield_now().await;
             }
         }
+    }
+
+    /// How each node ended, in the order given. A node never reached (none, once the
+    /// checks pass) is reported skipped.
+    fn report(self) -> Vec<NodeReport> {
+        let Schedule {
+            needs,
+            mut ends,
+            continue_on_error,
+            ..
+        } = self;
+        needs
+            .into_ids()
+            .into_iter()
+            .zip(continue_on_error)
+            .map(|(id, continue_on_error)| {
+                let end = ends.remove(&id).map_or_else(
+                    || NodeEnd::Skipped {
+                        reason: "never reached".into(),
+                    },
+                    |end| *end,
+                );
+                NodeReport {
+                    id,
+                    continue_on_error,
+                    end,
+                }
+            })
+            .collect()
     }
 
     /// `id` ended as `end`: the nodes that need it have one unsettled need fewer.
