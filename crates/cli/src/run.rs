@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use runwait_anaplan::TaskKind;
 use runwait_executor::{RunKey, StepOutcome};
-use runwait_runner::{Node, RunEventSink, RunReport, Runner};
+use runwait_runner::{Node, NodeId, RunEventSink, RunReport, Runner};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::field::Empty;
@@ -108,7 +108,7 @@ async fn run_workflow(options: &RunOptions, max_parallel: usize, workflow: Workf
         .steps
         .iter()
         .map(|spec| StepName {
-            id: spec.id.clone(),
+            id: NodeId::new(spec.id.as_str()),
             kind: spec.kind,
         })
         .collect();
@@ -158,7 +158,8 @@ struct Run<'a> {
 
 /// A step as the summary names it.
 struct StepName {
-    id: String,
+    /// Once the nodes are built, their own id, shared rather than a copy.
+    id: NodeId,
     kind: TaskKind,
 }
 
@@ -215,8 +216,13 @@ impl Run<'_> {
         .await;
         let exit = match built {
             Ok(nodes) => {
-                // Each node holds what its step needs; the specs are done with.
+                // Each node holds what its step needs; the specs are done with, and
+                // the names share the nodes' ids (in the same order).
                 self.workflow.steps = Vec::new();
+                for (name, node) in self.steps.iter_mut().zip(&nodes) {
+                    debug_assert_eq!(name.id, node.id);
+                    name.id = node.id.clone();
+                }
                 self.run_nodes(nodes, &state, display).await
             }
             Err(e) => {
@@ -287,12 +293,12 @@ impl Run<'_> {
                 .iter()
                 .map(|name| {
                     let message = match step {
-                        Some(failed) if failed != name.id => {
+                        Some(failed) if failed != name.id.as_str() => {
                             format!("not run: step {failed} failed before any task started")
                         }
                         _ => format!("not run: {error}"),
                     };
-                    StepDoc::not_run(&name.id, name.kind, message)
+                    StepDoc::not_run(name.id.as_str(), name.kind, message)
                 })
                 .collect(),
         });
