@@ -146,7 +146,7 @@ struct Schedule<'a> {
     /// one table for thousands of ends (a run of 10,000 steps is at its largest at
     /// their end).
     ends: HashMap<NodeId, Box<NodeEnd>>,
-    running: JoinSet<(NodeId, NodeEnd)>,
+    running: JoinSet<(NodeId, Box<NodeEnd>)>,
     spawned: HashMap<tokio::task::Id, NodeId>,
 }
 
@@ -190,13 +190,11 @@ impl<'a> Schedule<'a> {
                             attempts: 1,
                             result: result.clone(),
                         });
-                        self.settle(
-                            id,
-                            NodeEnd::Ran {
-                                result,
-                                attempts: 1,
-                            },
-                        );
+                        let end = NodeEnd::Ran {
+                            result,
+                            attempts: 1,
+                        };
+                        self.settle(id, Box::new(end));
                     }
                 }
                 None => {}
@@ -227,7 +225,7 @@ impl<'a> Schedule<'a> {
                     reason: reason.clone(),
                 });
                 // A skip settles a need: an earlier node may be ready now.
-                self.settle(node.id, NodeEnd::Skipped { reason });
+                self.settle(node.id, Box::new(NodeEnd::Skipped { reason }));
                 continue;
             }
             let id = node.id.clone();
@@ -273,9 +271,9 @@ impl<'a> Schedule<'a> {
     }
 
     /// `id` ended as `end`: the nodes that need it have one unsettled need fewer.
-    fn settle(&mut self, id: NodeId, end: NodeEnd) {
+    fn settle(&mut self, id: NodeId, end: Box<NodeEnd>) {
         self.needs.settle(&id, &mut self.ready);
-        self.ends.insert(id, Box::new(end));
+        self.ends.insert(id, end);
     }
 
     /// Why a node whose needs are settled does not run, if it does not.
