@@ -19,7 +19,7 @@ use crate::report::NodeEnd;
 pub type Store = Arc<dyn StateStore>;
 
 /// What every step of a run shares.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     pub workflow: String,
     pub run_key: RunKey,
@@ -75,9 +75,9 @@ pub(crate) fn attempt_step_id(id: &NodeId, attempt: u32) -> String {
 /// Runs `node`'s attempts and returns its id and how it ended. A panicking step is an
 /// `error` result, never retried: it may have started a task.
 ///
-/// The end is boxed: a task keeps room for its output beside its future, and tokio
-/// rounds a task up to 128 bytes, so an end inline made every running node's task
-/// 384 bytes rather than 256, for as long as its step waits.
+/// The end is boxed: a task holds its future or its output, whichever is larger, and
+/// tokio rounds a task up to 128 bytes (on x86_64), so an end inline (184 bytes) made
+/// every running node's task 384 bytes rather than 256, for as long as its step waits.
 ///
 /// A block rather than an `async fn`: an `async fn` keeps room for its arguments twice
 /// (as arguments and as the locals they move into), and this future is held by every

@@ -46,13 +46,12 @@ impl Needs {
 
     /// Every node's id, in the order given.
     pub(crate) fn into_ids(self) -> Vec<NodeId> {
-        let mut ids: Vec<(usize, NodeId)> = self
-            .places
-            .into_iter()
-            .map(|(id, place)| (place, id))
-            .collect();
-        ids.sort_unstable_by_key(|(place, _)| *place);
-        ids.into_iter().map(|(_, id)| id).collect()
+        let mut ids = vec![None; self.places.len()];
+        for (id, place) in self.places {
+            ids[place] = Some(id);
+        }
+        // Every place has its node: `check` gave each node its own.
+        ids.into_iter().flatten().collect()
     }
 
     /// The places of the nodes with no unsettled need.

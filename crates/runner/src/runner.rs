@@ -152,12 +152,17 @@ struct Schedule<'a> {
 
 impl<'a> Schedule<'a> {
     fn new(runner: &'a Runner, nodes: Vec<Node>, needs: Needs) -> Self {
+        // A new list, not `collect`: collected in place, the slots would keep the
+        // nodes' list and its room for the whole run.
+        let mut waiting = Vec::with_capacity(nodes.len());
+        let continue_on_error = nodes.iter().map(|n| n.continue_on_error).collect();
+        waiting.extend(nodes.into_iter().map(|n| Some(Box::new(n))));
         Schedule {
             runner,
-            continue_on_error: nodes.iter().map(|n| n.continue_on_error).collect(),
+            continue_on_error,
             ready: needs.free().collect(),
             needs,
-            waiting: nodes.into_iter().map(|n| Some(Box::new(n))).collect(),
+            waiting,
             ends: HashMap::new(),
             running: JoinSet::new(),
             spawned: HashMap::new(),
@@ -245,11 +250,17 @@ impl<'a> Schedule<'a> {
     /// checks pass) is reported skipped.
     fn report(self) -> Vec<NodeReport> {
         let Schedule {
+            runner: _,
+            waiting,
             needs,
-            mut ends,
+            ready,
             continue_on_error,
-            ..
+            mut ends,
+            running,
+            spawned,
         } = self;
+        // Dropped before the report is made: a run is at its largest at its end.
+        drop((waiting, ready, running, spawned));
         needs
             .into_ids()
             .into_iter()
