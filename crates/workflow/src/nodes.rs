@@ -3,11 +3,9 @@
 //! the tenant's shared rate budget), and its scheduling options (`needs`, `if`, `retries`,
 //! `continue_on_error`, `timeout`).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use runwait_anaplan::Client;
-use runwait_core::OutcomePolicy;
 use runwait_executor::{PollPolicy, RateBudget, TraceHook, WaitConfig};
 use runwait_runner::Node;
 
@@ -79,14 +77,14 @@ pub async fn nodes_with_budget(
 
 /// The wait config of each step, in order: the workflow's poll limits, the step's
 /// outcome policy and whether it learns from past runs. Each waiting step holds its
-/// config, so steps with the same one share it: two steps' configs differ only in their
-/// outcome policy and their history.
+/// config, so steps with equal configs share one: a workflow has a handful of distinct
+/// ones (they differ only in outcome policy and history), however many steps it has.
 fn wait_configs(workflow: &Workflow) -> Vec<Arc<WaitConfig>> {
     let poll = PollPolicy::default()
         .with_min_interval(workflow.poll.min_interval)
         .with_max_interval(workflow.poll.max_interval)
         .with_history(workflow.poll.history);
-    let mut shared: HashMap<(OutcomePolicy, bool), Arc<WaitConfig>> = HashMap::new();
+    let mut distinct: Vec<Arc<WaitConfig>> = Vec::new();
     (workflow.steps.iter())
         .map(|spec| {
             let config = step_config(
@@ -95,13 +93,12 @@ fn wait_configs(workflow: &Workflow) -> Vec<Arc<WaitConfig>> {
                     .with_poll(poll)
                     .with_outcome_policy(spec.policy),
             );
-            let found = (shared.entry((spec.policy, config.poll.history)))
-                .or_insert_with(|| Arc::new(config));
-            debug_assert_eq!(
-                **found, config,
-                "a config that differs in more than the key"
-            );
-            found.clone()
+            if let Some(found) = distinct.iter().find(|c| ***c == config) {
+                return found.clone();
+            }
+            let config = Arc::new(config);
+            distinct.push(config.clone());
+            config
         })
         .collect()
 }
